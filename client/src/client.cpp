@@ -1,0 +1,113 @@
+#include "even/client/client.h"
+
+#include <capnp/message.h>
+
+#include "even/client/rpc_channel.h"
+#include "even/schemas/writer.capnp.h"
+
+namespace even::client {
+
+namespace {
+
+ReplyInfo classify_writer_reply(wire::Decoded& d) {
+  auto r = d.root<schema::WriterReply>();
+  ReplyInfo info{r.getRequestId(), false};
+  if (r.isError()) {
+    auto code = r.getError().getCode();
+    info.retry = code == schema::ErrorCode::BUSY || code == schema::ErrorCode::UNAVAILABLE;
+  }
+  return info;
+}
+
+AppendResult to_result(wire::Decoded& d) {
+  auto r = d.root<schema::WriterReply>();
+  if (r.isError()) {
+    auto e = r.getError();
+    throw_error(e.getCode(), e.getMessage(), e.getCurrentVersion());
+  }
+  if (!r.isAppend()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the writer");
+  auto a = r.getAppend();
+  return AppendResult{StreamSeq(a.getFirstStreamSeq()), StreamSeq(a.getLastStreamSeq()),
+                      GlobalSeq(a.getFirstGlobalSeq()), GlobalSeq(a.getLastGlobalSeq()), a.getIdempotent()};
+}
+
+}  // namespace
+
+struct Client::Impl {
+  explicit Impl(ClientOptions o) : options(std::move(o)), ctx(1), writer(ctx, channel_options(), &wire::decode<schema::WriterReply>, classify_writer_reply) {}
+
+  ChannelOptions channel_options() const {
+    ChannelOptions c;
+    c.endpoint = options.writer_endpoint;
+    c.timeout = options.timeout;
+    c.resend_after = options.resend_after;
+    c.limits.max_message_bytes = options.max_message_bytes;
+    return c;
+  }
+
+  ClientOptions options;
+  zmq::context_t ctx;
+  RpcChannel writer;
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+std::future<AppendResult> Client::append_async(const std::string& stream, ExpectedVersion expected,
+                                               const std::vector<NewEvent>& events) {
+  capnp::MallocMessageBuilder msg;
+  auto req = msg.initRoot<schema::WriterRequest>();
+  const auto id = impl_->writer.next_request_id();
+  req.setProtocolVersion(schema::PROTOCOL_VERSION);
+  req.setRequestId(id);
+  auto a = req.initAppend();
+  a.setStream(stream);
+  auto ex = a.initExpected();
+  switch (expected.kind) {
+    case ExpectedVersion::Kind::any: ex.setAny(); break;
+    case ExpectedVersion::Kind::no_stream: ex.setNoStream(); break;
+    case ExpectedVersion::Kind::exists: ex.setExists(); break;
+    case ExpectedVersion::Kind::exact: ex.setExact(expected.version); break;
+  }
+  auto list = a.initEvents(static_cast<unsigned>(events.size()));
+  for (unsigned i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    auto out = list[i];
+    out.setEventId(kj::arrayPtr(e.id.data(), EventId::kSize));
+    out.setType(e.type);
+    out.setMetadata(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.metadata.data()), e.metadata.size()));
+    out.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.payload.data()), e.payload.size()));
+    out.setPayloadFormat(e.format == PayloadFormat::json ? schema::PayloadFormat::JSON : schema::PayloadFormat::BINARY);
+  }
+  auto frame = wire::encode(msg);
+  if (frame.size() > impl_->options.max_message_bytes)
+    throw InvalidRequest(schema::ErrorCode::TOO_LARGE,
+                         "tooLarge: append of " + std::to_string(frame.size()) + " bytes exceeds the limit of " +
+                             std::to_string(impl_->options.max_message_bytes));
+  return impl_->writer.call_future<AppendResult>(id, std::move(frame), to_result);
+}
+
+AppendResult Client::append(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events) {
+  return append_async(stream, expected, events).get();
+}
+
+void Client::ping_writer(std::chrono::milliseconds timeout) {
+  capnp::MallocMessageBuilder msg;
+  auto req = msg.initRoot<schema::WriterRequest>();
+  const auto id = impl_->writer.next_request_id();
+  req.setProtocolVersion(schema::PROTOCOL_VERSION);
+  req.setRequestId(id);
+  req.setPing();
+  impl_->writer
+      .call_future<bool>(
+          id, wire::encode(msg),
+          [](wire::Decoded& d) {
+            auto r = d.root<schema::WriterReply>();
+            if (r.isError()) throw_error(r.getError().getCode(), r.getError().getMessage());
+            return true;
+          },
+          timeout)
+      .get();
+}
+
+}  // namespace even::client

@@ -1,0 +1,53 @@
+// ZeroMQ socket conventions shared by every service and the client: bounded queues (HWM),
+// timeouts, heartbeats, no linger; plus an eventfd-based wake-up that a socket's owner thread can
+// poll beside its sockets, and SIGTERM/SIGINT delivered the same way.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <zmq.hpp>
+
+namespace even::net {
+
+struct SocketOptions {
+  int send_hwm = 1000;            // messages queued per peer before send would block / drop
+  int recv_hwm = 1000;
+  int linger_ms = 0;              // never hang on close
+  int heartbeat_ivl_ms = 1000;    // ZMTP heartbeats (ROUTER/DEALER); 0 = off
+  int heartbeat_timeout_ms = 5000;
+  std::int64_t max_msg_bytes = 64ll << 20;  // hard cap: libzmq drops a peer that sends more
+  bool immediate = false;         // ZMQ_IMMEDIATE: queue only on completed connections
+};
+
+// Applies `o` to a socket before bind/connect.
+void configure(zmq::socket_t& s, const SocketOptions& o);
+
+// Owns an eventfd. Any thread may notify(); the owner thread polls fd() and calls drain().
+class Wakeup {
+ public:
+  Wakeup();
+  ~Wakeup();
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+  void notify();
+  void drain();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Installs SIGTERM/SIGINT handlers (once per process) and returns an fd that becomes readable
+// when one arrives. Services poll it beside their sockets and stop cleanly.
+int shutdown_fd();
+bool shutdown_requested();
+// For tests and embedded use: behave as if SIGTERM arrived.
+void request_shutdown();
+
+// A TCP port on 127.0.0.1 that was free a moment ago (for tests and benchmarks).
+int free_loopback_port();
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace even::net

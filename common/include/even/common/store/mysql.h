@@ -1,0 +1,72 @@
+// A thin RAII layer over MySQL Connector/C++ (the JDBC-style 1.1 API): opening connections with
+// Even's options, classifying errors, and building SQL text safely.
+//
+// A Connection is not thread-safe: one owner thread uses it (each service worker has its own).
+#pragma once
+
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "even/common/config.h"
+
+namespace even::store {
+
+// MySQL/MariaDB error numbers Even reacts to.
+inline constexpr int kErDupEntry = 1062;
+inline constexpr int kErLockWaitTimeout = 1205;
+inline constexpr int kErLockDeadlock = 1213;
+inline constexpr int kErBadDb = 1049;
+
+// True when the error means the connection is gone (server gone away, lost, cannot connect):
+// after such an error the outcome of an in-flight COMMIT is unknown.
+bool is_connection_lost(const sql::SQLException& e);
+// "code 1062 (23000): Duplicate entry ..." for logs.
+std::string describe(const sql::SQLException& e);
+
+class Connection {
+ public:
+  // Connects to db.url. With select_database, also USEs db.name (which must exist).
+  // Throws sql::SQLException when the server cannot be reached.
+  static std::unique_ptr<Connection> open(const config::DbOptions& db, bool select_database = true);
+
+  void execute(const std::string& sql);
+  std::uint64_t update(const std::string& sql);  // returns affected rows
+  std::unique_ptr<sql::ResultSet> query(const std::string& sql);
+  // For big results: rows are streamed from the server (mysql_use_result) instead of buffered.
+  // The result must be fully read or destroyed before the next statement on this connection.
+  std::unique_ptr<sql::ResultSet> query_streaming(const std::string& sql);
+  std::uint64_t last_insert_id();
+  // A single integer from the first row/column (nullopt for no row or NULL).
+  std::optional<std::int64_t> query_int(const std::string& sql);
+
+  void begin();     // autocommit off for the next transaction
+  void commit();
+  void rollback();  // never throws; a failed rollback means a lost connection anyway
+
+  sql::Connection& raw() { return *conn_; }
+  bool valid();
+
+  explicit Connection(std::unique_ptr<sql::Connection> c);  // use open()
+
+ private:
+  std::unique_ptr<sql::Connection> conn_;
+  std::unique_ptr<sql::Statement> stmt_;
+};
+
+// SQL text building. Only these functions put caller data into SQL text.
+// Appends 'text' quoted and escaped for MySQL (backslash and quote escaping, NUL as \0).
+void append_quoted(std::string& out, std::string_view text);
+// Appends binary data as a hex literal (X'...'), or '' when empty.
+void append_hex(std::string& out, const void* data, std::size_t size);
+// An identifier: only [A-Za-z0-9_] accepted, throws std::invalid_argument otherwise.
+std::string identifier(std::string_view name);
+
+}  // namespace even::store

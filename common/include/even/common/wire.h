@@ -1,0 +1,92 @@
+// The one place where Cap'n Proto meets ZeroMQ.
+//
+// Rules (see schemas/README.md):
+//  - one Cap'n Proto message per ZeroMQ frame, flat (unpacked) encoding;
+//  - on PUB sockets a topic frame comes first, the message frame second;
+//  - a received frame is size-checked, alignment-checked (copied when not 8-byte aligned), decoded
+//    with ReaderOptions limits and fully traversed before the caller sees it, so a malformed
+//    message is rejected here with a clear error and never half-processed.
+#pragma once
+
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <variant>
+#include <zmq.hpp>
+
+#include "even/schemas/common.capnp.h"
+
+namespace even::wire {
+
+struct Limits {
+  // Largest message accepted. Larger frames get ErrorCode::tooLarge.
+  std::size_t max_message_bytes = 16u << 20;
+  // Capnp nesting limit; our schemas nest a handful of levels.
+  int nesting_limit = 16;
+};
+
+struct DecodeError {
+  schema::ErrorCode code;
+  std::string message;
+};
+
+// Serializes `builder` into one ZeroMQ frame (flat array, no copy beyond the frame itself).
+zmq::message_t encode(capnp::MessageBuilder& builder);
+
+// A decoded message: owns the frame it reads from (or an aligned copy of it).
+// Move-only; readers obtained from root() must not outlive this object.
+class Decoded {
+ public:
+  template <typename T>
+  typename T::Reader root() {
+    return reader_->getRoot<T>();
+  }
+  std::size_t size_bytes() const { return size_; }
+  // A fresh reader over the same bytes, with a fresh traversal budget (used after validation).
+  void reset_reader();
+
+ private:
+  friend std::variant<Decoded, DecodeError> decode_any(zmq::message_t&&, const Limits&);
+  // Heap-held so that moving a Decoded never moves the bytes the reader points into
+  // (small ZeroMQ messages keep their data inline).
+  std::unique_ptr<zmq::message_t> frame_;
+  kj::Array<capnp::word> copy_;
+  std::unique_ptr<capnp::FlatArrayMessageReader> reader_;
+  kj::ArrayPtr<const capnp::word> words_;
+  capnp::ReaderOptions options_;
+  std::size_t size_ = 0;
+};
+
+// Checks size and alignment and parses the segment table; does not validate the root type.
+std::variant<Decoded, DecodeError> decode_any(zmq::message_t&& frame, const Limits& limits);
+
+// Reads every field of `root` once, as its schema types it (text is NUL-terminated, data is
+// bytes, lists have the right element size ...). Throws kj::Exception on the first bad one.
+void validate_deep(capnp::DynamicStruct::Reader root);
+
+// Decodes a frame whose root is T and validates every field against T's schema, so that later
+// reads of the message cannot throw.
+template <typename T>
+std::variant<Decoded, DecodeError> decode(zmq::message_t&& frame, const Limits& limits) {
+  auto result = decode_any(std::move(frame), limits);
+  if (auto* d = std::get_if<Decoded>(&result)) {
+    try {
+      validate_deep(capnp::toDynamic(d->root<T>()));
+      d->reset_reader();
+    } catch (const kj::Exception& e) {
+      return DecodeError{schema::ErrorCode::MALFORMED,
+                         std::string("malformed message: ") + e.getDescription().cStr()};
+    }
+  }
+  return result;
+}
+
+// "malformed", "wrongExpectedVersion", ... for logs and error messages.
+std::string to_string(schema::ErrorCode code);
+
+}  // namespace even::wire

@@ -1,0 +1,100 @@
+#include "even/common/net.h"
+
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+
+namespace even::net {
+
+void configure(zmq::socket_t& s, const SocketOptions& o) {
+  s.set(zmq::sockopt::sndhwm, o.send_hwm);
+  s.set(zmq::sockopt::rcvhwm, o.recv_hwm);
+  s.set(zmq::sockopt::linger, o.linger_ms);
+  s.set(zmq::sockopt::maxmsgsize, o.max_msg_bytes);
+  auto type = s.get(zmq::sockopt::type);
+  bool conn_oriented = type == ZMQ_ROUTER || type == ZMQ_DEALER || type == ZMQ_PUSH || type == ZMQ_PULL ||
+                       type == ZMQ_PUB || type == ZMQ_SUB || type == ZMQ_XPUB || type == ZMQ_XSUB;
+  if (conn_oriented && o.heartbeat_ivl_ms > 0) {
+    s.set(zmq::sockopt::heartbeat_ivl, o.heartbeat_ivl_ms);
+    s.set(zmq::sockopt::heartbeat_timeout, o.heartbeat_timeout_ms);
+    s.set(zmq::sockopt::heartbeat_ttl, o.heartbeat_timeout_ms);
+  }
+  if (o.immediate) s.set(zmq::sockopt::immediate, 1);
+  s.set(zmq::sockopt::reconnect_ivl, 100);
+  s.set(zmq::sockopt::reconnect_ivl_max, 2000);
+}
+
+Wakeup::Wakeup() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+Wakeup::~Wakeup() { ::close(fd_); }
+void Wakeup::notify() {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+}
+void Wakeup::drain() {
+  std::uint64_t v;
+  [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
+}
+
+namespace {
+// Process-wide by nature: a signal handler can only reach global state.
+std::atomic<int> g_shutdown_fd{-1};
+std::atomic<bool> g_shutdown{false};
+extern "C" void on_signal(int) {
+  g_shutdown.store(true);
+  int fd = g_shutdown_fd.load();
+  if (fd >= 0) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
+  }
+}
+}  // namespace
+
+int shutdown_fd() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_shutdown_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+  });
+  return g_shutdown_fd.load();
+}
+
+bool shutdown_requested() { return g_shutdown.load(); }
+
+void request_shutdown() {
+  shutdown_fd();
+  on_signal(SIGTERM);
+}
+
+int free_loopback_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(s);
+    throw std::system_error(errno, std::generic_category(), "bind");
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+}  // namespace even::net

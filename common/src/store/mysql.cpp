@@ -1,0 +1,144 @@
+#include "even/common/store/mysql.h"
+
+#include <cppconn/driver.h>
+#include <mysql_driver.h>
+
+#include <mutex>
+
+namespace even::store {
+
+namespace {
+sql::Driver& driver() {
+  // get_driver_instance() is not thread-safe on first use.
+  static std::once_flag once;
+  static sql::Driver* d = nullptr;
+  std::call_once(once, [] { d = sql::mysql::get_mysql_driver_instance(); });
+  return *d;
+}
+}  // namespace
+
+bool is_connection_lost(const sql::SQLException& e) {
+  switch (e.getErrorCode()) {
+    case 2002:  // CR_CONNECTION_ERROR
+    case 2003:  // CR_CONN_HOST_ERROR
+    case 2006:  // CR_SERVER_GONE_ERROR
+    case 2013:  // CR_SERVER_LOST
+    case 2055:  // CR_SERVER_LOST_EXTENDED
+    case 1927:  // ER_CONNECTION_KILLED (MariaDB)
+    case 1053:  // ER_SERVER_SHUTDOWN
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string describe(const sql::SQLException& e) {
+  return "MySQL error " + std::to_string(e.getErrorCode()) + " (" + std::string(e.getSQLState().c_str()) +
+         "): " + e.what();
+}
+
+Connection::Connection(std::unique_ptr<sql::Connection> c) : conn_(std::move(c)), stmt_(conn_->createStatement()) {}
+
+std::unique_ptr<Connection> Connection::open(const config::DbOptions& db, bool select_database) {
+  sql::ConnectOptionsMap opts;
+  opts["hostName"] = sql::SQLString(db.url);
+  opts["userName"] = sql::SQLString(db.user);
+  opts["password"] = sql::SQLString(db.password);
+  opts["OPT_CONNECT_TIMEOUT"] = db.connect_timeout_s;
+  opts["OPT_READ_TIMEOUT"] = db.read_timeout_s;
+  opts["OPT_WRITE_TIMEOUT"] = db.read_timeout_s;
+  opts["OPT_RECONNECT"] = false;  // Even reconnects itself, after finding out what happened
+  opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+  if (select_database) opts["schema"] = sql::SQLString(db.name);
+  std::unique_ptr<sql::Connection> c(driver().connect(opts));
+  return std::make_unique<Connection>(std::move(c));
+}
+
+void Connection::execute(const std::string& sql) { stmt_->execute(sql); }
+
+std::uint64_t Connection::update(const std::string& sql) { return static_cast<std::uint64_t>(stmt_->executeUpdate(sql)); }
+
+std::unique_ptr<sql::ResultSet> Connection::query(const std::string& sql) {
+  return std::unique_ptr<sql::ResultSet>(stmt_->executeQuery(sql));
+}
+
+std::unique_ptr<sql::ResultSet> Connection::query_streaming(const std::string& sql) {
+  std::unique_ptr<sql::Statement> s(conn_->createStatement());
+  s->setResultSetType(sql::ResultSet::TYPE_FORWARD_ONLY);
+  return std::unique_ptr<sql::ResultSet>(s->executeQuery(sql));
+}
+
+std::uint64_t Connection::last_insert_id() {
+  auto v = query_int("SELECT LAST_INSERT_ID()");
+  return v ? static_cast<std::uint64_t>(*v) : 0;
+}
+
+std::optional<std::int64_t> Connection::query_int(const std::string& sql) {
+  auto rs = query(sql);
+  if (!rs->next() || rs->isNull(1)) return std::nullopt;
+  return rs->getInt64(1);
+}
+
+void Connection::begin() {
+  if (conn_->getAutoCommit()) conn_->setAutoCommit(false);
+}
+
+void Connection::commit() { conn_->commit(); }
+
+void Connection::rollback() {
+  try {
+    conn_->rollback();
+  } catch (const sql::SQLException&) {
+  }
+}
+
+bool Connection::valid() {
+  try {
+    return conn_->isValid();
+  } catch (const sql::SQLException&) {
+    return false;
+  }
+}
+
+void append_quoted(std::string& out, std::string_view text) {
+  out.push_back('\'');
+  for (char c : text) {
+    switch (c) {
+      case '\0': out += "\\0"; break;
+      case '\'': out += "\\'"; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\x1a': out += "\\Z"; break;
+      default: out.push_back(c);
+    }
+  }
+  out.push_back('\'');
+}
+
+void append_hex(std::string& out, const void* data, std::size_t size) {
+  if (size == 0) {
+    out += "''";
+    return;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* p = static_cast<const unsigned char*>(data);
+  out.reserve(out.size() + size * 2 + 3);
+  out += "X'";
+  for (std::size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[p[i] >> 4]);
+    out.push_back(kHex[p[i] & 0xF]);
+  }
+  out.push_back('\'');
+}
+
+std::string identifier(std::string_view name) {
+  if (name.empty() || name.size() > 64) throw std::invalid_argument("identifier must be 1..64 characters");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) throw std::invalid_argument("identifier '" + std::string(name) + "' may only have letters, digits and _");
+  }
+  return "`" + std::string(name) + "`";
+}
+
+}  // namespace even::store

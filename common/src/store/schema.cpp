@@ -1,0 +1,90 @@
+#include "even/common/store/schema.h"
+
+#include <stdexcept>
+
+#include "even/common/store/mysql.h"
+
+namespace even::store {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1,
+       "events and streams",
+       {
+           // Names and types are byte strings (validated charset), compared byte-wise.
+           R"(CREATE TABLE IF NOT EXISTS events (
+                global_seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+                event_id BINARY(16) NOT NULL,
+                stream VARBINARY(200) NOT NULL,
+                stream_seq BIGINT NOT NULL,
+                category VARBINARY(200) NOT NULL,
+                event_type VARBINARY(200) NOT NULL,
+                created_at_us BIGINT NOT NULL,
+                metadata MEDIUMBLOB NOT NULL,
+                payload LONGBLOB NOT NULL,
+                payload_format TINYINT UNSIGNED NOT NULL,
+                PRIMARY KEY (global_seq),
+                UNIQUE KEY ux_events_event_id (event_id),
+                UNIQUE KEY ux_events_stream_seq (stream, stream_seq),
+                KEY ix_events_category (category, global_seq),
+                KEY ix_events_type (event_type, global_seq)
+              ) ENGINE=InnoDB)",
+           R"(CREATE TABLE IF NOT EXISTS streams (
+                stream VARBINARY(200) NOT NULL,
+                version BIGINT NOT NULL,
+                deleted TINYINT NOT NULL DEFAULT 0,
+                updated_at_us BIGINT NOT NULL,
+                PRIMARY KEY (stream)
+              ) ENGINE=InnoDB)",
+       }},
+  };
+  return kMigrations;
+}
+
+int latest_schema_version() { return migrations().back().version; }
+
+namespace {
+int read_version(Connection& c) {
+  auto v = c.query_int("SELECT CAST(v AS SIGNED) FROM even_meta WHERE k = 'schema_version'");
+  return v ? static_cast<int>(*v) : 0;
+}
+}  // namespace
+
+InitResult init_store(const config::DbOptions& db) {
+  auto server = Connection::open(db, /*select_database=*/false);
+  server->execute("CREATE DATABASE IF NOT EXISTS " + identifier(db.name) +
+                  " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+  server->execute("USE " + identifier(db.name));
+  server->execute(
+      "CREATE TABLE IF NOT EXISTS even_meta (k VARCHAR(64) NOT NULL PRIMARY KEY, v VARCHAR(255) NOT NULL) "
+      "ENGINE=InnoDB");
+  // Serialise concurrent init runs.
+  server->query_int("SELECT GET_LOCK(CONCAT('even-init:', DATABASE()), 30)");
+  InitResult r{read_version(*server), 0};
+  if (r.from_version > latest_schema_version()) {
+    server->query_int("SELECT RELEASE_LOCK(CONCAT('even-init:', DATABASE()))");
+    throw std::runtime_error("store '" + db.name + "' has schema version " + std::to_string(r.from_version) +
+                             ", newer than this program's " + std::to_string(latest_schema_version()) +
+                             "; upgrade Even");
+  }
+  for (const auto& m : migrations()) {
+    if (m.version <= r.from_version) continue;
+    for (const auto& stmt : m.statements) server->execute(stmt);  // DDL commits implicitly
+    server->execute("REPLACE INTO even_meta (k, v) VALUES ('schema_version', '" + std::to_string(m.version) + "')");
+  }
+  r.to_version = read_version(*server);
+  server->query_int("SELECT RELEASE_LOCK(CONCAT('even-init:', DATABASE()))");
+  return r;
+}
+
+int schema_version(const config::DbOptions& db) {
+  try {
+    auto c = Connection::open(db, /*select_database=*/true);
+    return read_version(*c);
+  } catch (const sql::SQLException& e) {
+    if (e.getErrorCode() == kErBadDb || e.getErrorCode() == 1146 /* no such table */) return 0;
+    throw;
+  }
+}
+
+}  // namespace even::store

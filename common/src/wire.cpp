@@ -1,0 +1,108 @@
+#include "even/common/wire.h"
+
+#include <kj/io.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace even::wire {
+
+zmq::message_t encode(capnp::MessageBuilder& builder) {
+  auto segments = builder.getSegmentsForOutput();
+  std::size_t words = capnp::computeSerializedSizeInWords(segments);
+  zmq::message_t frame(words * sizeof(capnp::word));
+  kj::ArrayOutputStream out(kj::arrayPtr(static_cast<kj::byte*>(frame.data()), frame.size()));
+  capnp::writeMessage(out, segments);
+  return frame;
+}
+
+std::variant<Decoded, DecodeError> decode_any(zmq::message_t&& frame, const Limits& limits) {
+  const std::size_t size = frame.size();
+  if (size > limits.max_message_bytes) {
+    return DecodeError{schema::ErrorCode::TOO_LARGE,
+                       "message is " + std::to_string(size) + " bytes, the limit is " +
+                           std::to_string(limits.max_message_bytes)};
+  }
+  if (size == 0 || size % sizeof(capnp::word) != 0) {
+    return DecodeError{schema::ErrorCode::MALFORMED,
+                       "malformed message: " + std::to_string(size) +
+                           " bytes is not a whole number of 8-byte words"};
+  }
+  Decoded d;
+  d.size_ = size;
+  d.frame_ = std::make_unique<zmq::message_t>(std::move(frame));
+  kj::ArrayPtr<const capnp::word> words;
+  if (reinterpret_cast<std::uintptr_t>(d.frame_->data()) % alignof(capnp::word) == 0) {
+    words = kj::arrayPtr(static_cast<const capnp::word*>(d.frame_->data()), size / sizeof(capnp::word));
+  } else {
+    // ZeroMQ gives no alignment guarantee; Cap'n Proto needs 8-byte-aligned words.
+    d.copy_ = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
+    std::memcpy(d.copy_.begin(), d.frame_->data(), size);
+    words = d.copy_.asPtr();
+  }
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = size / sizeof(capnp::word) * 2 + 64;  // each word read once, with slack
+  options.nestingLimit = limits.nesting_limit;
+  d.words_ = words;
+  d.options_ = options;
+  try {
+    d.reader_ = std::make_unique<capnp::FlatArrayMessageReader>(words, options);
+  } catch (const kj::Exception& e) {
+    return DecodeError{schema::ErrorCode::MALFORMED,
+                       std::string("malformed message: ") + e.getDescription().cStr()};
+  }
+  return d;
+}
+
+void Decoded::reset_reader() { reader_ = std::make_unique<capnp::FlatArrayMessageReader>(words_, options_); }
+
+namespace {
+void validate_value(const capnp::DynamicValue::Reader& v);
+
+void validate_list(capnp::DynamicList::Reader list) {
+  for (auto element : list) validate_value(element);
+}
+
+void validate_value(const capnp::DynamicValue::Reader& v) {
+  switch (v.getType()) {
+    case capnp::DynamicValue::TEXT: (void)v.as<capnp::Text>(); break;
+    case capnp::DynamicValue::DATA: (void)v.as<capnp::Data>(); break;
+    case capnp::DynamicValue::LIST: validate_list(v.as<capnp::DynamicList>()); break;
+    case capnp::DynamicValue::STRUCT: validate_deep(v.as<capnp::DynamicStruct>()); break;
+    default: break;  // scalars and enums are always readable
+  }
+}
+}  // namespace
+
+void validate_deep(capnp::DynamicStruct::Reader root) {
+  auto schema = root.getSchema();
+  for (auto field : schema.getNonUnionFields()) {
+    if (field.getType().isStruct() || field.getProto().isGroup() || root.has(field)) validate_value(root.get(field));
+  }
+  if (schema.getUnionFields().size() > 0) {
+    KJ_IF_MAYBE(active, root.which()) {
+      validate_value(root.get(*active));
+    }
+  }
+}
+
+std::string to_string(schema::ErrorCode code) {
+  switch (code) {
+    case schema::ErrorCode::NONE: return "none";
+    case schema::ErrorCode::MALFORMED: return "malformed";
+    case schema::ErrorCode::TOO_LARGE: return "tooLarge";
+    case schema::ErrorCode::UNSUPPORTED_VERSION: return "unsupportedVersion";
+    case schema::ErrorCode::INVALID_STREAM: return "invalidStream";
+    case schema::ErrorCode::INVALID_EVENT: return "invalidEvent";
+    case schema::ErrorCode::WRONG_EXPECTED_VERSION: return "wrongExpectedVersion";
+    case schema::ErrorCode::DUPLICATE_EVENT: return "duplicateEvent";
+    case schema::ErrorCode::BUSY: return "busy";
+    case schema::ErrorCode::UNAVAILABLE: return "unavailable";
+    case schema::ErrorCode::NOT_FOUND: return "notFound";
+    case schema::ErrorCode::BAD_RANGE: return "badRange";
+    case schema::ErrorCode::INTERNAL: return "internal";
+  }
+  return "code " + std::to_string(static_cast<int>(code));
+}
+
+}  // namespace even::wire

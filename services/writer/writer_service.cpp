@@ -1,0 +1,311 @@
+#include "writer/writer_service.h"
+
+#include <capnp/message.h>
+
+#include <unordered_set>
+#include <zmq_addon.hpp>
+
+#include "even/schemas/feed.capnp.h"
+#include "even/schemas/writer.capnp.h"
+
+namespace even::writer {
+
+namespace {
+
+struct Rejection {
+  schema::ErrorCode code;
+  std::string message;
+};
+
+// Turns a decoded AppendRequest into an AppendCommand, or says why it is invalid. Changes nothing.
+std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o) {
+  using EC = schema::ErrorCode;
+  AppendCommand cmd;
+  cmd.stream = req.getStream();
+  if (auto why = validate_stream_name(cmd.stream); !why.empty()) return Rejection{EC::INVALID_STREAM, why};
+  auto ex = req.getExpected();
+  switch (ex.which()) {
+    case schema::ExpectedVersion::ANY: cmd.expected = ExpectedVersion::any(); break;
+    case schema::ExpectedVersion::NO_STREAM: cmd.expected = ExpectedVersion::no_stream(); break;
+    case schema::ExpectedVersion::EXISTS: cmd.expected = ExpectedVersion::exists(); break;
+    case schema::ExpectedVersion::EXACT:
+      if (ex.getExact() < 1)
+        return Rejection{EC::INVALID_EVENT, "expected version must be >= 1 (use noStream for a new stream)"};
+      cmd.expected = ExpectedVersion::exact(ex.getExact());
+      break;
+    default: return Rejection{EC::UNSUPPORTED_VERSION, "unknown kind of expected version"};
+  }
+  auto events = req.getEvents();
+  if (events.size() == 0) return Rejection{EC::INVALID_EVENT, "an append needs at least one event"};
+  if (events.size() > o.max_events_per_append)
+    return Rejection{EC::TOO_LARGE, "an append may carry at most " + std::to_string(o.max_events_per_append) +
+                                        " events, this one has " + std::to_string(events.size())};
+  std::unordered_set<EventId, EventIdHash> ids;
+  cmd.events.reserve(events.size());
+  for (auto e : events) {
+    AppendCommand::Event ev;
+    auto id = e.getEventId();
+    auto parsed = EventId::from_bytes(id.begin(), id.size());
+    if (!parsed)
+      return Rejection{EC::INVALID_EVENT, "event id must be 16 bytes, got " + std::to_string(id.size())};
+    if (!ids.insert(*parsed).second)
+      return Rejection{EC::INVALID_EVENT, "event id " + parsed->to_string() + " appears twice in one append"};
+    ev.id = *parsed;
+    ev.type = e.getType();
+    if (auto why = validate_event_type(ev.type); !why.empty()) return Rejection{EC::INVALID_EVENT, why};
+    auto md = e.getMetadata();
+    if (md.size() > o.max_metadata_bytes)
+      return Rejection{EC::TOO_LARGE, "event metadata is " + std::to_string(md.size()) + " bytes, the limit is " +
+                                          std::to_string(o.max_metadata_bytes)};
+    ev.metadata.assign(reinterpret_cast<const char*>(md.begin()), md.size());
+    auto p = e.getPayload();
+    ev.payload.assign(reinterpret_cast<const char*>(p.begin()), p.size());
+    switch (e.getPayloadFormat()) {
+      case schema::PayloadFormat::BINARY:
+      case schema::PayloadFormat::JSON: ev.format = e.getPayloadFormat(); break;
+      default: return Rejection{EC::UNSUPPORTED_VERSION, "unknown payload format"};
+    }
+    cmd.events.push_back(std::move(ev));
+  }
+  return cmd;
+}
+
+}  // namespace
+
+WriterService::WriterService(zmq::context_t& ctx, config::DbOptions db, WriterOptions options,
+                             std::shared_ptr<spdlog::logger> log)
+    : ctx_(ctx),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      committer_(std::move(db), options_.committer, log_),
+      router_(ctx_, zmq::socket_type::router),
+      push_(ctx_, zmq::socket_type::push) {}
+
+void WriterService::request_stop() {
+  stop_ = true;
+  stop_wakeup_.notify();
+}
+
+bool WriterService::stopping() const { return stop_ || net::shutdown_requested(); }
+
+int WriterService::run() {
+  const int shutdown = net::shutdown_fd();
+  log_->info("starting; taking the master lock '{}'", committer_.lock_name());
+  if (!committer_.start([this] { return stopping(); })) {
+    log_->info("stopped while in standby");
+    return 0;
+  }
+  net::SocketOptions so;
+  so.recv_hwm = options_.recv_hwm;
+  so.send_hwm = options_.recv_hwm;
+  so.max_msg_bytes = static_cast<std::int64_t>(options_.limits.max_message_bytes) * 2;
+  net::configure(router_, so);
+  router_.set(zmq::sockopt::router_mandatory, 0);
+  router_.bind(options_.endpoint);
+  if (!options_.dispatcher_endpoint.empty()) {
+    net::SocketOptions po;
+    po.send_hwm = options_.push_hwm;
+    po.heartbeat_ivl_ms = 0;
+    net::configure(push_, po);
+    push_.connect(options_.dispatcher_endpoint);
+  }
+  log_->info("serving appends on {}{}", options_.endpoint,
+             options_.dispatcher_endpoint.empty() ? "" : ", feeding the dispatcher at " + options_.dispatcher_endpoint);
+  last_stats_log_ = std::chrono::steady_clock::now();
+
+  std::chrono::steady_clock::time_point batch_started;
+  int exit_code = 0;
+  try {
+    while (!stopping()) {
+      long timeout_ms = 1000;
+      if (!batch_.empty()) {
+        auto waited = std::chrono::steady_clock::now() - batch_started;
+        auto left = std::chrono::microseconds(options_.batch_window_us) - waited;
+        timeout_ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
+      }
+      zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, shutdown, ZMQ_POLLIN, 0},
+                                 {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0}};
+      zmq::poll(items, 3, std::chrono::milliseconds(timeout_ms));
+      if (stopping()) break;
+
+      // Drain what is queued, up to one batch.
+      std::vector<zmq::message_t> frames;
+      while (batch_pending_.size() < options_.max_batch_requests && batch_events_ < options_.max_batch_events) {
+        frames.clear();
+        auto got = zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait);
+        if (!got) break;
+        bool was_empty = batch_.empty();
+        handle_message(frames);
+        if (was_empty && !batch_.empty()) batch_started = std::chrono::steady_clock::now();
+      }
+      if (batch_.empty()) continue;
+      bool full = batch_pending_.size() >= options_.max_batch_requests || batch_events_ >= options_.max_batch_events;
+      bool window_over = std::chrono::steady_clock::now() - batch_started >=
+                         std::chrono::microseconds(options_.batch_window_us);
+      if (full || window_over) commit_batch();
+    }
+    if (!batch_.empty()) commit_batch();  // finish what was accepted before the stop
+  } catch (const NotMaster& e) {
+    log_->error("{}; stopping so that only one writer writes", e.what());
+    exit_code = 3;
+  }
+  log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped)",
+             stats_.batches, stats_.appends, stats_.events, stats_.rejected, stats_.feed_dropped);
+  return exit_code;
+}
+
+void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
+  if (frames.size() < 2) return;  // no routing identity: not from a DEALER/REQ peer
+  zmq::message_t payload = std::move(frames.back());
+  frames.pop_back();
+  std::vector<zmq::message_t> envelope = std::move(frames);
+  frames.clear();
+
+  auto decoded = wire::decode<schema::WriterRequest>(std::move(payload), options_.limits);
+  if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
+    reply_error(envelope, 0, err->code, err->message);
+    return;
+  }
+  auto req = std::get<wire::Decoded>(decoded).root<schema::WriterRequest>();
+  const std::uint64_t id = req.getRequestId();
+  if (req.getProtocolVersion() != schema::PROTOCOL_VERSION) {
+    reply_error(envelope, id, schema::ErrorCode::UNSUPPORTED_VERSION,
+                "protocol version " + std::to_string(req.getProtocolVersion()) + " is not supported (this writer speaks " +
+                    std::to_string(schema::PROTOCOL_VERSION) + ")");
+    return;
+  }
+  switch (req.which()) {
+    case schema::WriterRequest::PING: {
+      capnp::MallocMessageBuilder msg;
+      auto r = msg.initRoot<schema::WriterReply>();
+      r.setRequestId(id);
+      r.setPong();
+      send_reply(envelope, msg);
+      return;
+    }
+    case schema::WriterRequest::APPEND: break;
+    default:
+      reply_error(envelope, id, schema::ErrorCode::UNSUPPORTED_VERSION, "unknown request kind");
+      return;
+  }
+  auto validated = validate_append(req.getAppend(), options_);
+  if (auto* rej = std::get_if<Rejection>(&validated)) {
+    ++stats_.rejected;
+    reply_error(envelope, id, rej->code, rej->message);
+    return;
+  }
+  auto& cmd = std::get<AppendCommand>(validated);
+  const std::size_t bytes = cmd.payload_bytes();
+  if (bytes > committer_.max_batch_event_bytes()) {
+    ++stats_.rejected;
+    reply_error(envelope, id, schema::ErrorCode::TOO_LARGE,
+                "append of " + std::to_string(bytes) + " bytes exceeds what one statement may carry (" +
+                    std::to_string(committer_.max_batch_event_bytes()) + " bytes; raise the store's max_allowed_packet)");
+    return;
+  }
+  if (!batch_.empty() && batch_bytes_ + bytes > committer_.max_batch_event_bytes()) commit_batch();
+  batch_events_ += cmd.events.size();
+  batch_bytes_ += bytes;
+  batch_.push_back(std::move(cmd));
+  batch_pending_.push_back(Pending{std::move(envelope), id});
+}
+
+void WriterService::commit_batch() {
+  std::vector<store::StoredEvent> committed;
+  std::vector<AppendOutcome> outcomes;
+  try {
+    outcomes = committer_.commit(batch_, &committed, [this] { return stopping(); });
+  } catch (const NotMaster&) {
+    for (auto& p : batch_pending_)
+      reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
+    batch_.clear();
+    batch_pending_.clear();
+    throw;
+  } catch (const sql::SQLException& e) {
+    // Only reached when stopping while the store is unreachable: outcome unknown, the client retries.
+    for (auto& p : batch_pending_)
+      reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE,
+                  "the writer is stopping and the store is unreachable; retry (appends are idempotent)");
+    log_->error("gave up a batch of {} appends on shutdown: {}", batch_.size(), store::describe(e));
+    outcomes.clear();
+  }
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    const auto& p = batch_pending_[i];
+    if (!o.ok()) {
+      ++stats_.rejected;
+      reply_error(p.envelope, p.request_id, o.error, o.message, o.current_version);
+      continue;
+    }
+    capnp::MallocMessageBuilder msg;
+    auto r = msg.initRoot<schema::WriterReply>();
+    r.setRequestId(p.request_id);
+    auto a = r.initAppend();
+    a.setFirstStreamSeq(o.first_seq.value());
+    a.setLastStreamSeq(o.last_seq.value());
+    a.setFirstGlobalSeq(o.first_global.value());
+    a.setLastGlobalSeq(o.last_global.value());
+    a.setIdempotent(o.idempotent);
+    send_reply(p.envelope, msg);
+    ++stats_.appends;
+  }
+  ++stats_.batches;
+  stats_.events += committed.size();
+  publish(committed);
+  batch_.clear();
+  batch_pending_.clear();
+  batch_events_ = 0;
+  batch_bytes_ = 0;
+
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_stats_log_ >= std::chrono::seconds(10)) {
+    log_->info("{} batches, {} appends, {} events committed so far ({} rejected)", stats_.batches, stats_.appends,
+               stats_.events, stats_.rejected);
+    last_stats_log_ = now;
+  }
+}
+
+void WriterService::reply_error(const std::vector<zmq::message_t>& envelope, std::uint64_t request_id,
+                                schema::ErrorCode code, const std::string& message, std::int64_t current_version) {
+  log_->debug("request {} rejected: {}: {}", request_id, wire::to_string(code), message);
+  capnp::MallocMessageBuilder msg;
+  auto r = msg.initRoot<schema::WriterReply>();
+  r.setRequestId(request_id);
+  auto e = r.initError();
+  e.setCode(code);
+  e.setMessage(message);
+  e.setCurrentVersion(current_version);
+  send_reply(envelope, msg);
+}
+
+void WriterService::send_reply(const std::vector<zmq::message_t>& envelope, capnp::MallocMessageBuilder& msg) {
+  // A vanished client is not an error: ROUTER drops replies to unknown peers, and a full peer
+  // queue drops too (the client times out and retries idempotently).
+  for (const auto& f : envelope) {
+    zmq::message_t copy(f.data(), f.size());
+    if (!router_.send(copy, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
+  }
+  auto frame = wire::encode(msg);
+  (void)router_.send(frame, zmq::send_flags::dontwait);
+}
+
+void WriterService::publish(std::vector<store::StoredEvent>& committed) {
+  if (options_.dispatcher_endpoint.empty() || committed.empty()) return;
+  constexpr std::size_t kChunk = 256;
+  for (std::size_t start = 0; start < committed.size(); start += kChunk) {
+    std::size_t n = std::min(kChunk, committed.size() - start);
+    capnp::MallocMessageBuilder msg;
+    auto list = msg.initRoot<schema::CommittedBatch>().initEvents(static_cast<unsigned>(n));
+    for (std::size_t k = 0; k < n; ++k) store::to_wire(committed[start + k], list[static_cast<unsigned>(k)]);
+    auto frame = wire::encode(msg);
+    if (!push_.send(frame, zmq::send_flags::dontwait)) {
+      // The dispatcher is slow or down: it finds these events in the store.
+      if (stats_.feed_dropped++ % 1000 == 0)
+        log_->warn("dispatcher queue full; dropped feed message (it will read the store); {} dropped so far",
+                   stats_.feed_dropped);
+    }
+  }
+}
+
+}  // namespace even::writer

@@ -1,0 +1,89 @@
+// WriterService: the even-writer process's main loop. Receives append requests on a ROUTER
+// socket, validates them, groups them into batches for the GroupCommitter, replies after COMMIT,
+// and pushes committed events to the dispatcher (best effort, never blocking).
+//
+// Owns its thread's sockets (ROUTER, optional PUSH) and the GroupCommitter; run() is called on
+// one thread and returns after shutdown (SIGTERM, or request_stop()).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+#include <zmq.hpp>
+
+#include "even/common/config.h"
+#include "even/common/net.h"
+#include "even/common/wire.h"
+#include "writer/group_committer.h"
+
+namespace even::writer {
+
+struct WriterOptions {
+  std::string endpoint = "tcp://127.0.0.1:5550";  // ROUTER bind address
+  std::string dispatcher_endpoint;                // PUSH connect address; empty: no live feed
+  std::size_t max_batch_requests = 1000;
+  std::size_t max_batch_events = 5000;
+  int batch_window_us = 0;        // after the socket drains, wait this long for more requests
+  std::size_t max_events_per_append = 10000;
+  std::size_t max_metadata_bytes = 64u << 10;
+  wire::Limits limits;            // max message size etc.
+  int recv_hwm = 10000;           // requests queued in the socket before clients feel pushback
+  int push_hwm = 100000;          // committed events queued for the dispatcher before dropping
+  CommitterOptions committer;
+};
+
+struct WriterStats {
+  std::uint64_t batches = 0;
+  std::uint64_t appends = 0;
+  std::uint64_t events = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t feed_dropped = 0;
+};
+
+class WriterService {
+ public:
+  WriterService(zmq::context_t& ctx, config::DbOptions db, WriterOptions options, std::shared_ptr<spdlog::logger> log);
+
+  // Takes the master lock (standby waits), binds, serves until stopped. Returns the exit code:
+  // 0 after a clean stop, 3 when mastership was lost.
+  int run();
+  // Thread-safe; run() returns soon after.
+  void request_stop();
+
+ private:
+  struct Pending {
+    std::vector<zmq::message_t> envelope;  // routing frames to send the reply back
+    std::uint64_t request_id;
+  };
+
+  void handle_message(std::vector<zmq::message_t>& frames);
+  void commit_batch();
+  void reply_error(const std::vector<zmq::message_t>& envelope, std::uint64_t request_id, schema::ErrorCode code,
+                   const std::string& message, std::int64_t current_version = -1);
+  void send_reply(const std::vector<zmq::message_t>& envelope, capnp::MallocMessageBuilder& msg);
+  void publish(std::vector<store::StoredEvent>& committed);
+  bool stopping() const;
+
+  zmq::context_t& ctx_;
+  WriterOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  GroupCommitter committer_;
+  zmq::socket_t router_;
+  zmq::socket_t push_;
+  net::Wakeup stop_wakeup_;
+  std::atomic<bool> stop_{false};
+
+  std::vector<AppendCommand> batch_;
+  std::vector<Pending> batch_pending_;
+  std::size_t batch_events_ = 0;
+  std::size_t batch_bytes_ = 0;
+  WriterStats stats_;
+  std::chrono::steady_clock::time_point last_stats_log_;
+};
+
+}  // namespace even::writer

@@ -1,0 +1,81 @@
+#include "even/common/types.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace even {
+namespace {
+
+TEST(EventId, RandomIdsAreDistinctVersion4) {
+  std::set<EventId> seen;
+  for (int i = 0; i < 10000; ++i) {
+    auto id = EventId::random();
+    EXPECT_EQ(id.bytes()[6] >> 4, 4);
+    EXPECT_TRUE(seen.insert(id).second);
+  }
+}
+
+TEST(EventId, ParsesAndPrintsUuidForm) {
+  auto id = EventId::parse("0123456789abcdef0123456789ABCDEF");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->to_string(), "01234567-89ab-cdef-0123-456789abcdef");
+  auto again = EventId::parse(id->to_string());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *id);
+  EXPECT_FALSE(EventId::parse("0123"));
+  EXPECT_FALSE(EventId::parse("0123456789abcdef0123456789abcdeX"));
+  EXPECT_FALSE(EventId::parse("0123456789abcdef0123456789abcdef00"));
+  EXPECT_FALSE(EventId::from_bytes("abc", 3));
+}
+
+TEST(ExpectedVersion, Parses) {
+  EXPECT_EQ(ExpectedVersion::parse("any"), ExpectedVersion::any());
+  EXPECT_EQ(ExpectedVersion::parse("no-stream"), ExpectedVersion::no_stream());
+  EXPECT_EQ(ExpectedVersion::parse("0"), ExpectedVersion::no_stream());
+  EXPECT_EQ(ExpectedVersion::parse("exists"), ExpectedVersion::exists());
+  EXPECT_EQ(ExpectedVersion::parse("42"), ExpectedVersion::exact(42));
+  EXPECT_FALSE(ExpectedVersion::parse("-1"));
+  EXPECT_FALSE(ExpectedVersion::parse("12x"));
+  EXPECT_FALSE(ExpectedVersion::parse(""));
+}
+
+TEST(StreamName, Validation) {
+  EXPECT_EQ(validate_stream_name("account-42"), "");
+  EXPECT_EQ(validate_stream_name("a.b:c@d+e=f_g"), "");
+  EXPECT_NE(validate_stream_name(""), "");
+  EXPECT_NE(validate_stream_name("$all"), "");
+  EXPECT_NE(validate_stream_name("has space"), "");
+  EXPECT_NE(validate_stream_name("quote'"), "");
+  EXPECT_NE(validate_stream_name(std::string("nul\0x", 5)), "");
+  EXPECT_NE(validate_stream_name(std::string(201, 'a')), "");
+  EXPECT_EQ(validate_stream_name(std::string(200, 'a')), "");
+}
+
+TEST(EventType, Validation) {
+  EXPECT_EQ(validate_event_type("AccountOpened"), "");
+  EXPECT_EQ(validate_event_type("bank.Deposited:v2"), "");
+  EXPECT_NE(validate_event_type("1Bad"), "");
+  EXPECT_NE(validate_event_type(""), "");
+  EXPECT_NE(validate_event_type("with space"), "");
+}
+
+TEST(Category, IsPrefixBeforeFirstDash) {
+  EXPECT_EQ(category_of("account-42"), "account");
+  EXPECT_EQ(category_of("account-42-x"), "account");
+  EXPECT_EQ(category_of("plain"), "plain");
+  EXPECT_EQ(category_of("-x"), "");
+}
+
+TEST(NamedType, PositionsDoNotMix) {
+  GlobalSeq g(5);
+  StreamSeq s(5);
+  EXPECT_EQ(g.next().value(), 6u);
+  EXPECT_LT(GlobalSeq(1), GlobalSeq(2));
+  static_assert(!std::is_convertible_v<GlobalSeq, StreamSeq>);
+  static_assert(!std::is_convertible_v<std::uint64_t, GlobalSeq>);
+  EXPECT_EQ(s.value(), 5);
+}
+
+}  // namespace
+}  // namespace even

@@ -1,0 +1,37 @@
+// A child process for tests: started with fork/exec, output to a log file, ended by PID only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace even::test {
+
+class Process {
+ public:
+  // Starts argv[0] with argv; stdout and stderr go to log_path.
+  Process(std::vector<std::string> argv, std::string log_path);
+  // SIGKILLs the child if it still runs, and reaps it.
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig);
+  // Waits for exit; returns the exit code (128+signal when killed), or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string log() const;
+  // Waits until the log contains `text`; false on timeout or exit.
+  bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  bool reaped_ = false;
+  std::string log_path_;
+};
+
+}  // namespace even::test
