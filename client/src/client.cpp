@@ -2,12 +2,15 @@
 
 #include <capnp/message.h>
 
-#include "even/client/rpc_channel.h"
+#include "client_impl.h"
+#include "even/schemas/writer.capnp.h"
 #include "even/schemas/writer.capnp.h"
 
 namespace even::client {
 
 namespace {
+
+}  // namespace
 
 ReplyInfo classify_writer_reply(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
@@ -18,6 +21,8 @@ ReplyInfo classify_writer_reply(wire::Decoded& d) {
   }
   return info;
 }
+
+namespace {
 
 AppendResult to_result(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
@@ -33,25 +38,10 @@ AppendResult to_result(wire::Decoded& d) {
 
 }  // namespace
 
-struct Client::Impl {
-  explicit Impl(ClientOptions o) : options(std::move(o)), ctx(1), writer(ctx, channel_options(), &wire::decode<schema::WriterReply>, classify_writer_reply) {}
-
-  ChannelOptions channel_options() const {
-    ChannelOptions c;
-    c.endpoint = options.writer_endpoint;
-    c.timeout = options.timeout;
-    c.resend_after = options.resend_after;
-    c.limits.max_message_bytes = options.max_message_bytes;
-    return c;
-  }
-
-  ClientOptions options;
-  zmq::context_t ctx;
-  RpcChannel writer;
-};
-
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Client::~Client() = default;
+
+const ClientOptions& Client::options() const { return impl_->options; }
 
 std::future<AppendResult> Client::append_async(const std::string& stream, ExpectedVersion expected,
                                                const std::vector<NewEvent>& events) {

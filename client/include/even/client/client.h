@@ -13,32 +13,15 @@
 #include <vector>
 
 #include "even/client/errors.h"
+#include "even/client/events.h"
 #include "even/common/types.h"
 
 namespace even::client {
 
-enum class PayloadFormat { binary, json };
-
-// An event to append. The id is made here (a random UUID) unless the caller sets one: keep it
-// when retrying, so that the retry is recognised as the same append.
-struct NewEvent {
-  EventId id = EventId::random();
-  std::string type;
-  std::string payload;
-  std::string metadata;
-  PayloadFormat format = PayloadFormat::json;
-};
-
-struct AppendResult {
-  StreamSeq first_stream_seq;
-  StreamSeq last_stream_seq;  // the stream's version after the append
-  GlobalSeq first_global_seq;
-  GlobalSeq last_global_seq;
-  bool idempotent = false;    // the events were already stored (a retry); positions are the original ones
-};
-
 struct ClientOptions {
   std::string writer_endpoint = "tcp://127.0.0.1:5550";
+  std::string reader_endpoint = "tcp://127.0.0.1:5553";
+  std::string feed_endpoint = "tcp://127.0.0.1:5552";  // the dispatcher's PUB socket
   std::chrono::milliseconds timeout{15000};      // per call, retries included
   std::chrono::milliseconds resend_after{3000};  // resend a request that got no answer (safe: idempotent)
   std::size_t max_message_bytes = 16u << 20;
@@ -60,8 +43,13 @@ class Client {
   // Round trip to the writer; throws Timeout when it does not answer.
   void ping_writer(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
- private:
+  const ClientOptions& options() const;
+
+  // Private state, shared by the files that implement the client (client/src/client_impl.h).
   struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,34 @@
+// Client::Impl: the state behind even::client::Client, shared by the files implementing it
+// (client.cpp: appends; further files: reads, subscriptions). Not a public header.
+#pragma once
+
+#include <zmq.hpp>
+
+#include "even/client/client.h"
+#include "even/client/rpc_channel.h"
+#include "even/schemas/writer.capnp.h"
+
+namespace even::client {
+
+ReplyInfo classify_writer_reply(wire::Decoded& d);
+
+struct Client::Impl {
+  explicit Impl(ClientOptions o)
+      : options(std::move(o)), ctx(1), writer(ctx, channel_options(options.writer_endpoint),
+                                              &wire::decode<schema::WriterReply>, classify_writer_reply) {}
+
+  ChannelOptions channel_options(const std::string& endpoint) const {
+    ChannelOptions c;
+    c.endpoint = endpoint;
+    c.timeout = options.timeout;
+    c.resend_after = options.resend_after;
+    c.limits.max_message_bytes = options.max_message_bytes;
+    return c;
+  }
+
+  ClientOptions options;
+  zmq::context_t ctx;
+  RpcChannel writer;  // DEALER to even-writer
+};
+
+}  // namespace even::client

@@ -1,0 +1,31 @@
+// evenctl's commands: each takes (argc, argv) with argv[0] the command name, and returns the
+// process exit code (0 ok, 1 failure, 2 usage, 4 wrong expected version). Helpers they share
+// (option sets, JSON printing) are here too.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "even/client/client.h"
+#include "even/common/config.h"
+
+namespace even::ctl {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);
+};
+
+int cmd_store(int argc, char** argv);
+int cmd_append(int argc, char** argv);
+int cmd_ping(int argc, char** argv);
+
+// Adds the options every client command takes (endpoints, timeout) to `desc`.
+void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);
+// Applies what add_client_options parsed.
+void finish_client_options(client::ClientOptions& co, int timeout_ms);
+// Writes `s` as a JSON string literal (quotes and escapes).
+void write_json_string(std::ostream& out, const std::string& s);
+
+}  // namespace even::ctl

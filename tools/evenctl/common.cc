@@ -1,0 +1,38 @@
+#include <iomanip>
+#include <ostream>
+
+#include "evenctl/commands.h"
+
+namespace even::ctl {
+
+void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms) {
+  namespace po = config::po;
+  timeout_ms = static_cast<int>(co.timeout.count());
+  desc.add_options()
+      ("writer-endpoint", po::value(&co.writer_endpoint)->default_value(co.writer_endpoint), "the writer's address")
+      ("reader-endpoint", po::value(&co.reader_endpoint)->default_value(co.reader_endpoint), "the reader's address")
+      ("dispatcher-pub-endpoint", po::value(&co.feed_endpoint)->default_value(co.feed_endpoint),
+       "the dispatcher's PUB address (live feed)")
+      ("timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms), "how long a call may take");
+}
+
+void finish_client_options(client::ClientOptions& co, int timeout_ms) { co.timeout = std::chrono::milliseconds(timeout_ms); }
+
+void write_json_string(std::ostream& out, const std::string& s) {
+  out << '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out << "\\\""; break;
+      case '\\': out << "\\\\"; break;
+      case '\n': out << "\\n"; break;
+      case '\r': out << "\\r"; break;
+      case '\t': out << "\\t"; break;
+      default:
+        if (c < 0x20) out << "\\u" << std::hex << std::setw(4) << std::setfill('0') << int(c) << std::dec;
+        else out << c;
+    }
+  }
+  out << '"';
+}
+
+}  // namespace even::ctl

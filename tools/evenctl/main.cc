@@ -1,0 +1,33 @@
+// evenctl: the operator's and developer's command line for Even.
+//
+// Each command lives in its own file (cmd_<name>.cc) and is listed in kCommands below.
+#include <cstring>
+#include <iostream>
+
+#include "evenctl/commands.h"
+#include "even/common/config.h"
+
+namespace {
+
+const even::ctl::Command kCommands[] = {
+    {"store", "store init|status: create or upgrade the store's tables; show the schema version", even::ctl::cmd_store},
+    {"append", "append STREAM --type T [--data JSON] [--expected V] [--id UUID]: append one event",
+     even::ctl::cmd_append},
+    {"ping", "ping: round trip to the writer", even::ctl::cmd_ping},
+};
+
+int evenctl_main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::cout << "evenctl: command line for an Even event store.\n"
+                 "Usage: evenctl COMMAND [ARGS] [--config FILE] [options]   (evenctl COMMAND --help for options)\n\n";
+    for (const auto& c : kCommands) std::cout << "  " << c.name << "\n      " << c.summary << "\n";
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : kCommands)
+    if (c.name == std::string(argv[1])) return c.run(argc - 1, argv + 1);
+  throw even::config::po::error(std::string("unknown command '") + argv[1] + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return even::config::run_main("evenctl", evenctl_main, argc, argv); }
