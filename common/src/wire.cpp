@@ -86,6 +86,31 @@ void validate_deep(capnp::DynamicStruct::Reader root) {
   }
 }
 
+bool send_with_topic(zmq::socket_t& socket, std::string_view topic, capnp::MessageBuilder& builder) {
+  auto frame = encode(builder);
+  zmq::message_t t(topic.data(), topic.size());
+  if (!socket.send(t, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+  // Once the first frame is queued, ZeroMQ queues the rest of the message too.
+  return socket.send(frame, zmq::send_flags::dontwait).has_value();
+}
+
+std::optional<TopicMessage> recv_with_topic(zmq::socket_t& socket, zmq::recv_flags flags) {
+  zmq::message_t topic;
+  if (!socket.recv(topic, flags)) return std::nullopt;
+  TopicMessage out{std::string(static_cast<const char*>(topic.data()), topic.size()), zmq::message_t()};
+  if (!topic.more()) return out;
+  (void)socket.recv(out.message, zmq::recv_flags::none);  // the rest of a multipart message is already here
+  if (out.message.more()) {
+    // More than two frames: not a feed message. Drop the rest; the empty message fails decode().
+    zmq::message_t drop;
+    do {
+      (void)socket.recv(drop, zmq::recv_flags::none);
+    } while (drop.more());
+    out.message = zmq::message_t();
+  }
+  return out;
+}
+
 std::string to_string(schema::ErrorCode code) {
   switch (code) {
     case schema::ErrorCode::NONE: return "none";

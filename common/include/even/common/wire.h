@@ -15,7 +15,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <zmq.hpp>
 
@@ -85,6 +87,17 @@ std::variant<Decoded, DecodeError> decode(zmq::message_t&& frame, const Limits& 
   }
   return result;
 }
+
+// PUB/SUB framing: a topic frame, then one message frame.
+// Sends both frames without blocking; false when the socket would block (the message is dropped,
+// which a PUB socket does by itself anyway at its HWM).
+bool send_with_topic(zmq::socket_t& socket, std::string_view topic, capnp::MessageBuilder& builder);
+struct TopicMessage {
+  std::string topic;
+  zmq::message_t message;  // empty (so decode() rejects it) when the sender did not send exactly two frames
+};
+// Receives one topic + message pair; nullopt when nothing is waiting (with dontwait).
+std::optional<TopicMessage> recv_with_topic(zmq::socket_t& socket, zmq::recv_flags flags = zmq::recv_flags::dontwait);
 
 // "malformed", "wrongExpectedVersion", ... for logs and error messages.
 std::string to_string(schema::ErrorCode code);

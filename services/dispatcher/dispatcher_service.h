@@ -1,0 +1,78 @@
+// DispatcherService: the even-dispatcher process's main loop. PULLs committed events from the
+// writer, orders them with a GapTracker (reading the store for what did not arrive), publishes
+// them with a FeedPublisher on PUB, heartbeats, and polls the store when the writer is silent.
+//
+// Owns its sockets (PULL, PUB) and its store connection; run() is called on one thread and
+// returns after shutdown (SIGTERM, or request_stop() from any thread).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <spdlog/logger.h>
+#include <zmq.hpp>
+
+#include "dispatcher/feed_publisher.h"
+#include "dispatcher/gap_store.h"
+#include "dispatcher/gap_tracker.h"
+#include "even/common/config.h"
+#include "even/common/net.h"
+#include "even/common/wire.h"
+
+namespace even::dispatcher {
+
+struct DispatcherOptions {
+  std::string pull_endpoint = "tcp://127.0.0.1:5551";  // bind; the writer PUSHes here
+  std::string pub_endpoint = "tcp://127.0.0.1:5552";   // bind; subscribers connect
+  std::chrono::milliseconds heartbeat{100};             // heartbeat period (sent under load too)
+  std::chrono::milliseconds poll{200};                  // read the store head when the writer was silent this long
+  std::optional<std::uint64_t> start_from;              // publish from this global seq; default: the store head
+  int pull_hwm = 100000;
+  int pub_hwm = 100000;                                 // messages queued per subscriber; then it drops
+  wire::Limits limits;
+  GapOptions gap;
+  PublisherOptions publisher;
+};
+
+class DispatcherService {
+ public:
+  DispatcherService(zmq::context_t& ctx, config::DbOptions db, DispatcherOptions options,
+                    std::shared_ptr<spdlog::logger> log);
+
+  // Binds, resumes from the store, serves until stopped. Returns the exit code (0: clean stop).
+  int run();
+  // Thread-safe; run() returns soon after.
+  void request_stop();
+
+ private:
+  bool stopping() const;
+  GlobalSeq resume_position();
+  void receive_batches(net::Clock::time_point now);
+  void store_work(net::Clock::time_point now);
+  void log_stats(bool force);
+
+  zmq::context_t& ctx_;
+  DispatcherOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  MysqlGapStore store_;
+  zmq::socket_t pull_;
+  zmq::socket_t pub_;
+  FeedPublisher publisher_;
+  GapTracker tracker_;
+  net::Wakeup stop_wakeup_;
+  std::atomic<bool> stop_{false};
+
+  net::Clock::time_point last_push_{};
+  net::Clock::time_point next_poll_{};
+  net::Clock::time_point next_heartbeat_{};
+  net::Clock::time_point store_retry_{};  // after a store error, no store work before this
+  net::Clock::time_point last_stats_{};
+  std::uint64_t malformed_ = 0;
+  std::uint64_t store_errors_ = 0;
+};
+
+}  // namespace even::dispatcher
