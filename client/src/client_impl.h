@@ -6,16 +6,20 @@
 
 #include "even/client/client.h"
 #include "even/client/rpc_channel.h"
+#include "even/schemas/reader.capnp.h"
 #include "even/schemas/writer.capnp.h"
 
 namespace even::client {
 
 ReplyInfo classify_writer_reply(wire::Decoded& d);
+ReplyInfo classify_reader_reply(wire::Decoded& d);  // client_read.cpp
 
 struct Client::Impl {
   explicit Impl(ClientOptions o)
       : options(std::move(o)), ctx(1), writer(ctx, channel_options(options.writer_endpoint),
-                                              &wire::decode<schema::WriterReply>, classify_writer_reply) {}
+                                              &wire::decode<schema::WriterReply>, classify_writer_reply),
+        reader(ctx, channel_options(options.reader_endpoint), &wire::decode<schema::ReaderReply>,
+               classify_reader_reply) {}
 
   ChannelOptions channel_options(const std::string& endpoint) const {
     ChannelOptions c;
@@ -29,6 +33,7 @@ struct Client::Impl {
   ClientOptions options;
   zmq::context_t ctx;
   RpcChannel writer;  // DEALER to even-writer
+  RpcChannel reader;  // DEALER to even-reader
 };
 
 }  // namespace even::client

@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "even/client/errors.h"
+#include "even/client/event_stream.h"
 #include "even/client/events.h"
 #include "even/common/types.h"
 
@@ -42,6 +44,26 @@ class Client {
                                          const std::vector<NewEvent>& events);
   // Round trip to the writer; throws Timeout when it does not answer.
   void ping_writer(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
+  // Reads (even-reader). The EventStreams fetch pages lazily and must not outlive the Client.
+  // The events of `stream` from `from` on (backward: from `from` down; kStreamEnd = its last).
+  // Throws NotFound when the stream has no events, InvalidRequest, Timeout or Unavailable.
+  EventStream read_stream(const std::string& stream, StreamSeq from, Direction dir = Direction::forward,
+                          std::size_t max_count = SIZE_MAX);
+  // Events with global_seq >= from matching `filter`, in global order.
+  EventStream read_all(GlobalSeq from, const Filter& filter = {}, std::size_t max_count = SIZE_MAX);
+  // One page of each (at most max_count events, capped by the reader's page size); the next
+  // page starts at the page's next_stream_seq / next_global_seq, unless page.end.
+  std::future<ReadPage> read_stream_page_async(const std::string& stream, StreamSeq from,
+                                               Direction dir = Direction::forward, std::size_t max_count = SIZE_MAX);
+  std::future<ReadPage> read_all_page_async(GlobalSeq from, const Filter& filter = {},
+                                            std::size_t max_count = SIZE_MAX);
+  // The stream's version (the stream_seq of its last event); nullopt when it has no events.
+  std::optional<StreamSeq> stream_version(const std::string& stream);
+  std::future<std::optional<StreamSeq>> stream_version_async(const std::string& stream);
+  // The highest global_seq stored (0 when the store is empty).
+  GlobalSeq head();
+  std::future<GlobalSeq> head_async();
 
   const ClientOptions& options() const;
 

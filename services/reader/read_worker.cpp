@@ -1,0 +1,243 @@
+#include "reader/read_worker.h"
+
+#include <capnp/message.h>
+
+#include <algorithm>
+#include <chrono>
+#include <zmq_addon.hpp>
+
+namespace even::reader {
+
+namespace {
+
+using EC = schema::ErrorCode;
+
+// A request the worker answers with an error reply.
+struct Rejected {
+  EC code;
+  std::string message;
+};
+
+// What a request produced, before it is encoded.
+struct Outcome {
+  enum class Kind { page, stream_info, head } kind = Kind::head;
+  Page page;
+  GlobalSeq page_head;
+  std::optional<StreamSeq> version;
+  GlobalSeq head;
+};
+
+std::size_t page_size(std::uint32_t asked, const PageLimits& limits) {
+  return asked == 0 ? limits.max_events : std::min<std::size_t>(asked, limits.max_events);
+}
+
+void check_stream(const std::string& stream) {
+  if (auto why = validate_stream_name(stream); !why.empty()) throw Rejected{EC::INVALID_STREAM, why};
+}
+
+zmq::message_t encode_error(std::uint64_t request_id, EC code, const std::string& message) {
+  capnp::MallocMessageBuilder msg(128);
+  auto r = msg.initRoot<schema::ReaderReply>();
+  r.setRequestId(request_id);
+  auto e = r.initError();
+  e.setCode(code);
+  e.setMessage(message);
+  return wire::encode(msg);
+}
+
+}  // namespace
+
+ReadWorker::ReadWorker(int index, zmq::context_t& ctx, std::string backend, config::DbOptions db,
+                       WorkerOptions options, std::shared_ptr<spdlog::logger> log)
+    : index_(index),
+      ctx_(ctx),
+      backend_(std::move(backend)),
+      db_(std::move(db)),
+      options_(std::move(options)),
+      log_(std::move(log)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+ReadWorker::~ReadWorker() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReadWorker::run() {
+  zmq::socket_t dealer(ctx_, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(backend_);
+  dealer.send(zmq::str_buffer("READY"), zmq::send_flags::none);
+  // Connect early so that the first read does not pay for it; a failure here is retried per request.
+  try {
+    conn_ = store::Connection::open(db_);
+  } catch (const sql::SQLException& e) {
+    log_->warn("worker {}: cannot connect to the store yet: {}", index_, store::describe(e));
+  }
+  std::vector<zmq::message_t> frames;
+  while (!stop_) {
+    zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(100));
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
+    frames.clear();
+    if (!zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) continue;
+    if (frames.size() < 2) continue;  // the broker always sends routing frames + request
+    zmq::message_t reply = handle(std::move(frames.back()));
+    frames.pop_back();
+    for (auto& f : frames) dealer.send(f, zmq::send_flags::sndmore);
+    dealer.send(reply, zmq::send_flags::none);
+  }
+  conn_.reset();
+}
+
+template <typename F>
+auto ReadWorker::with_store(F&& f) -> decltype(f(std::declval<StoreReads&>())) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!conn_) conn_ = store::Connection::open(db_);
+      StoreReads reads(*conn_);
+      return f(reads);
+    } catch (const sql::SQLException& e) {
+      const bool lost = !conn_ || store::is_connection_lost(e);
+      if (!lost) {
+        if (e.getErrorCode() == 1146 || e.getErrorCode() == store::kErBadDb)
+          throw Rejected{EC::UNAVAILABLE, "the store '" + db_.name + "' is not initialised: " + store::describe(e)};
+        log_->error("worker {}: read failed: {}", index_, store::describe(e));
+        throw Rejected{EC::INTERNAL, "the read failed in the store: " + store::describe(e)};
+      }
+      conn_.reset();
+      if (attempt >= 1) {
+        log_->warn("worker {}: store unreachable after a retry: {}", index_, store::describe(e));
+        throw Rejected{EC::UNAVAILABLE, "the store cannot be reached: " + store::describe(e)};
+      }
+      log_->warn("worker {}: lost the store connection ({}); reconnecting and retrying", index_, store::describe(e));
+    }
+  }
+}
+
+zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
+  std::uint64_t request_id = 0;
+  auto error_reply = [&](EC code, const std::string& message) {
+    log_->debug("request {} rejected: {}: {}", request_id, wire::to_string(code), message);
+    return encode_error(request_id, code, message);
+  };
+
+  auto decoded = wire::decode<schema::ReaderRequest>(std::move(request), options_.limits);
+  if (auto* err = std::get_if<wire::DecodeError>(&decoded)) return error_reply(err->code, err->message);
+  auto req = std::get<wire::Decoded>(decoded).root<schema::ReaderRequest>();
+  request_id = req.getRequestId();
+
+  Outcome out;
+  try {
+    if (req.getProtocolVersion() != schema::PROTOCOL_VERSION)
+      throw Rejected{EC::UNSUPPORTED_VERSION, "protocol version " + std::to_string(req.getProtocolVersion()) +
+                                                  " is not supported (this reader speaks " +
+                                                  std::to_string(schema::PROTOCOL_VERSION) + ")"};
+    switch (req.which()) {
+      case schema::ReaderRequest::READ_STREAM: {
+        auto r = req.getReadStream();
+        StreamPageQuery q{r.getStream(), StreamSeq(r.getFrom()), r.getDirection() == schema::Direction::BACKWARD};
+        check_stream(q.stream);
+        if (r.getDirection() != schema::Direction::FORWARD && r.getDirection() != schema::Direction::BACKWARD)
+          throw Rejected{EC::UNSUPPORTED_VERSION, "unknown read direction"};
+        if (q.from.value() < 0) throw Rejected{EC::BAD_RANGE, "a stream read starts at a sequence >= 0"};
+        PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
+        auto page = with_store([&](StoreReads& s) { return s.read_stream(q, limits); });
+        if (!page) throw Rejected{EC::NOT_FOUND, "stream '" + q.stream + "' does not exist"};
+        out.kind = Outcome::Kind::page;
+        out.page = std::move(*page);
+        break;
+      }
+      case schema::ReaderRequest::READ_ALL: {
+        auto r = req.getReadAll();
+        AllPageQuery q;
+        q.from = GlobalSeq(r.getFrom());
+        if (r.getCategories().size() > options_.max_filter_values || r.getEventTypes().size() > options_.max_filter_values)
+          throw Rejected{EC::TOO_LARGE, "a read may filter by at most " + std::to_string(options_.max_filter_values) +
+                                            " categories and as many event types"};
+        for (auto c : r.getCategories()) {
+          std::string category = c;
+          check_stream(category);
+          if (category.find('-') != std::string::npos)
+            throw Rejected{EC::INVALID_STREAM, "category '" + category + "' has a '-' (a category is the part of a "
+                                               "stream name before its first '-')"};
+          q.categories.push_back(std::move(category));
+        }
+        for (auto t : r.getEventTypes()) {
+          std::string type = t;
+          if (auto why = validate_event_type(type); !why.empty()) throw Rejected{EC::INVALID_EVENT, why};
+          q.event_types.push_back(std::move(type));
+        }
+        // Duplicates would return an event twice from the merged index ranges.
+        for (auto* list : {&q.categories, &q.event_types}) {
+          std::sort(list->begin(), list->end());
+          list->erase(std::unique(list->begin(), list->end()), list->end());
+        }
+        PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
+        out.kind = Outcome::Kind::page;
+        out.page = with_store([&](StoreReads& s) {
+          auto page = s.read_all(q, limits);
+          if (page.end) out.page_head = s.head();
+          return page;
+        });
+        break;
+      }
+      case schema::ReaderRequest::READ_PROJECTION: {
+        std::string name = req.getReadProjection().getName();
+        if (name.empty()) throw Rejected{EC::INVALID_STREAM, "a projection stream read needs a name"};
+        if (req.getReadProjection().getFrom() < 1) throw Rejected{EC::BAD_RANGE, "projection sequences start at 1"};
+        throw Rejected{EC::NOT_FOUND, "projection stream '" + name + "' does not exist (this reader does not "
+                                      "serve projection streams yet)"};
+      }
+      case schema::ReaderRequest::STREAM_INFO: {
+        std::string stream = req.getStreamInfo().getStream();
+        check_stream(stream);
+        out.kind = Outcome::Kind::stream_info;
+        out.version = with_store([&](StoreReads& s) { return s.stream_version(stream); });
+        break;
+      }
+      case schema::ReaderRequest::HEAD:
+        out.kind = Outcome::Kind::head;
+        out.head = with_store([&](StoreReads& s) { return s.head(); });
+        break;
+      default:
+        throw Rejected{EC::UNSUPPORTED_VERSION, "unknown request kind (newer client?)"};
+    }
+  } catch (const Rejected& r) {
+    return error_reply(r.code, r.message);
+  } catch (const std::exception& e) {
+    log_->error("worker {}: request {} failed: {}", index_, request_id, e.what());
+    return error_reply(EC::INTERNAL, std::string("internal error: ") + e.what());
+  } catch (const kj::Exception& e) {
+    log_->error("worker {}: request {} failed: {}", index_, request_id, e.getDescription().cStr());
+    return error_reply(EC::INTERNAL, std::string("internal error: ") + e.getDescription().cStr());
+  }
+
+  // One segment big enough for the whole page, so encoding copies once.
+  const auto words = static_cast<unsigned>(std::min<std::size_t>(out.page.bytes / 8 + 256, 1u << 28));
+  capnp::MallocMessageBuilder msg(words);
+  auto reply = msg.initRoot<schema::ReaderReply>();
+  reply.setRequestId(request_id);
+  switch (out.kind) {
+    case Outcome::Kind::page: {
+      auto p = reply.initPage();
+      auto list = p.initEvents(static_cast<unsigned>(out.page.events.size()));
+      for (unsigned i = 0; i < out.page.events.size(); ++i) store::to_wire(out.page.events[i], list[i]);
+      p.setEnd(out.page.end);
+      p.setNextStreamSeq(out.page.next_stream_seq.value());
+      p.setNextGlobalSeq(out.page.next_global_seq.value());
+      p.setHead(out.page_head.value());
+      break;
+    }
+    case Outcome::Kind::stream_info: {
+      auto si = reply.initStreamInfo();
+      si.setExists(out.version.has_value());
+      si.setVersion(out.version ? out.version->value() : 0);
+      break;
+    }
+    case Outcome::Kind::head: reply.setHead(out.head.value()); break;
+  }
+  return wire::encode(msg);
+}
+
+}  // namespace even::reader

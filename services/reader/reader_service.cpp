@@ -1,0 +1,92 @@
+#include "reader/reader_service.h"
+
+#include <chrono>
+#include <deque>
+#include <zmq_addon.hpp>
+
+namespace even::reader {
+
+ReaderService::ReaderService(zmq::context_t& ctx, config::DbOptions db, ReaderOptions options,
+                             std::shared_ptr<spdlog::logger> log)
+    : ctx_(ctx), db_(std::move(db)), options_(std::move(options)), log_(std::move(log)) {}
+
+ReaderService::~ReaderService() = default;
+
+void ReaderService::request_stop() {
+  stop_ = true;
+  stop_wakeup_.notify();
+}
+
+int ReaderService::run() {
+  const int shutdown = net::shutdown_fd();
+  zmq::socket_t frontend(ctx_, zmq::socket_type::router);
+  zmq::socket_t backend(ctx_, zmq::socket_type::router);
+  net::SocketOptions so;
+  so.recv_hwm = options_.recv_hwm;
+  so.send_hwm = options_.send_hwm;
+  // Requests above the limit still arrive (and get a tooLarge reply); far above it libzmq drops the peer.
+  so.max_msg_bytes = static_cast<std::int64_t>(options_.worker.limits.max_message_bytes) * 2;
+  net::configure(frontend, so);
+  frontend.set(zmq::sockopt::router_mandatory, 0);
+  frontend.bind(options_.endpoint);
+  backend.set(zmq::sockopt::linger, 0);
+  const std::string backend_endpoint = "inproc://even-reader-workers-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  backend.bind(backend_endpoint);
+
+  std::vector<std::unique_ptr<ReadWorker>> workers;
+  for (int i = 0; i < options_.workers; ++i)
+    workers.push_back(std::make_unique<ReadWorker>(i, ctx_, backend_endpoint, db_, options_.worker, log_));
+  log_->info("serving reads on {} with {} workers (pages of at most {} events / {} bytes), store '{}' at {}",
+             options_.endpoint, options_.workers, options_.worker.page.max_events, options_.worker.page.max_bytes,
+             db_.name, db_.url);
+
+  std::deque<zmq::message_t> idle;  // routing ids of idle workers
+  std::vector<zmq::message_t> frames;
+  auto last_stats = std::chrono::steady_clock::now();
+  while (!stop_ && !net::shutdown_requested()) {
+    zmq::pollitem_t items[] = {{backend.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, shutdown, ZMQ_POLLIN, 0},
+                               {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
+                               {frontend.handle(), 0, ZMQ_POLLIN, 0}};
+    // Only take requests while a worker is idle: otherwise they wait in the frontend's queue.
+    zmq::poll(items, idle.empty() ? 3 : 4, std::chrono::milliseconds(1000));
+    if (stop_ || net::shutdown_requested()) break;
+
+    while (true) {  // replies and READYs from workers
+      frames.clear();
+      if (!zmq::recv_multipart(backend, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      if (frames.empty()) continue;
+      idle.push_back(std::move(frames[0]));
+      if (frames.size() < 3) continue;  // READY
+      bool sent = true;
+      for (std::size_t i = 1; i < frames.size() && sent; ++i) {
+        auto flags = zmq::send_flags::dontwait | (i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        sent = frontend.send(frames[i], flags).has_value();
+      }
+      // A vanished client, or one that stopped reading: its reply is dropped (it resends if it cares).
+      if (sent) ++stats_.replies;
+      else ++stats_.dropped;
+    }
+    while (!idle.empty()) {  // requests from clients
+      frames.clear();
+      if (!zmq::recv_multipart(frontend, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      if (frames.size() < 2) continue;
+      ++stats_.requests;
+      backend.send(idle.front(), zmq::send_flags::sndmore);
+      idle.pop_front();
+      for (std::size_t i = 0; i < frames.size(); ++i)
+        backend.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_stats >= std::chrono::seconds(30) && stats_.requests > 0) {
+      log_->info("{} requests, {} replies, {} replies dropped so far", stats_.requests, stats_.replies, stats_.dropped);
+      last_stats = now;
+    }
+  }
+  for (auto& w : workers) w->request_stop();
+  workers.clear();  // joins; a worker in the middle of a read finishes it first
+  log_->info("stopped after {} requests ({} replies, {} dropped)", stats_.requests, stats_.replies, stats_.dropped);
+  return 0;
+}
+
+}  // namespace even::reader

@@ -1,0 +1,60 @@
+// ReaderService: the even-reader process's front end. A load-balancing broker (zguide ch. 3):
+// clients' requests arrive on a ROUTER, and each goes to the next idle ReadWorker over an inproc
+// ROUTER; the worker's reply goes back the same way. Requests wait in the frontend socket's
+// bounded queue while every worker is busy, so a burst of reads pushes back instead of piling up.
+//
+// Owns the frontend and backend sockets (used only by the thread that calls run()) and the
+// workers (each owns its thread, socket and store connection). The reader only reads, so it can
+// point at a MySQL replica.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+#include <zmq.hpp>
+
+#include "even/common/config.h"
+#include "even/common/net.h"
+#include "reader/read_worker.h"
+
+namespace even::reader {
+
+struct ReaderOptions {
+  std::string endpoint = "tcp://127.0.0.1:5553";  // ROUTER bind address
+  int workers = 4;
+  WorkerOptions worker;
+  int recv_hwm = 1000;  // requests queued per client connection while all workers are busy
+  int send_hwm = 32;    // replies (pages) queued per client connection; beyond it they are dropped
+};
+
+struct ReaderStats {
+  std::uint64_t requests = 0;
+  std::uint64_t replies = 0;
+  std::uint64_t dropped = 0;  // replies to clients that were gone or not reading
+};
+
+class ReaderService {
+ public:
+  ReaderService(zmq::context_t& ctx, config::DbOptions db, ReaderOptions options, std::shared_ptr<spdlog::logger> log);
+  ~ReaderService();
+
+  // Binds, starts the workers, serves until stopped (SIGTERM or request_stop()). Returns 0.
+  int run();
+  // Thread-safe; run() returns soon after.
+  void request_stop();
+
+ private:
+  zmq::context_t& ctx_;
+  config::DbOptions db_;
+  ReaderOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  net::Wakeup stop_wakeup_;
+  std::atomic<bool> stop_{false};
+  ReaderStats stats_;
+};
+
+}  // namespace even::reader

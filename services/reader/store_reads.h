@@ -1,0 +1,73 @@
+// StoreReads: the SQL of every read the reader serves, over one store::Connection.
+//
+// Every read is one SELECT served from an index (never a table scan): a stream from
+// ux_events_stream_seq, all events from the primary key, a category from ix_events_category, an
+// event type from ix_events_type; a read with both filters is driven by the category index and
+// filters the types. Pages are bounded by count and by bytes.
+//
+// Not thread-safe: a StoreReads belongs to one worker thread, like its connection. The
+// connection must outlive it. Throws sql::SQLException as Connector/C++ does; the caller decides
+// about reconnecting (see ReadWorker).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "even/common/store/events.h"
+#include "even/common/store/mysql.h"
+#include "even/common/types.h"
+
+namespace even::reader {
+
+struct PageLimits {
+  std::size_t max_events = 1000;
+  std::size_t max_bytes = 1u << 20;  // stop before the event that would cross it (one event always fits)
+};
+
+struct StreamPageQuery {
+  std::string stream;
+  StreamSeq from;
+  bool backward = false;
+};
+
+struct AllPageQuery {
+  GlobalSeq from;  // inclusive
+  std::vector<std::string> categories;
+  std::vector<std::string> event_types;
+};
+
+struct Page {
+  std::vector<store::StoredEvent> events;
+  bool end = false;          // nothing after this page matched when it was read
+  StreamSeq next_stream_seq; // stream reads: `from` of the following page
+  GlobalSeq next_global_seq; // read-all: `from` of the following page
+  std::size_t bytes = 0;     // approximate size of the events on the wire
+};
+
+// Approximate wire size of one event (payload, metadata, names and fixed fields).
+std::size_t wire_size(const store::StoredEvent& e);
+
+class StoreReads {
+ public:
+  explicit StoreReads(store::Connection& conn) : conn_(conn) {}
+
+  // Events of `q.stream` from q.from on (or down from it, backward). An empty page with end=true
+  // when nothing is there; nullopt when the stream has no events at all (it does not exist).
+  std::optional<Page> read_stream(const StreamPageQuery& q, const PageLimits& limits);
+  // Events with global_seq >= q.from matching the filters, in global order.
+  Page read_all(const AllPageQuery& q, const PageLimits& limits);
+  // The stream's version (its last stream_seq); nullopt when it has no events.
+  std::optional<StreamSeq> stream_version(const std::string& stream);
+  // The highest global_seq stored; 0 when the store is empty.
+  GlobalSeq head();
+
+ private:
+  // Runs `sql` (which selects kEventColumns, at most limits.max_events + 1 rows) and fills a page.
+  Page fill_page(const std::string& sql, const PageLimits& limits);
+
+  store::Connection& conn_;
+};
+
+}  // namespace even::reader
