@@ -92,7 +92,7 @@ void RpcChannel::run() {
 
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_wake - net::Clock::now());
     zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
+    net::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
     if (items[1].revents & ZMQ_POLLIN) wakeup_.drain();
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
 

@@ -80,6 +80,15 @@ void request_shutdown() {
   on_signal(SIGTERM);
 }
 
+int poll(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout) {
+  try {
+    return zmq::poll(items, count, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return 0;
+    throw;
+  }
+}
+
 int free_loopback_port() {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);
   if (s < 0) throw std::system_error(errno, std::generic_category(), "socket");

@@ -69,6 +69,7 @@ std::size_t AppendCommand::payload_bytes() const {
 
 GroupCommitter::GroupCommitter(config::DbOptions db, CommitterOptions options, std::shared_ptr<spdlog::logger> log)
     : db_(std::move(db)), options_(std::move(options)), log_(std::move(log)) {
+  db_.multi_statements = true;  // one round trip per batch: see attempt()
   lock_name_ = options_.lock_name.empty() ? "even-writer:" + db_.name : options_.lock_name;
 }
 
@@ -77,6 +78,7 @@ void GroupCommitter::sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono:
 bool GroupCommitter::try_connect_and_lock(int wait_s) {
   try {
     if (!conn_) {
+      version_cache_.clear();
       conn_ = store::Connection::open(db_);
       auto mode = conn_->query_int("SELECT @@innodb_autoinc_lock_mode");
       read_back_ids_ = mode && *mode == 2;
@@ -120,18 +122,30 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
   std::vector<AppendOutcome> out(batch.size());
   conn_->begin();
 
-  // 1. Current versions of every stream in the batch, locked until COMMIT.
+  // 1. Current versions: from the cache (this process is the only writer while it holds the
+  //    lock), the rest from the store. 0 means "no such stream". Should another process write
+  //    anyway, the UNIQUE (stream, stream_seq) key refuses the insert and the batch is redone.
   std::unordered_map<std::string, std::int64_t> versions;
   {
-    std::unordered_set<std::string_view> names;
-    for (const auto& c : batch) names.insert(c.stream);
-    std::string sql = "SELECT stream, version FROM streams WHERE stream IN (";
-    append_list(sql, names, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
-    sql += ") FOR UPDATE";
-    auto rs = conn_->query(sql);
-    while (rs->next()) {
-      auto s = rs->getString(1);
-      versions[std::string(s.c_str(), s.length())] = rs->getInt64(2);
+    std::vector<std::string_view> misses;
+    for (const auto& c : batch) {
+      if (versions.count(c.stream)) continue;
+      if (auto it = version_cache_.find(c.stream); it != version_cache_.end()) {
+        versions.emplace(c.stream, it->second);
+      } else {
+        versions.emplace(c.stream, 0);
+        misses.push_back(c.stream);
+      }
+    }
+    if (!misses.empty()) {
+      std::string sql = "SELECT stream, version FROM streams WHERE stream IN (";
+      append_list(sql, misses, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
+      sql += ")";
+      auto rs = conn_->query(sql);
+      while (rs->next()) {
+        auto s = rs->getString(1);
+        versions[std::string(s.c_str(), s.length())] = rs->getInt64(2);
+      }
     }
   }
 
@@ -223,14 +237,13 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
       }
       continue;
     }
-    auto vit = versions.find(cmd.stream);
-    std::int64_t current = vit == versions.end() ? 0 : vit->second;
+    const std::int64_t current = versions[cmd.stream];
     if (!expected_matches(cmd.expected, current)) {
       conflicts.push_back(i);
       o.error = schema::ErrorCode::WRONG_EXPECTED_VERSION;
-      o.current_version = vit == versions.end() ? -1 : current;
+      o.current_version = current > 0 ? current : -1;
       o.message = "expected version " + cmd.expected.to_string() + ", but the stream " +
-                  (vit == versions.end() ? std::string("does not exist") : "is at version " + std::to_string(current));
+                  (current > 0 ? "is at version " + std::to_string(current) : std::string("does not exist"));
       continue;
     }
     o.first_seq = StreamSeq(current + 1);
@@ -284,8 +297,26 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
       sql += e.format == schema::PayloadFormat::JSON ? ",1)" : ",0)";
     }
   }
-  conn_->update(sql);
-  const std::uint64_t first_global = conn_->last_insert_id();
+  // 5. The streams' new versions, in the same round trip: INSERT events; INSERT streams;
+  //    SELECT LAST_INSERT_ID(); COMMIT. A failure in any statement stops the rest, and the
+  //    transaction is rolled back by the caller; a lost connection leaves the outcome unknown.
+  std::unordered_map<std::string_view, std::int64_t> touched;
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (accepted[i]) touched[batch[i].stream] = out[i].last_seq.value();
+  sql += "; INSERT INTO streams (stream, version, updated_at_us) VALUES ";
+  bool first_stream = true;
+  for (const auto& [name, version] : touched) {
+    if (!first_stream) sql += ',';
+    first_stream = false;
+    sql += '(';
+    store::append_quoted(sql, name);
+    sql += ',' + std::to_string(version) + ',' + std::to_string(created) + ')';
+  }
+  sql += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at_us = VALUES(updated_at_us)";
+  sql += "; SELECT LAST_INSERT_ID()";
+  if (!read_back_ids_) sql += "; COMMIT";
+  const std::uint64_t first_global =
+      static_cast<std::uint64_t>(conn_->execute_script(sql, read_back_ids_ ? 3 : 4, 2).value_or(0));
 
   std::unordered_map<EventId, std::uint64_t, EventIdHash> read_back;
   if (read_back_ids_) {
@@ -304,25 +335,10 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
       auto id = rs->getString(1);
       if (auto parsed = EventId::from_bytes(id.c_str(), id.length())) read_back[*parsed] = rs->getUInt64(2);
     }
+    conn_->commit();
   }
-
-  // 5. The streams' new versions.
-  std::unordered_map<std::string_view, std::int64_t> touched;
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    if (accepted[i]) touched[batch[i].stream] = out[i].last_seq.value();
-  std::string up = "INSERT INTO streams (stream, version, updated_at_us) VALUES ";
-  bool first_stream = true;
-  for (const auto& [name, version] : touched) {
-    if (!first_stream) up += ',';
-    first_stream = false;
-    up += '(';
-    store::append_quoted(up, name);
-    up += ',' + std::to_string(version) + ',' + std::to_string(created) + ')';
-  }
-  up += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at_us = VALUES(updated_at_us)";
-  conn_->update(up);
-
-  conn_->commit();
+  if (version_cache_.size() + touched.size() > kMaxCachedStreams) version_cache_.clear();
+  for (const auto& [name, version] : touched) version_cache_[std::string(name)] = version;
 
   // 6. Positions for the replies and the committed events for the dispatcher.
   std::uint64_t next = first_global;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -93,6 +94,7 @@ class GroupCommitter {
         if (!conn_) reconnect_or_throw();
         return attempt(batch, committed, check_ids);
       } catch (const sql::SQLException& e) {
+        version_cache_.clear();  // whatever this batch assumed is undone
         if (e.getErrorCode() == store::kErDupEntry && !check_ids) {
           // Some event id is stored already: redo with the per-event idempotency check.
           conn_->rollback();
@@ -104,6 +106,7 @@ class GroupCommitter {
           if (e.getErrorCode() == store::kErDupEntry) return commit_one_by_one(batch, committed);
           throw;
         }
+        version_cache_.clear();
         log_->warn("store connection lost during a batch of {} appends ({}); the outcome is unknown until "
                    "the store is asked again",
                    batch.size(), store::describe(e));
@@ -141,6 +144,10 @@ class GroupCommitter {
   std::unique_ptr<store::Connection> conn_;
   bool read_back_ids_ = false;
   std::size_t max_statement_bytes_ = 16u << 20;  // from the server's max_allowed_packet
+  // Stream versions as committed by this process (0: known not to exist). Valid only while the
+  // master lock is held; cleared on any store error and when it grows past kMaxCachedStreams.
+  std::unordered_map<std::string, std::int64_t> version_cache_;
+  static constexpr std::size_t kMaxCachedStreams = 1'000'000;
 };
 
 }  // namespace even::writer

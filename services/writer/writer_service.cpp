@@ -113,45 +113,52 @@ int WriterService::run() {
              options_.dispatcher_endpoint.empty() ? "" : ", feeding the dispatcher at " + options_.dispatcher_endpoint);
   last_stats_log_ = std::chrono::steady_clock::now();
 
-  std::chrono::steady_clock::time_point batch_started;
   int exit_code = 0;
+  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, shutdown, ZMQ_POLLIN, 0},
+                             {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0}};
+  std::vector<zmq::message_t> frames;
+  auto batch_full = [this] {
+    return batch_pending_.size() >= options_.max_batch_requests || batch_events_ >= options_.max_batch_events;
+  };
+  // Takes what is queued on the socket, up to a full batch.
+  auto drain = [&] {
+    while (!batch_full()) {
+      frames.clear();
+      if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      handle_message(frames);
+    }
+  };
   try {
     while (!stopping()) {
-      long timeout_ms = 1000;
-      if (!batch_.empty()) {
-        auto waited = std::chrono::steady_clock::now() - batch_started;
-        auto left = std::chrono::microseconds(options_.batch_window_us) - waited;
-        timeout_ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
-      }
-      zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                                 {nullptr, shutdown, ZMQ_POLLIN, 0},
-                                 {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0}};
-      zmq::poll(items, 3, std::chrono::milliseconds(timeout_ms));
+      net::poll(items, 3, std::chrono::milliseconds(1000));
       if (stopping()) break;
-
-      // Drain what is queued, up to one batch.
-      std::vector<zmq::message_t> frames;
-      while (batch_pending_.size() < options_.max_batch_requests && batch_events_ < options_.max_batch_events) {
-        frames.clear();
-        auto got = zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait);
-        if (!got) break;
-        bool was_empty = batch_.empty();
-        handle_message(frames);
-        if (was_empty && !batch_.empty()) batch_started = std::chrono::steady_clock::now();
-      }
+      drain();
       if (batch_.empty()) continue;
-      bool full = batch_pending_.size() >= options_.max_batch_requests || batch_events_ >= options_.max_batch_events;
-      bool window_over = std::chrono::steady_clock::now() - batch_started >=
-                         std::chrono::microseconds(options_.batch_window_us);
-      if (full || window_over) commit_batch();
+      // Group commit: requests that arrived during the last commit are in the batch now; with a
+      // window, also wait a little for the clients that were just answered to send again.
+      if (options_.batch_window_us > 0) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(options_.batch_window_us);
+        while (!batch_full() && !stopping()) {
+          auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+          if (left.count() <= 0) break;
+          // zmq_poll counts whole milliseconds; round up so short windows still wait.
+          net::poll(items, 1, std::chrono::milliseconds((left.count() + 999) / 1000));
+          drain();
+        }
+      }
+      commit_batch();
     }
     if (!batch_.empty()) commit_batch();  // finish what was accepted before the stop
   } catch (const NotMaster& e) {
     log_->error("{}; stopping so that only one writer writes", e.what());
     exit_code = 3;
   }
-  log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped)",
-             stats_.batches, stats_.appends, stats_.events, stats_.rejected, stats_.feed_dropped);
+  log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped); "
+             "{:.1f} appends per batch, {:.2f} ms per commit",
+             stats_.batches, stats_.appends, stats_.events, stats_.rejected, stats_.feed_dropped,
+             stats_.batches ? double(stats_.appends) / double(stats_.batches) : 0.0,
+             stats_.batches ? stats_.commit_seconds * 1000 / double(stats_.batches) : 0.0);
   return exit_code;
 }
 
@@ -214,8 +221,10 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
 void WriterService::commit_batch() {
   std::vector<store::StoredEvent> committed;
   std::vector<AppendOutcome> outcomes;
+  const auto t0 = std::chrono::steady_clock::now();
   try {
     outcomes = committer_.commit(batch_, &committed, [this] { return stopping(); });
+    stats_.commit_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   } catch (const NotMaster&) {
     for (auto& p : batch_pending_)
       reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");

@@ -43,6 +43,7 @@ struct WriterStats {
   std::uint64_t events = 0;
   std::uint64_t rejected = 0;
   std::uint64_t feed_dropped = 0;
+  double commit_seconds = 0;  // time spent inside GroupCommitter::commit
 };
 
 class WriterService {

@@ -50,6 +50,7 @@ std::unique_ptr<Connection> Connection::open(const config::DbOptions& db, bool s
   opts["OPT_RECONNECT"] = false;  // Even reconnects itself, after finding out what happened
   opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
   if (select_database) opts["schema"] = sql::SQLString(db.name);
+  if (db.multi_statements) opts["CLIENT_MULTI_STATEMENTS"] = true;
   std::unique_ptr<sql::Connection> c(driver().connect(opts));
   return std::make_unique<Connection>(std::move(c));
 }
@@ -66,6 +67,21 @@ std::unique_ptr<sql::ResultSet> Connection::query_streaming(const std::string& s
   std::unique_ptr<sql::Statement> s(conn_->createStatement());
   s->setResultSetType(sql::ResultSet::TYPE_FORWARD_ONLY);
   return std::unique_ptr<sql::ResultSet>(s->executeQuery(sql));
+}
+
+std::optional<std::int64_t> Connection::execute_script(const std::string& sql, int statements, int select_index) {
+  std::optional<std::int64_t> value;
+  // Connector/C++ 1.1: getMoreResults() is true only when the next result is a result set, so the
+  // script's shape is given by the caller and each result is stepped through exactly once.
+  bool is_result = stmt_->execute(sql);
+  for (int i = 0; i < statements; ++i) {
+    if (i > 0) is_result = stmt_->getMoreResults();
+    if (i == select_index && is_result) {
+      std::unique_ptr<sql::ResultSet> rs(stmt_->getResultSet());
+      if (rs->next() && !rs->isNull(1)) value = rs->getInt64(1);
+    }
+  }
+  return value;
 }
 
 std::uint64_t Connection::last_insert_id() {

@@ -21,6 +21,7 @@ struct DbOptions {
   std::string name = "even";                 // database (schema) name
   int connect_timeout_s = 5;
   int read_timeout_s = 60;                   // a query that takes longer counts as a lost connection
+  bool multi_statements = false;             // set in code by users of Connection::execute_script
 };
 
 void add_db_options(po::options_description& desc, DbOptions& db);

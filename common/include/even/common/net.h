@@ -45,6 +45,10 @@ bool shutdown_requested();
 // For tests and embedded use: behave as if SIGTERM arrived.
 void request_shutdown();
 
+// zmq::poll that treats EINTR (a signal arrived) as "nothing ready" instead of throwing.
+// Returns the number of ready items.
+int poll(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (for tests and benchmarks).
 int free_loopback_port();
 

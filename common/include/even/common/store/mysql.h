@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -46,6 +47,12 @@ class Connection {
   std::uint64_t last_insert_id();
   // A single integer from the first row/column (nullopt for no row or NULL).
   std::optional<std::int64_t> query_int(const std::string& sql);
+
+  // Runs `statements` ';'-separated statements in one round trip (needs db.multi_statements) and
+  // returns the first column of the first row of the result of statement number `select_index`
+  // (0-based), which must be a SELECT. Every result is consumed; an error in any statement throws
+  // and the statements after it do not run.
+  std::optional<std::int64_t> execute_script(const std::string& sql, int statements, int select_index);
 
   void begin();     // autocommit off for the next transaction
   void commit();

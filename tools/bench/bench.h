@@ -1,0 +1,64 @@
+// even-bench: benchmark cases, one file each (bench_<case>.cc), listed in main.cc. Each case
+// prints one JSON line per measurement on stdout (progress goes to stderr) and compares with a
+// baseline measured in the same run against the same MariaDB.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "even/common/config.h"
+
+namespace even::bench {
+
+struct Case {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);
+};
+
+int bench_append(int argc, char** argv);
+
+// The MariaDB a benchmark uses: the one given by --db-url, or the project's private one
+// (ops/even db start, 127.0.0.1:3307), which is started if it is not running.
+config::DbOptions ensure_database(const config::DbOptions& given, bool url_given);
+// A fresh, initialised store database for one run; dropped on destruction.
+class ScratchStore {
+ public:
+  explicit ScratchStore(config::DbOptions server);
+  ~ScratchStore();
+  const config::DbOptions& db() const { return db_; }
+
+ private:
+  config::DbOptions db_;
+};
+
+// A service binary started for the benchmark (writer, reader, dispatcher); SIGTERM + wait on
+// destruction. `name` is e.g. "writer" -> <build>/services/writer/even-writer.
+class ServiceProcess {
+ public:
+  ServiceProcess(const std::string& name, std::vector<std::string> args);
+  ~ServiceProcess();
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+};
+
+// Latency percentiles over a sample, in milliseconds.
+struct Percentiles {
+  double p50 = 0, p99 = 0, max = 0;
+};
+Percentiles percentiles(std::vector<double> samples_ms);
+
+// Peak resident set size of this process, MiB.
+double peak_rss_mb();
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t);
+
+}  // namespace even::bench

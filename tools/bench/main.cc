@@ -1,0 +1,28 @@
+// even-bench: benchmarks of Even against raw MariaDB, measured in the same run.
+#include <cstring>
+#include <iostream>
+
+#include "bench/bench.h"
+
+namespace {
+
+const even::bench::Case kCases[] = {
+    {"append", "append --mode buffered|serial --clients N --seconds S [--events-per-append K] [--payload-bytes B]",
+     even::bench::bench_append},
+};
+
+int bench_main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::cout << "even-bench: benchmarks, each printing JSON lines with a ratio to a raw MariaDB baseline.\n"
+                 "Usage: even-bench CASE [options]   (even-bench CASE --help for options)\n\n";
+    for (const auto& c : kCases) std::cout << "  " << c.name << "\n      " << c.summary << "\n";
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : kCases)
+    if (c.name == std::string(argv[1])) return c.run(argc - 1, argv + 1);
+  throw even::config::po::error(std::string("unknown case '") + argv[1] + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return even::config::run_main("even-bench", bench_main, argc, argv); }

@@ -1,0 +1,108 @@
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "bench/bench.h"
+#include "even/common/store/mysql.h"
+#include "even/common/store/schema.h"
+
+namespace even::bench {
+
+namespace {
+std::string bin_dir() {
+  if (const char* d = std::getenv("EVEN_BIN_DIR")) return d;
+#ifdef EVEN_BIN_DIR
+  return EVEN_BIN_DIR;
+#else
+  return ".";
+#endif
+}
+
+bool reachable(const config::DbOptions& db) {
+  try {
+    store::Connection::open(db, false);
+    return true;
+  } catch (const sql::SQLException&) {
+    return false;
+  }
+}
+}  // namespace
+
+config::DbOptions ensure_database(const config::DbOptions& given, bool url_given) {
+  if (reachable(given)) return given;
+  if (url_given) throw std::runtime_error("cannot reach the store at " + given.url);
+  // The private MariaDB of ops/even, started on demand.
+  std::string ops = bin_dir() + "/../ops/even";
+  std::cerr << "[bench] no MariaDB at " << given.url << "; starting the private one (" << ops << " db start)\n";
+  if (std::system((ops + " db start >&2").c_str()) != 0 || !reachable(given))
+    throw std::runtime_error("could not start the private MariaDB with " + ops + " db start");
+  return given;
+}
+
+ScratchStore::ScratchStore(config::DbOptions server) : db_(std::move(server)) {
+  std::random_device rd;
+  db_.name = "even_bench_" + std::to_string(::getpid()) + "_" + std::to_string(rd() % 100000);
+  store::init_store(db_);
+}
+
+ScratchStore::~ScratchStore() {
+  try {
+    store::Connection::open(db_, false)->execute("DROP DATABASE IF EXISTS " + store::identifier(db_.name));
+  } catch (...) {
+  }
+}
+
+ServiceProcess::ServiceProcess(const std::string& name, std::vector<std::string> args) {
+  std::string path = bin_dir() + "/services/" + name + "/even-" + name;
+  args.insert(args.begin(), path);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::execv(argv[0], argv.data());
+    std::cerr << "cannot start " << argv[0] << "\n";
+    ::_exit(127);
+  }
+}
+
+ServiceProcess::~ServiceProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+Percentiles percentiles(std::vector<double> s) {
+  Percentiles p;
+  if (s.empty()) return p;
+  std::sort(s.begin(), s.end());
+  auto at = [&](double q) { return s[std::min(s.size() - 1, static_cast<std::size_t>(q * static_cast<double>(s.size())))]; };
+  p.p50 = at(0.50);
+  p.p99 = at(0.99);
+  p.max = s.back();
+  return p;
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace even::bench
