@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <zmq_addon.hpp>
 
@@ -77,7 +78,12 @@ void ReadWorker::run() {
   std::vector<zmq::message_t> frames;
   while (!stop_) {
     zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 1, std::chrono::milliseconds(100));
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;
+    }
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     frames.clear();
     if (!zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) continue;

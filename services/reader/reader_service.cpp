@@ -1,5 +1,6 @@
 #include "reader/reader_service.h"
 
+#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <zmq_addon.hpp>
@@ -49,7 +50,11 @@ int ReaderService::run() {
                                {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
                                {frontend.handle(), 0, ZMQ_POLLIN, 0}};
     // Only take requests while a worker is idle: otherwise they wait in the frontend's queue.
-    zmq::poll(items, idle.empty() ? 3 : 4, std::chrono::milliseconds(1000));
+    try {
+      zmq::poll(items, idle.empty() ? 3 : 4, std::chrono::milliseconds(1000));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal (SIGTERM) interrupted the wait
+    }
     if (stop_ || net::shutdown_requested()) break;
 
     while (true) {  // replies and READYs from workers

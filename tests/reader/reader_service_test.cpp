@@ -1,0 +1,250 @@
+// even-reader's protocol at the socket level: a raw DEALER sends good and bad requests to the real
+// process and checks every reply is a clear ReaderReply; plus clean shutdown.
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <optional>
+
+#include "even/common/wire.h"
+#include "even/schemas/reader.capnp.h"
+#include "reader_cluster.h"
+
+namespace even::test {
+namespace {
+
+using EC = schema::ErrorCode;
+
+// A raw DEALER to the reader.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& endpoint) : ctx_(1), dealer_(ctx_, zmq::socket_type::dealer) {
+    dealer_.set(zmq::sockopt::linger, 0);
+    dealer_.set(zmq::sockopt::rcvtimeo, 10000);
+    dealer_.connect(endpoint);
+  }
+  void send(const void* data, std::size_t size) {
+    zmq::message_t m(data, size);
+    dealer_.send(m, zmq::send_flags::none);
+  }
+  void send(capnp::MallocMessageBuilder& msg) {
+    auto frame = wire::encode(msg);
+    dealer_.send(frame, zmq::send_flags::none);
+  }
+  // The next reply, decoded and validated; fails the test when none comes or it is malformed.
+  std::optional<wire::Decoded> receive() {
+    zmq::message_t frame;
+    if (!dealer_.recv(frame)) {
+      ADD_FAILURE() << "no reply within 10 s";
+      return std::nullopt;
+    }
+    EXPECT_FALSE(frame.more());
+    auto d = wire::decode<schema::ReaderReply>(std::move(frame), wire::Limits{});
+    if (auto* err = std::get_if<wire::DecodeError>(&d)) {
+      ADD_FAILURE() << "malformed reply: " << err->message;
+      return std::nullopt;
+    }
+    return std::move(std::get<wire::Decoded>(d));
+  }
+  // Sends and expects an error reply with `code`; returns its message.
+  std::string expect_error(capnp::MallocMessageBuilder& msg, EC code, std::uint64_t id) {
+    send(msg);
+    return check_error(code, id);
+  }
+  std::string check_error(EC code, std::uint64_t id) {
+    auto d = receive();
+    if (!d) return {};
+    auto r = d->root<schema::ReaderReply>();
+    EXPECT_EQ(r.getRequestId(), id);
+    if (!r.isError()) {
+      ADD_FAILURE() << "expected an error reply";
+      return {};
+    }
+    EXPECT_EQ(r.getError().getCode(), code) << wire::to_string(r.getError().getCode()) << ": "
+                                            << r.getError().getMessage().cStr();
+    std::string message = r.getError().getMessage();
+    EXPECT_FALSE(message.empty());
+    return message;
+  }
+
+ private:
+  zmq::context_t ctx_;
+  zmq::socket_t dealer_;
+};
+
+schema::ReaderRequest::Builder request(capnp::MallocMessageBuilder& msg, std::uint64_t id) {
+  auto r = msg.initRoot<schema::ReaderRequest>();
+  r.setProtocolVersion(schema::PROTOCOL_VERSION);
+  r.setRequestId(id);
+  return r;
+}
+
+class ReaderService : public ::testing::Test {
+ protected:
+  ReaderCluster cluster{ReaderFlags{{"--max-request-bytes", "4096", "--page-max-events", "3"}}};
+  RawClient raw{cluster.reader_endpoint};
+};
+
+TEST_F(ReaderService, AnswersEveryRequestKind) {
+  cluster.append_n("acct-1", "Opened", 4);
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 11).setHead();
+    raw.send(msg);
+    auto d = raw.receive();
+    ASSERT_TRUE(d);
+    auto r = d->root<schema::ReaderReply>();
+    EXPECT_EQ(r.getRequestId(), 11u);
+    ASSERT_TRUE(r.isHead());
+    EXPECT_EQ(r.getHead(), static_cast<std::uint64_t>(cluster.store.scalar("SELECT MAX(global_seq) FROM events")));
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 12).initStreamInfo().setStream("acct-1");
+    raw.send(msg);
+    auto d = raw.receive();
+    ASSERT_TRUE(d);
+    auto r = d->root<schema::ReaderReply>();
+    ASSERT_TRUE(r.isStreamInfo());
+    EXPECT_TRUE(r.getStreamInfo().getExists());
+    EXPECT_EQ(r.getStreamInfo().getVersion(), 4);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto rs = request(msg, 13).initReadStream();
+    rs.setStream("acct-1");
+    rs.setFrom(1);
+    raw.send(msg);
+    auto d = raw.receive();
+    ASSERT_TRUE(d);
+    auto r = d->root<schema::ReaderReply>();
+    ASSERT_TRUE(r.isPage());
+    auto p = r.getPage();
+    ASSERT_EQ(p.getEvents().size(), 3u);  // --page-max-events 3
+    EXPECT_FALSE(p.getEnd());
+    EXPECT_EQ(p.getNextStreamSeq(), 4);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto ra = request(msg, 14).initReadAll();
+    ra.setFrom(0);
+    ra.setMaxCount(100);  // capped by the reader's page size
+    raw.send(msg);
+    auto d = raw.receive();
+    ASSERT_TRUE(d);
+    auto p = d->root<schema::ReaderReply>().getPage();
+    EXPECT_EQ(p.getEvents().size(), 3u);
+    EXPECT_FALSE(p.getEnd());
+    EXPECT_EQ(p.getNextGlobalSeq(), p.getEvents()[2].getGlobalSeq() + 1);
+  }
+  {  // Exactly the rest: end is known without another round trip.
+    capnp::MallocMessageBuilder msg;
+    auto rs = request(msg, 15).initReadStream();
+    rs.setStream("acct-1");
+    rs.setFrom(2);
+    raw.send(msg);
+    auto d = raw.receive();
+    ASSERT_TRUE(d);
+    auto p = d->root<schema::ReaderReply>().getPage();
+    EXPECT_EQ(p.getEvents().size(), 3u);
+    EXPECT_TRUE(p.getEnd());
+  }
+}
+
+TEST_F(ReaderService, GarbageGetsMalformed) {
+  const char junk[] = "this is not a capnp message";  // 28 bytes: not whole words
+  raw.send(junk, sizeof junk - 1);
+  EXPECT_NE(raw.check_error(EC::MALFORMED, 0).find("malformed"), std::string::npos);
+  std::uint64_t words[4] = {0xffffffff00000000ull, 0x1234, 0x5678, 0x9abc};  // absurd segment table
+  raw.send(words, sizeof words);
+  raw.check_error(EC::MALFORMED, 0);
+  std::uint64_t empty[1] = {0};  // a segment table for one empty segment, no root
+  raw.send(empty, sizeof empty);
+  raw.check_error(EC::MALFORMED, 0);
+  // A well-formed message of another type whose text field points out of bounds.
+  std::uint64_t bad_ptr[4] = {0x0000000300000000ull, 0x0001000100000000ull, 0x0000000000000000ull,
+                              0x000000ff00000fe1ull};
+  raw.send(bad_ptr, sizeof bad_ptr);
+  raw.check_error(EC::MALFORMED, 0);
+  // The reader still serves after all that.
+  capnp::MallocMessageBuilder msg;
+  request(msg, 5).setHead();
+  raw.send(msg);
+  auto d = raw.receive();
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->root<schema::ReaderReply>().isHead());
+}
+
+TEST_F(ReaderService, OversizedGetsTooLarge) {
+  std::string big(8192, '\0');  // above --max-request-bytes 4096
+  raw.send(big.data(), big.size());
+  auto message = raw.check_error(EC::TOO_LARGE, 0);
+  EXPECT_NE(message.find("4096"), std::string::npos) << message;
+  // Too many filter values.
+  capnp::MallocMessageBuilder msg;
+  auto ra = request(msg, 8).initReadAll();
+  auto cats = ra.initCategories(65);
+  for (unsigned i = 0; i < 65; ++i) cats.set(i, "c" + std::to_string(i));
+  raw.expect_error(msg, EC::TOO_LARGE, 8);
+}
+
+TEST_F(ReaderService, UnknownVersionGetsUnsupportedVersion) {
+  capnp::MallocMessageBuilder msg;
+  auto r = request(msg, 77);
+  r.setProtocolVersion(99);
+  r.setHead();
+  auto message = raw.expect_error(msg, EC::UNSUPPORTED_VERSION, 77);
+  EXPECT_NE(message.find("99"), std::string::npos) << message;
+}
+
+TEST_F(ReaderService, InvalidArgumentsGetClearErrors) {
+  {
+    capnp::MallocMessageBuilder msg;
+    auto rs = request(msg, 1).initReadStream();
+    rs.setStream("s-1");
+    rs.setFrom(-5);
+    raw.expect_error(msg, EC::BAD_RANGE, 1);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 2).initReadStream().setStream("no spaces allowed");
+    raw.expect_error(msg, EC::INVALID_STREAM, 2);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 3).initReadStream().setStream("missing-1");
+    auto message = raw.expect_error(msg, EC::NOT_FOUND, 3);
+    EXPECT_NE(message.find("missing-1"), std::string::npos);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 4).initReadAll().initCategories(1).set(0, "with-dash");
+    raw.expect_error(msg, EC::INVALID_STREAM, 4);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 5).initReadAll().initEventTypes(1).set(0, "");
+    raw.expect_error(msg, EC::INVALID_EVENT, 5);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto rp = request(msg, 6).initReadProjection();
+    rp.setName("balances");
+    rp.setFrom(1);
+    raw.expect_error(msg, EC::NOT_FOUND, 6);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 7).initStreamInfo().setStream("");
+    raw.expect_error(msg, EC::INVALID_STREAM, 7);
+  }
+}
+
+TEST_F(ReaderService, StopsCleanlyOnSigterm) {
+  cluster.reader().signal(SIGTERM);
+  EXPECT_EQ(cluster.reader().wait(std::chrono::seconds(10)), 0);
+  EXPECT_NE(cluster.reader().log().find("stopped after"), std::string::npos) << cluster.reader().log();
+}
+
+}  // namespace
+}  // namespace even::test
