@@ -20,6 +20,10 @@ struct Command {
 int cmd_store(int argc, char** argv);
 int cmd_append(int argc, char** argv);
 int cmd_ping(int argc, char** argv);
+int cmd_read(int argc, char** argv);            // cmd_read.cc
+int cmd_read_all(int argc, char** argv);        // cmd_read.cc
+int cmd_head(int argc, char** argv);            // cmd_read.cc
+int cmd_stream_version(int argc, char** argv);  // cmd_read.cc
 
 // Adds the options every client command takes (endpoints, timeout) to `desc`.
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);

@@ -14,6 +14,11 @@ const even::ctl::Command kCommands[] = {
     {"append", "append STREAM --type T [--data JSON] [--expected V] [--id UUID]: append one event",
      even::ctl::cmd_append},
     {"ping", "ping: round trip to the writer", even::ctl::cmd_ping},
+    {"read", "read STREAM [--from N] [--backward] [--max N]: a stream's events as JSON lines", even::ctl::cmd_read},
+    {"read-all", "read-all [--from N] [--category C] [--type T] [--max N]: all events in global order as JSON lines",
+     even::ctl::cmd_read_all},
+    {"head", "head: the highest global sequence stored", even::ctl::cmd_head},
+    {"stream-version", "stream-version STREAM: a stream's version and whether it exists", even::ctl::cmd_stream_version},
 };
 
 int evenctl_main(int argc, char** argv) {
