@@ -38,16 +38,19 @@ GlobalSeq DispatcherService::resume_position() {
         log_->info("store head is {}; publishing from {} as configured", head.value(), from.value());
         return GlobalSeq(from.value() - 1);
       }
-      const auto since = store_.now();
+      // An event below the head that an open transaction inserted may still commit: wait until
+      // no uncommitted row is left in the last stretch of ids (the GapTracker's hole rule).
       const auto started = net::Clock::now();
       bool warned = false;
-      for (;;) {
-        auto open = store_.transactions_open_since(since);
-        if (open && !*open) break;
-        if (!open && net::Clock::now() - started >= options_.gap.hole_safety) break;
+      const GlobalSeq low(head.value() > 10000 ? head.value() - 10000 : 1);
+      while (head.value() > 0) {
+        auto locked = store_.uncommitted_in(low, head);
+        if (locked && !*locked) break;
+        if (!locked && net::Clock::now() - started >= options_.gap.hole_safety) break;
         if (stopping()) return head;
         if (!warned && net::Clock::now() - started > std::chrono::seconds(2)) {
-          log_->warn("waiting for open transactions older than {} to end before resuming at {}", since, head.value());
+          log_->warn("waiting for open transactions that inserted events below {} (open: {})", head.value(),
+                     store_.describe_open_transactions());
           warned = true;
         }
         std::this_thread::sleep_for(options_.gap.hole_check);
@@ -100,7 +103,7 @@ int DispatcherService::run() {
     zmq::pollitem_t items[] = {{pull_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, shutdown, ZMQ_POLLIN, 0},
                                {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0}};
-    zmq::poll(items, 3, std::max(timeout, std::chrono::milliseconds(0)));
+    net::poll(items, 3, std::max(timeout, std::chrono::milliseconds(0)));
     if (stopping()) break;
     now = net::Clock::now();
     if (items[0].revents & ZMQ_POLLIN) receive_batches(now);

@@ -39,33 +39,40 @@ GlobalSeq MysqlGapStore::head() {
   });
 }
 
-std::string MysqlGapStore::now() {
-  return guarded([](store::Connection& c) {
-    auto rs = c.query("SELECT CAST(NOW(6) AS CHAR)");
-    rs->next();
-    return std::string(rs->getString(1).c_str());
-  });
-}
-
-std::optional<bool> MysqlGapStore::transactions_open_since(const std::string& since) {
-  if (trx_list_denied_) return std::nullopt;
+std::optional<bool> MysqlGapStore::uncommitted_in(GlobalSeq from, GlobalSeq to) {
+  if (no_lock_check_) return std::nullopt;
   try {
     return guarded([&](store::Connection& c) -> std::optional<bool> {
-      // trx_started has one-second resolution and is truncated, so "<= since" errs on the safe
-      // side: it also counts transactions that began up to a second after `since`.
-      std::string q =
-          "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_rows_modified > 0 "
-          "AND trx_mysql_thread_id <> CONNECTION_ID() AND trx_started <= ";
-      store::append_quoted(q, since);
-      return c.query_int(q).value_or(0) > 0;
+      // An inserted but uncommitted row carries its transaction's lock; a locking read meets it
+      // and, with NOWAIT, fails at once instead of waiting. READ COMMITTED: no gap locks, and
+      // the shared record locks last for this one autocommit statement only.
+      c.query("SELECT global_seq FROM events WHERE global_seq BETWEEN " + std::to_string(from.value()) + " AND " +
+              std::to_string(to.value()) + " LOCK IN SHARE MODE NOWAIT");
+      return false;
     });
   } catch (const sql::SQLException& e) {
-    if (e.getErrorCode() == 1227 /* ER_SPECIFIC_ACCESS_DENIED_ERROR */ || e.getErrorCode() == 1044 ||
-        e.getErrorCode() == 1142) {
-      trx_list_denied_ = true;
+    if (e.getErrorCode() == store::kErLockWaitTimeout) return true;
+    if (e.getErrorCode() == 1064 /* syntax: no NOWAIT on this server */) {
+      no_lock_check_ = true;
       return std::nullopt;
     }
     throw;
+  }
+}
+
+std::string MysqlGapStore::describe_open_transactions() {
+  try {
+    return guarded([&](store::Connection& c) {
+      auto rs = c.query(
+          "SELECT CONCAT('thread ', trx_mysql_thread_id, ' since ', trx_started, ', ', trx_rows_modified, ' rows, ', "
+          "trx_state) FROM information_schema.INNODB_TRX WHERE trx_rows_modified > 0 "
+          "AND trx_mysql_thread_id <> CONNECTION_ID() ORDER BY trx_started LIMIT 5");
+      std::string out;
+      while (rs->next()) out += (out.empty() ? "" : "; ") + std::string(rs->getString(1).c_str());
+      return out;
+    });
+  } catch (const sql::SQLException& e) {
+    return "(cannot list transactions: " + store::describe(e) + ")";
   }
 }
 

@@ -23,13 +23,12 @@ class GapStore {
   virtual std::vector<store::StoredEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) = 0;
   // The largest committed global sequence (0 for an empty store).
   virtual GlobalSeq head() = 0;
-  // The store's clock now, as a token for transactions_open_since(). Call it after the events
-  // it vouches for were seen committed.
-  virtual std::string now() = 0;
-  // Whether a transaction that may have allocated an event id (it changed rows) and that started
-  // at or before `since` is still open. nullopt when the store cannot tell (e.g. no PROCESS
-  // privilege for information_schema.INNODB_TRX); the caller then falls back to a time rule.
-  virtual std::optional<bool> transactions_open_since(const std::string& since) = 0;
+  // Whether an open transaction holds an inserted, uncommitted event in [from, to]: such an
+  // event may still commit. nullopt when the store cannot tell (then the caller falls back to a
+  // time rule). MySQL: a locking read with NOWAIT, which fails on the inserter's row lock.
+  virtual std::optional<bool> uncommitted_in(GlobalSeq from, GlobalSeq to) = 0;
+  // For logs: the open transactions that changed rows (may be empty when unknown).
+  virtual std::string describe_open_transactions() { return ""; }
   // The last committed event of `category` below `before` (0 when none).
   virtual GlobalSeq last_in_category(std::string_view category, GlobalSeq before) = 0;
 };
@@ -43,8 +42,8 @@ class MysqlGapStore final : public GapStore {
 
   std::vector<store::StoredEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) override;
   GlobalSeq head() override;
-  std::string now() override;
-  std::optional<bool> transactions_open_since(const std::string& since) override;
+  std::optional<bool> uncommitted_in(GlobalSeq from, GlobalSeq to) override;
+  std::string describe_open_transactions() override;
   GlobalSeq last_in_category(std::string_view category, GlobalSeq before) override;
 
  private:
@@ -54,7 +53,7 @@ class MysqlGapStore final : public GapStore {
 
   config::DbOptions db_;
   std::unique_ptr<store::Connection> conn_;
-  bool trx_list_denied_ = false;  // INNODB_TRX not readable: stop asking
+  bool no_lock_check_ = false;  // the server refused LOCK IN SHARE MODE NOWAIT: stop asking
 };
 
 }  // namespace even::dispatcher

@@ -108,25 +108,31 @@ void GapTracker::resolve(Clock::time_point now) {
   if (!in_gap()) return;
   if (proof_ && next_ > proof_->upto) proof_.reset();
 
-  // 2. next_ is missing while a later id is committed. Take the proof's time after that later id
-  //    was seen committed; decide once no transaction that old is open.
+  // 2. next_ is missing while a later id is committed (the hole rule in gap_tracker.h).
   if (!proof_) {
-    proof_ = Proof{store_.now(), known_committed_, now};
-    next_read_ = now;  // check at once: a rolled-back transaction is usually gone already
-    return;
+    constexpr std::uint64_t kMaxRange = 10000;  // bounds the locking read
+    proof_ = Proof{std::min(known_committed_, next_ + kMaxRange), now};
   }
-  bool decided;
-  if (auto open = store_.transactions_open_since(proof_->since)) {
-    decided = !*open;
-  } else {
-    decided = now - proof_->started >= options_.hole_safety;
+  bool decided = false;
+  if (now - proof_->started >= options_.hole_settle) {
+    if (auto locked = store_.uncommitted_in(GlobalSeq(next_), GlobalSeq(proof_->upto))) {
+      decided = !*locked;
+    } else {
+      decided = now - proof_->started >= options_.hole_safety;
+    }
   }
   if (!decided) {
-    next_read_ = now + options_.hole_check;
+    if (!proof_->reported && now - proof_->started >= std::chrono::seconds(2) && log_) {
+      proof_->reported = true;
+      log_->warn("global seq {} is missing and an open transaction may still commit it; waiting (open: {})", next_,
+                 store_.describe_open_transactions());
+    }
+    const auto settled = proof_->started + options_.hole_settle;
+    next_read_ = settled > now ? settled : now + options_.hole_check;
     return;
   }
-  // 3. Every transaction that could hold an id <= upto has ended: read once more (what
-  //    committed is visible now), then the ids still missing are holes.
+  // 3. No transaction holds an id <= upto any more: read once more (what committed is visible
+  //    now), then the ids still missing are holes.
   const std::uint64_t upto = proof_->upto;
   for (auto from = std::optional<std::uint64_t>(next_); from;) from = read_store(*from, upto);
   while (next_ <= upto) {

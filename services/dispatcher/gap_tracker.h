@@ -2,14 +2,16 @@
 // writer's best-effort PUSH), into one publication in strict global order, reading the store for
 // what did not arrive, and skipping holes only once they are proven (services/dispatcher/README.md).
 //
-// The hole rule. An id n above a missing id m was seen committed. The transaction that allocated
-// m started before m was allocated, hence before n was, hence before n committed, hence before
-// the store time `since` taken after n was seen. So once the store lists no open transaction
-// that changed rows and started at or before `since`, the transaction holding m has ended: m is
-// then either committed (visible to the read that follows the check) or will never exist (a
-// hole). A transaction that stays open (a late commit) holds the gap for as long as it is open;
-// a rolled-back one stops holding it as soon as it ends. Only when the store cannot list open
-// transactions does a time rule (hole_safety) apply.
+// The hole rule. An id m is missing while a higher id n is committed. The transaction that took
+// m took it before n was taken, so it has inserted m's row (InnoDB takes the id and then inserts
+// the row within one statement) by the time it matters, and an inserted, uncommitted row is
+// locked by its transaction. So: once gap_wait has passed, m is still not committed, a locking
+// read of [m, n] meets no uncommitted row (GapStore::uncommitted_in), and hole_settle has passed
+// since n was seen committed (covering the instant between taking an id and inserting its row),
+// m's transaction has ended without committing: m is a hole. A transaction that stays open (a
+// late commit) holds the gap for as long as it is open, and its event is published when it
+// commits; a rolled-back one stops holding it as soon as it ends. Only when the store cannot run
+// the locking read does a time rule (hole_safety) apply.
 //
 // Not thread-safe; owns no socket or thread. The store is used from the calls that need it and
 // may throw; the tracker's state stays consistent, and a later run_due() retries.
@@ -34,6 +36,7 @@ namespace even::dispatcher {
 struct GapOptions {
   std::chrono::milliseconds gap_wait{3};         // hold later events this long before reading the store
   std::chrono::milliseconds hole_check{5};       // while a gap is unresolved, re-check this often
+  std::chrono::milliseconds hole_settle{100};    // a missing id is a hole no sooner than this after a later one was seen
   std::chrono::milliseconds hole_safety{10000};  // time rule, only when the store cannot list transactions
   std::size_t max_pending = 200000;              // events held above a gap; more are dropped (read later)
   std::size_t read_batch = 1000;                 // rows per store read
@@ -74,9 +77,9 @@ class GapTracker {
 
  private:
   struct Proof {
-    std::string since;        // store time taken after `upto` was seen committed
-    std::uint64_t upto;       // every missing id <= upto is decided once no older transaction is open
+    std::uint64_t upto;       // the missing ids <= upto are decided together
     Clock::time_point started;
+    bool reported = false;    // logged that it waits long
   };
 
   void drain();                                    // publishes pending events from next_ on

@@ -15,6 +15,7 @@ int dispatcher_main(int argc, char** argv) {
   int gap_wait_ms = static_cast<int>(d.gap.gap_wait.count());
   int hole_check_ms = static_cast<int>(d.gap.hole_check.count());
   int hole_safety_ms = static_cast<int>(d.gap.hole_safety.count());
+  int hole_settle_ms = static_cast<int>(d.gap.hole_settle.count());
   std::uint64_t start_from = 0;
 
   po::options_description desc("even-dispatcher options");
@@ -31,8 +32,11 @@ int dispatcher_main(int argc, char** argv) {
        "on a gap, hold later events this long for the missing one before reading the store")
       ("hole-check-ms", po::value(&hole_check_ms)->default_value(hole_check_ms),
        "while a missing id may still commit (its transaction is open), check again this often")
+      ("hole-settle-ms", po::value(&hole_settle_ms)->default_value(hole_settle_ms),
+       "a missing id becomes a hole no sooner than this after a later id was seen committed, and only "
+       "when no open transaction holds an uncommitted event in the range")
       ("hole-safety-ms", po::value(&hole_safety_ms)->default_value(hole_safety_ms),
-       "only if the store does not let us list open transactions (PROCESS privilege): treat an id "
+       "only if the store cannot run the locking check (LOCK IN SHARE MODE NOWAIT): treat an id "
        "missing this long as a hole")
       ("start-from", po::value(&start_from)->default_value(0),
        "publish from this global seq (0: from the store's head at start-up)")
@@ -49,13 +53,14 @@ int dispatcher_main(int argc, char** argv) {
                           "even-dispatcher: publishes committed events in global order.\n"
                           "Usage: even-dispatcher [--config FILE] [options]");
   if (!vm) return 0;
-  if (heartbeat_ms <= 0 || poll_ms <= 0 || gap_wait_ms < 0 || hole_check_ms <= 0 || hole_safety_ms < 0)
+  if (heartbeat_ms <= 0 || poll_ms <= 0 || gap_wait_ms < 0 || hole_check_ms <= 0 || hole_safety_ms < 0 || hole_settle_ms < 0)
     throw po::error("--heartbeat-ms, --poll-ms and --hole-check-ms must be positive; waits not negative");
   d.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   d.poll = std::chrono::milliseconds(poll_ms);
   d.gap.gap_wait = std::chrono::milliseconds(gap_wait_ms);
   d.gap.hole_check = std::chrono::milliseconds(hole_check_ms);
   d.gap.hole_safety = std::chrono::milliseconds(hole_safety_ms);
+  d.gap.hole_settle = std::chrono::milliseconds(hole_settle_ms);
   if (start_from > 0) d.start_from = start_from;
 
   auto log = config::make_logger("dispatcher", log_options);

@@ -20,8 +20,8 @@ class FakeGapStore final : public dispatcher::GapStore {
     committed[seq] = e;
     open.erase(seq);
   }
-  // An id allocated by a transaction that is still open (started at the current fake time).
-  void begin(std::uint64_t seq) { open[seq] = clock; }
+  // An id taken by a transaction that is still open (its row inserted unless `inserted` is false).
+  void begin(std::uint64_t seq, bool inserted = true) { open[seq] = inserted; }
   void rollback(std::uint64_t seq) { open.erase(seq); }
 
   std::vector<store::StoredEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) override {
@@ -38,13 +38,13 @@ class FakeGapStore final : public dispatcher::GapStore {
     return out;
   }
   GlobalSeq head() override { return GlobalSeq(committed.empty() ? 0 : committed.rbegin()->first); }
-  std::string now() override { return std::to_string(++clock); }
-  std::optional<bool> transactions_open_since(const std::string& since) override {
-    ++trx_checks;
-    if (!can_list_transactions) return std::nullopt;
-    const long t = std::stol(since);
-    for (const auto& [seq, started] : open)
-      if (started <= t) return true;
+  std::optional<bool> uncommitted_in(GlobalSeq from, GlobalSeq to) override {
+    ++lock_checks;
+    if (!can_check_locks) return std::nullopt;
+    // An open transaction's row is locked once inserted; `inserted_late` models a statement that
+    // took its id but has not inserted the row yet.
+    for (const auto& [seq, inserted] : open)
+      if (seq >= from.value() && seq <= to.value() && inserted) return true;
     return false;
   }
   GlobalSeq last_in_category(std::string_view, GlobalSeq before) override {
@@ -54,12 +54,11 @@ class FakeGapStore final : public dispatcher::GapStore {
   }
 
   std::map<std::uint64_t, store::StoredEvent> committed;
-  std::map<std::uint64_t, long> open;  // id -> fake start time of its transaction
-  long clock = 0;
-  bool can_list_transactions = true;
+  std::map<std::uint64_t, bool> open;  // id -> row inserted (locked) yet
+  bool can_check_locks = true;
   bool fail_next = false;
   int reads = 0;
-  int trx_checks = 0;
+  int lock_checks = 0;
 };
 
 }  // namespace even::test
