@@ -171,7 +171,7 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
 
   auto decoded = wire::decode<schema::WriterRequest>(std::move(payload), options_.limits);
   if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
-    reply_error(envelope, 0, err->code, err->message);
+    reply_error(envelope, err->request_id, err->code, err->message);
     return;
   }
   auto req = std::get<wire::Decoded>(decoded).root<schema::WriterRequest>();

@@ -14,6 +14,8 @@
 #include <kj/array.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +37,7 @@ struct Limits {
 struct DecodeError {
   schema::ErrorCode code;
   std::string message;
+  std::uint64_t request_id = 0;  // when the message's requestId could still be read, so the reply can name it
 };
 
 // Serializes `builder` into one ZeroMQ frame (flat array, no copy beyond the frame itself).
@@ -67,6 +70,28 @@ class Decoded {
 // Checks size and alignment and parses the segment table; does not validate the root type.
 std::variant<Decoded, DecodeError> decode_any(zmq::message_t&& frame, const Limits& limits);
 
+// Reads only the root struct's requestId field of a frame that failed to decode (too large, or
+// broken further in), with a small traversal budget. 0 when even that cannot be read.
+template <typename T>
+std::uint64_t peek_request_id(const zmq::message_t& frame) {
+  try {
+    if (frame.size() < 16 || frame.size() % sizeof(capnp::word) != 0) return 0;
+    kj::Array<capnp::word> copy;
+    const capnp::word* words = static_cast<const capnp::word*>(frame.data());
+    if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(capnp::word) != 0) {
+      copy = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
+      std::memcpy(copy.begin(), frame.data(), frame.size());
+      words = copy.begin();
+    }
+    capnp::ReaderOptions o;
+    o.traversalLimitInWords = 64;
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words, frame.size() / sizeof(capnp::word)), o);
+    return reader.getRoot<T>().getRequestId();
+  } catch (...) {
+    return 0;
+  }
+}
+
 // Reads every field of `root` once, as its schema types it (text is NUL-terminated, data is
 // bytes, lists have the right element size ...). Throws kj::Exception on the first bad one.
 void validate_deep(capnp::DynamicStruct::Reader root);
@@ -75,14 +100,29 @@ void validate_deep(capnp::DynamicStruct::Reader root);
 // reads of the message cannot throw.
 template <typename T>
 std::variant<Decoded, DecodeError> decode(zmq::message_t&& frame, const Limits& limits) {
+  constexpr bool has_request_id = requires(typename T::Reader r) { r.getRequestId(); };
+  std::uint64_t request_id = 0;
+  if constexpr (has_request_id) {
+    if (frame.size() > limits.max_message_bytes) request_id = peek_request_id<T>(frame);
+  }
   auto result = decode_any(std::move(frame), limits);
-  if (auto* d = std::get_if<Decoded>(&result)) {
+  if (auto* err = std::get_if<DecodeError>(&result)) {
+    err->request_id = request_id;
+  } else {
+    auto& d = std::get<Decoded>(result);
     try {
-      validate_deep(capnp::toDynamic(d->root<T>()));
-      d->reset_reader();
+      validate_deep(capnp::toDynamic(d.root<T>()));
+      d.reset_reader();
     } catch (const kj::Exception& e) {
-      return DecodeError{schema::ErrorCode::MALFORMED,
-                         std::string("malformed message: ") + e.getDescription().cStr()};
+      if constexpr (has_request_id) {
+        d.reset_reader();
+        try {
+          request_id = d.root<T>().getRequestId();
+        } catch (...) {
+        }
+      }
+      return DecodeError{schema::ErrorCode::MALFORMED, std::string("malformed message: ") + e.getDescription().cStr(),
+                         request_id};
     }
   }
   return result;

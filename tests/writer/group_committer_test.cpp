@@ -1,0 +1,141 @@
+// GroupCommitter against the real MariaDB, in process: the decisions of one batch.
+#include "writer/group_committer.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include "support/test_env.h"
+
+namespace even::writer {
+namespace {
+
+AppendCommand cmd(const std::string& stream, ExpectedVersion ex, int n, std::vector<EventId> ids = {}) {
+  AppendCommand c;
+  c.stream = stream;
+  c.expected = ex;
+  for (int i = 0; i < n; ++i) {
+    AppendCommand::Event e;
+    e.id = i < static_cast<int>(ids.size()) ? ids[static_cast<std::size_t>(i)] : EventId::random();
+    e.type = "Tested";
+    e.payload = "{\"i\":" + std::to_string(i) + "}";
+    e.format = schema::PayloadFormat::JSON;
+    c.events.push_back(std::move(e));
+  }
+  return c;
+}
+
+class GroupCommitterTest : public ::testing::Test {
+ protected:
+  test::TestStore store;
+  std::shared_ptr<spdlog::logger> log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  GroupCommitter committer{store.db(), CommitterOptions{}, log};
+  void SetUp() override { ASSERT_TRUE(committer.start([] { return false; })); }
+  std::vector<AppendOutcome> commit(std::vector<AppendCommand> batch, std::vector<store::StoredEvent>* out = nullptr) {
+    return committer.commit(batch, out, [] { return false; });
+  }
+};
+
+TEST_F(GroupCommitterTest, MixedBatchFailsOnlyTheBadRequests) {
+  auto first = commit({cmd("s-1", ExpectedVersion::no_stream(), 2)});
+  ASSERT_TRUE(first[0].ok()) << first[0].message;
+
+  auto taken = EventId::random();
+  ASSERT_TRUE(commit({cmd("s-9", ExpectedVersion::any(), 1, {taken})})[0].ok());
+
+  std::vector<store::StoredEvent> committed;
+  auto out = commit({cmd("s-1", ExpectedVersion::exact(2), 1),        // ok -> 3
+                     cmd("s-1", ExpectedVersion::exact(2), 1),        // conflict: now 3
+                     cmd("s-2", ExpectedVersion::exists(), 1),        // conflict: no stream
+                     cmd("s-3", ExpectedVersion::any(), 3),           // ok
+                     cmd("s-4", ExpectedVersion::any(), 1, {taken}),  // duplicate of s-9's event
+                     cmd("s-1", ExpectedVersion::any(), 2)},          // ok -> 4..5
+                    &committed);
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_TRUE(out[0].ok());
+  EXPECT_EQ(out[0].first_seq.value(), 3);
+  EXPECT_EQ(out[1].error, schema::ErrorCode::WRONG_EXPECTED_VERSION);
+  EXPECT_EQ(out[1].current_version, 3);
+  EXPECT_EQ(out[2].error, schema::ErrorCode::WRONG_EXPECTED_VERSION);
+  EXPECT_EQ(out[2].current_version, -1);
+  EXPECT_TRUE(out[3].ok());
+  EXPECT_EQ(out[3].first_seq.value(), 1);
+  EXPECT_EQ(out[3].last_seq.value(), 3);
+  EXPECT_EQ(out[4].error, schema::ErrorCode::DUPLICATE_EVENT);
+  EXPECT_TRUE(out[5].ok());
+  EXPECT_EQ(out[5].first_seq.value(), 4);
+  EXPECT_EQ(out[5].last_seq.value(), 5);
+  // Global positions are consecutive in batch order, and match the store.
+  EXPECT_EQ(out[3].first_global.value(), out[0].last_global.value() + 1);
+  EXPECT_EQ(out[5].first_global.value(), out[3].last_global.value() + 1);
+  ASSERT_EQ(committed.size(), 6u);
+  for (std::size_t i = 1; i < committed.size(); ++i)
+    EXPECT_EQ(committed[i].global_seq.value(), committed[i - 1].global_seq.value() + 1);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events"), 2 + 1 + 6);
+  EXPECT_EQ(store.scalar("SELECT version FROM streams WHERE stream = 's-1'"), 5);
+  EXPECT_EQ(store.scalar("SELECT global_seq FROM events WHERE stream = 's-1' AND stream_seq = 5"),
+            static_cast<std::int64_t>(out[5].last_global.value()));
+}
+
+TEST_F(GroupCommitterTest, RetryInTheSameBatchIsIdempotent) {
+  auto a = cmd("s-1", ExpectedVersion::no_stream(), 2);
+  auto out = commit({a, a});
+  ASSERT_TRUE(out[0].ok());
+  ASSERT_TRUE(out[1].ok()) << out[1].message;
+  EXPECT_TRUE(out[1].idempotent);
+  EXPECT_EQ(out[1].first_global, out[0].first_global);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events"), 2);
+}
+
+TEST_F(GroupCommitterTest, RetryInALaterBatchReturnsTheOriginalPositions) {
+  auto a = cmd("s-1", ExpectedVersion::no_stream(), 3);
+  auto first = commit({a})[0];
+  ASSERT_TRUE(first.ok());
+  commit({cmd("s-1", ExpectedVersion::any(), 1)});
+  for (auto ex : {ExpectedVersion::no_stream(), ExpectedVersion::any()}) {
+    a.expected = ex;
+    auto again = commit({a})[0];
+    ASSERT_TRUE(again.ok()) << again.message;
+    EXPECT_TRUE(again.idempotent);
+    EXPECT_EQ(again.first_seq, first.first_seq);
+    EXPECT_EQ(again.last_global, first.last_global);
+  }
+  // Same ids, but claimed at another position: not a retry.
+  a.expected = ExpectedVersion::exact(1);
+  EXPECT_EQ(commit({a})[0].error, schema::ErrorCode::DUPLICATE_EVENT);
+  // Partial overlap.
+  auto partial = cmd("s-1", ExpectedVersion::any(), 2, {a.events[0].id});
+  EXPECT_EQ(commit({partial})[0].error, schema::ErrorCode::DUPLICATE_EVENT);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events"), 4);
+}
+
+TEST_F(GroupCommitterTest, AnotherProcessWritingIsCaughtByTheUniqueKey) {
+  ASSERT_TRUE(commit({cmd("s-1", ExpectedVersion::no_stream(), 1)})[0].ok());
+  // Behind the writer's back (its version cache says 1):
+  auto c = store.connect();
+  c->execute(
+      "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
+      "payload_format) VALUES (X'00112233445566778899aabbccddeeff', 's-1', 2, 's', 'Other', 0, '', '', 0)");
+  c->execute("UPDATE streams SET version = 2 WHERE stream = 's-1'");
+  auto out = commit({cmd("s-1", ExpectedVersion::exact(1), 1), cmd("s-5", ExpectedVersion::any(), 1)});
+  EXPECT_FALSE(out[0].ok());
+  EXPECT_TRUE(out[1].ok()) << out[1].message;
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE stream = 's-1'"), 2);
+  // After the failure the cache was dropped: the next append sees version 2.
+  auto next = commit({cmd("s-1", ExpectedVersion::exact(2), 1)})[0];
+  EXPECT_TRUE(next.ok()) << next.message;
+  EXPECT_EQ(next.first_seq.value(), 3);
+}
+
+TEST_F(GroupCommitterTest, SecondCommitterIsRefusedTheMasterLock) {
+  CommitterOptions o;
+  o.standby = false;
+  GroupCommitter second(store.db(), o, log);
+  EXPECT_THROW(second.start([] { return false; }), NotMaster);
+  CommitterOptions waiting;
+  GroupCommitter standby(store.db(), waiting, log);
+  int polls = 0;
+  EXPECT_FALSE(standby.start([&] { return ++polls > 2; }));  // waited, then gave up when told
+}
+
+}  // namespace
+}  // namespace even::writer
