@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "even/client/errors.h"
 #include "even/client/event_stream.h"
 #include "even/client/events.h"
+#include "even/client/subscription.h"
 #include "even/common/types.h"
 
 namespace even::client {
@@ -64,6 +66,12 @@ class Client {
   // The highest global_seq stored (0 when the store is empty).
   GlobalSeq head();
   std::future<GlobalSeq> head_async();
+
+  // A catch-up subscription (even/client/subscription.h): every event >= from matching `filter`,
+  // once each, in order, from history and then live. Stops when the returned object is destroyed.
+  std::unique_ptr<CatchUpSubscription> subscribe(GlobalSeq from, const Filter& filter,
+                                                 CatchUpSubscription::Handler handler,
+                                                 SubscriptionOptions options = {});
 
   const ClientOptions& options() const;
 

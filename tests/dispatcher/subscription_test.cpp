@@ -1,0 +1,208 @@
+// CatchUpSubscription with real processes (writer, dispatcher, reader): history then live,
+// exactly once and in order, through drops, restarts and subscribers that start mid-load.
+#include "even/client/subscription.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "dispatcher/cluster.h"
+#include "even/client/client.h"
+
+namespace even::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Collects what a subscription hands over.
+class Collected {
+ public:
+  client::CatchUpSubscription::Handler handler() {
+    return [this](const client::RecordedEvent& e) {
+      std::lock_guard lock(mu_);
+      seqs_.push_back(e.global_seq.value());
+      streams_.push_back(e.stream);
+    };
+  }
+  std::vector<std::uint64_t> seqs() const {
+    std::lock_guard lock(mu_);
+    return seqs_;
+  }
+  std::vector<std::string> streams() const {
+    std::lock_guard lock(mu_);
+    return streams_;
+  }
+  bool wait_for(const client::CatchUpSubscription& sub, std::uint64_t seq, std::chrono::milliseconds timeout) const {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (sub.position().value() < seq) {
+      if (std::chrono::steady_clock::now() >= end) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::uint64_t> seqs_;
+  std::vector<std::string> streams_;
+};
+
+std::vector<std::uint64_t> stored(Cluster& c, const std::string& where_extra = "", std::uint64_t from = 1) {
+  auto conn = c.store().connect();
+  auto rs = conn->query("SELECT global_seq FROM events WHERE global_seq >= " + std::to_string(from) + where_extra +
+                        " ORDER BY global_seq");
+  std::vector<std::uint64_t> out;
+  while (rs->next()) out.push_back(rs->getUInt64(1));
+  return out;
+}
+
+client::NewEvent fresh(const std::string& type = "T") {
+  client::NewEvent e;  // a new event id each time
+  e.type = type;
+  e.payload = "{}";
+  return e;
+}
+
+struct Running {
+  Cluster cluster;
+  explicit Running(std::vector<std::string> dispatcher_flags = {}) {
+    cluster.start_writer();
+    cluster.start_dispatcher(std::move(dispatcher_flags));
+    cluster.start_reader();
+  }
+};
+
+TEST(SubscriptionTest, SeveralSubscribersGetEveryEventOnceInOrderFromHistoryThenLive) {
+  Running r;
+  client::Client c(r.cluster.client_options());
+  // History before anyone subscribes.
+  append_concurrently(r.cluster.client_options(), 2, 30, "hist");
+  Collected all, only_b, typed;
+  auto s1 = c.subscribe(GlobalSeq(1), {}, all.handler());
+  auto s2 = c.subscribe(GlobalSeq(1), client::Filter{{"subb"}, {}}, only_b.handler());
+  auto s3 = c.subscribe(GlobalSeq(1), client::Filter{{}, {"Special"}}, typed.handler());
+  std::thread other([&] { append_concurrently(r.cluster.client_options(), 3, 40, "subb"); });
+  append_concurrently(r.cluster.client_options(), 4, 40, "suba");
+  for (int i = 0; i < 5; ++i) c.append("special-1", ExpectedVersion::any(), {fresh("Special")});
+  other.join();
+  const auto head = r.cluster.head();
+  ASSERT_TRUE(all.wait_for(*s1, head, 15s));
+  ASSERT_TRUE(only_b.wait_for(*s2, head, 15s));
+  ASSERT_TRUE(typed.wait_for(*s3, head, 15s));
+  EXPECT_EQ(all.seqs(), stored(r.cluster));
+  EXPECT_EQ(only_b.seqs(), stored(r.cluster, " AND category = 'subb'"));
+  EXPECT_EQ(typed.seqs(), stored(r.cluster, " AND event_type = 'Special'"));
+  EXPECT_TRUE(s1->live());
+  EXPECT_EQ(s1->error(), nullptr);
+}
+
+TEST(SubscriptionTest, ASubscriberStartedInTheMiddleOfALoadGetsEverythingFromItsStartExactlyOnce) {
+  Running r;
+  client::Client c(r.cluster.client_options());
+  std::atomic<bool> loading{true};
+  std::thread load([&] {
+    while (loading) append_concurrently(r.cluster.client_options(), 3, 30, "mid");
+  });
+  std::this_thread::sleep_for(700ms);
+  const std::uint64_t from = r.cluster.head() / 2 + 1;
+  Collected got, got_cat;
+  auto sub = c.subscribe(GlobalSeq(from), {}, got.handler());
+  auto sub_cat = c.subscribe(GlobalSeq(from), client::Filter{{"mid"}, {}}, got_cat.handler());
+  std::this_thread::sleep_for(1000ms);
+  loading = false;
+  load.join();
+  const auto head = r.cluster.head();
+  ASSERT_TRUE(got.wait_for(*sub, head, 15s));
+  ASSERT_TRUE(got_cat.wait_for(*sub_cat, head, 15s));
+  EXPECT_EQ(got.seqs(), stored(r.cluster, "", from));
+  EXPECT_EQ(got_cat.seqs(), stored(r.cluster, "", from));
+  std::cerr << "started at " << from << ", head " << head << ", " << sub->stats().from_history << " from history, "
+            << sub->stats().catch_ups << " catch-ups\n";
+}
+
+TEST(SubscriptionTest, PubMessagesDroppedOnPurposeAreRecoveredFromTheStore) {
+  Running r({"--test-drop-every", "7"});
+  client::Client c(r.cluster.client_options());
+  Collected all, cat;
+  auto s1 = c.subscribe(GlobalSeq(1), {}, all.handler());
+  auto s2 = c.subscribe(GlobalSeq(1), client::Filter{{"dropa"}, {}}, cat.handler());
+  std::thread other([&] { append_concurrently(r.cluster.client_options(), 2, 40, "dropb"); });
+  append_concurrently(r.cluster.client_options(), 3, 40, "dropa");
+  other.join();
+  const auto head = r.cluster.head();
+  ASSERT_TRUE(all.wait_for(*s1, head, 15s));
+  ASSERT_TRUE(cat.wait_for(*s2, head, 15s));
+  EXPECT_EQ(all.seqs(), stored(r.cluster));
+  EXPECT_EQ(cat.seqs(), stored(r.cluster, " AND category = 'dropa'"));
+  EXPECT_GT(s1->stats().catch_ups, 3u) << "the drops must have been noticed";
+  EXPECT_TRUE(r.cluster.dispatcher().log().find("dropped on purpose") != std::string::npos ||
+              r.cluster.dispatcher().running());
+}
+
+TEST(SubscriptionTest, DispatcherSigkilledAndRestartedUnderLoadLosesNothing) {
+  Running r;
+  client::Client c(r.cluster.client_options());
+  Collected all, cat;
+  auto s1 = c.subscribe(GlobalSeq(1), {}, all.handler());
+  auto s2 = c.subscribe(GlobalSeq(1), client::Filter{{"killa"}, {}}, cat.handler());
+  std::atomic<bool> loading{true};
+  std::thread load([&] {
+    while (loading) append_concurrently(r.cluster.client_options(), 2, 20, "killa");
+  });
+  std::thread load2([&] {
+    while (loading) append_concurrently(r.cluster.client_options(), 1, 20, "killb");
+  });
+  std::this_thread::sleep_for(500ms);
+  r.cluster.kill_dispatcher();
+  std::this_thread::sleep_for(500ms);
+  r.cluster.start_dispatcher();
+  std::this_thread::sleep_for(700ms);
+  loading = false;
+  load.join();
+  load2.join();
+  const auto head = r.cluster.head();
+  ASSERT_TRUE(all.wait_for(*s1, head, 20s));
+  ASSERT_TRUE(cat.wait_for(*s2, head, 20s));
+  EXPECT_EQ(all.seqs(), stored(r.cluster));
+  EXPECT_EQ(cat.seqs(), stored(r.cluster, " AND category = 'killa'"));
+}
+
+TEST(SubscriptionTest, HolesAreSkippedAndALateCommitIsHandedOverInOrder) {
+  Running r;
+  client::Client c(r.cluster.client_options());
+  Collected all;
+  auto sub = c.subscribe(GlobalSeq(1), {}, all.handler());
+  c.append("x-1", ExpectedVersion::any(), {fresh()});
+  std::uint64_t late_id;
+  {
+    OpenTransaction hole(r.cluster.store(), "hole-1");
+    OpenTransaction late(r.cluster.store(), "late-1");
+    late_id = late.id();
+    for (int i = 0; i < 3; ++i) c.append("x-1", ExpectedVersion::any(), {fresh()});
+    std::this_thread::sleep_for(500ms);
+    hole.rollback();
+    std::this_thread::sleep_for(500ms);
+    late.commit();
+  }
+  const auto head = r.cluster.head();
+  ASSERT_TRUE(all.wait_for(*sub, head, 10s));
+  const auto want = stored(r.cluster);
+  EXPECT_TRUE(std::binary_search(want.begin(), want.end(), late_id));
+  EXPECT_EQ(all.seqs(), want);
+}
+
+TEST(SubscriptionTest, AHandlerThatThrowsStopsTheSubscriptionAtItsLastPosition) {
+  Running r;
+  client::Client c(r.cluster.client_options());
+  for (int i = 0; i < 5; ++i) c.append("y-1", ExpectedVersion::any(), {fresh()});
+  int calls = 0;
+  auto sub = c.subscribe(GlobalSeq(1), {}, [&](const client::RecordedEvent& ev) {
+    if (++calls == 3) throw std::runtime_error("handler failed at " + std::to_string(ev.global_seq.value()));
+  });
+  auto end = std::chrono::steady_clock::now() + 10s;
+  while (!sub->error() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
+  ASSERT_NE(sub->error(), nullptr) << "calls " << calls << " position " << sub->position().value() << " catch-ups " << sub->stats().catch_ups << " head " << r.cluster.head();
+  EXPECT_EQ(sub->position().value(), 2u);
+}
+
+}  // namespace
+}  // namespace even::test
