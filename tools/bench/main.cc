@@ -9,6 +9,8 @@ namespace {
 const even::bench::Case kCases[] = {
     {"append", "append --mode buffered|serial --clients N --seconds S [--events-per-append K] [--payload-bytes B]",
      even::bench::bench_append},
+    {"latency", "latency --rate R --seconds S: append-to-subscriber delivery latency through writer and dispatcher",
+     even::bench::bench_latency},
 };
 
 int bench_main(int argc, char** argv) {

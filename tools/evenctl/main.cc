@@ -19,6 +19,8 @@ const even::ctl::Command kCommands[] = {
      even::ctl::cmd_read_all},
     {"head", "head: the highest global sequence stored", even::ctl::cmd_head},
     {"stream-version", "stream-version STREAM: a stream's version and whether it exists", even::ctl::cmd_stream_version},
+    {"tail", "tail [--from N] [--category C] [--type T]: print events as they arrive (JSON lines) until interrupted",
+     even::ctl::cmd_tail},
 };
 
 int evenctl_main(int argc, char** argv) {
