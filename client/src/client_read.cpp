@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "client_impl.h"
 #include "even/client/client.h"
@@ -23,6 +24,45 @@ ReplyInfo classify_reader_reply(wire::Decoded& d) {
 
 namespace {
 
+// Reads every pointer field of a ReaderReply once through the typed API (which bounds-checks each
+// one), so that later reads cannot throw: the check wire::validate_deep makes, without the cost
+// of schema reflection per field, which dominated reading large pages. Keep in step with
+// schemas/reader.capnp: every Text/Data/List/struct field of a reply must be touched here.
+void validate_reply(schema::ReaderReply::Reader r) {
+  switch (r.which()) {
+    case schema::ReaderReply::ERROR: (void)r.getError().getMessage(); break;
+    case schema::ReaderReply::PAGE:
+      for (auto e : r.getPage().getEvents()) {
+        (void)e.getEventId();
+        (void)e.getStream();
+        (void)e.getType();
+        (void)e.getMetadata();
+        (void)e.getPayload();
+      }
+      break;
+    case schema::ReaderReply::STREAM_INFO: (void)r.getStreamInfo(); break;
+    default: break;  // head, or a kind from a newer reader: scalars only / answered as unexpected
+  }
+}
+
+}  // namespace
+
+std::variant<wire::Decoded, wire::DecodeError> decode_reader_reply(zmq::message_t&& frame, const wire::Limits& limits) {
+  auto result = wire::decode_any(std::move(frame), limits);
+  if (auto* d = std::get_if<wire::Decoded>(&result)) {
+    try {
+      validate_reply(d->root<schema::ReaderReply>());
+      d->reset_reader();
+    } catch (const kj::Exception& e) {
+      return wire::DecodeError{schema::ErrorCode::MALFORMED,
+                               std::string("malformed reply: ") + e.getDescription().cStr()};
+    }
+  }
+  return result;
+}
+
+namespace {
+
 std::uint32_t wire_count(std::size_t max_count) {
   return static_cast<std::uint32_t>(std::min<std::size_t>(max_count, std::numeric_limits<std::uint32_t>::max()));
 }
@@ -33,31 +73,37 @@ schema::ReaderReply::Reader checked(wire::Decoded& d) {
   return r;
 }
 
-std::string to_string(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+// Copies one wire event into `e`, reusing its strings' capacity.
+void fill_event(schema::RecordedEvent::Reader in, RecordedEvent& e) {
+  e.global_seq = GlobalSeq(in.getGlobalSeq());
+  auto id = in.getEventId();
+  if (auto parsed = EventId::from_bytes(id.begin(), id.size())) e.id = *parsed;
+  auto stream = in.getStream();
+  e.stream.assign(stream.begin(), stream.size());
+  e.stream_seq = StreamSeq(in.getStreamSeq());
+  auto type = in.getType();
+  e.type.assign(type.begin(), type.size());
+  e.created_at_us = in.getCreatedAtUs();
+  auto md = in.getMetadata();
+  e.metadata.assign(reinterpret_cast<const char*>(md.begin()), md.size());
+  auto payload = in.getPayload();
+  e.payload.assign(reinterpret_cast<const char*>(payload.begin()), payload.size());
+  e.format = in.getPayloadFormat() == schema::PayloadFormat::JSON ? PayloadFormat::json : PayloadFormat::binary;
+}
 
-ReadPage to_page(wire::Decoded& d) {
+// The reply as a page: throws the reader's error, or for an unexpected reply kind.
+schema::Page::Reader page_of(wire::Decoded& d) {
   auto r = checked(d);
   if (!r.isPage()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
-  auto p = r.getPage();
+  return r.getPage();
+}
+
+ReadPage to_page(wire::Decoded& d) {
+  auto p = page_of(d);
   ReadPage page;
   auto events = p.getEvents();
   page.events.resize(events.size());
-  for (unsigned i = 0; i < events.size(); ++i) {
-    auto in = events[i];
-    auto& e = page.events[i];
-    e.global_seq = GlobalSeq(in.getGlobalSeq());
-    auto id = in.getEventId();
-    if (auto parsed = EventId::from_bytes(id.begin(), id.size())) e.id = *parsed;
-    auto stream = in.getStream();
-    e.stream.assign(stream.begin(), stream.size());
-    e.stream_seq = StreamSeq(in.getStreamSeq());
-    auto type = in.getType();
-    e.type.assign(type.begin(), type.size());
-    e.created_at_us = in.getCreatedAtUs();
-    e.metadata = to_string(in.getMetadata());
-    e.payload = to_string(in.getPayload());
-    e.format = in.getPayloadFormat() == schema::PayloadFormat::JSON ? PayloadFormat::json : PayloadFormat::binary;
-  }
+  for (unsigned i = 0; i < events.size(); ++i) fill_event(events[i], page.events[i]);
   page.end = p.getEnd();
   page.next_stream_seq = StreamSeq(p.getNextStreamSeq());
   page.next_global_seq = GlobalSeq(p.getNextGlobalSeq());
@@ -77,21 +123,20 @@ std::pair<std::uint64_t, zmq::message_t> make_request(RpcChannel& channel, Fill 
   return {id, wire::encode(msg)};
 }
 
-std::future<ReadPage> request_stream_page(RpcChannel& channel, const std::string& stream, StreamSeq from,
-                                          Direction dir, std::size_t max_count) {
-  auto [id, frame] = make_request(channel, [&](schema::ReaderRequest::Builder req) {
+std::pair<std::uint64_t, zmq::message_t> stream_request(RpcChannel& channel, const std::string& stream,
+                                                        StreamSeq from, Direction dir, std::size_t max_count) {
+  return make_request(channel, [&](schema::ReaderRequest::Builder req) {
     auto r = req.initReadStream();
     r.setStream(stream);
     r.setFrom(from.value());
     r.setDirection(dir == Direction::forward ? schema::Direction::FORWARD : schema::Direction::BACKWARD);
     r.setMaxCount(wire_count(max_count));
   });
-  return channel.call_future<ReadPage>(id, std::move(frame), to_page);
 }
 
-std::future<ReadPage> request_all_page(RpcChannel& channel, GlobalSeq from, const Filter& filter,
-                                       std::size_t max_count) {
-  auto [id, frame] = make_request(channel, [&](schema::ReaderRequest::Builder req) {
+std::pair<std::uint64_t, zmq::message_t> all_request(RpcChannel& channel, GlobalSeq from, const Filter& filter,
+                                                     std::size_t max_count) {
+  return make_request(channel, [&](schema::ReaderRequest::Builder req) {
     auto r = req.initReadAll();
     r.setFrom(from.value());
     auto cats = r.initCategories(static_cast<unsigned>(filter.categories.size()));
@@ -100,67 +145,80 @@ std::future<ReadPage> request_all_page(RpcChannel& channel, GlobalSeq from, cons
     for (unsigned i = 0; i < filter.event_types.size(); ++i) types.set(i, filter.event_types[i]);
     r.setMaxCount(wire_count(max_count));
   });
-  return channel.call_future<ReadPage>(id, std::move(frame), to_page);
 }
-
-class StreamPages : public PageSource {
- public:
-  StreamPages(RpcChannel& channel, std::string stream, StreamSeq from, Direction dir)
-      : channel_(channel), stream_(std::move(stream)), from_(from), dir_(dir) {}
-  std::future<ReadPage> fetch(const ReadPage* previous, std::size_t max_count) override {
-    return request_stream_page(channel_, stream_, previous ? previous->next_stream_seq : from_, dir_, max_count);
-  }
-
- private:
-  RpcChannel& channel_;
-  std::string stream_;
-  StreamSeq from_;
-  Direction dir_;
-};
-
-class AllPages : public PageSource {
- public:
-  AllPages(RpcChannel& channel, GlobalSeq from, Filter filter)
-      : channel_(channel), from_(from), filter_(std::move(filter)) {}
-  std::future<ReadPage> fetch(const ReadPage* previous, std::size_t max_count) override {
-    return request_all_page(channel_, previous ? previous->next_global_seq : from_, filter_, max_count);
-  }
-
- private:
-  RpcChannel& channel_;
-  GlobalSeq from_;
-  Filter filter_;
-};
 
 }  // namespace
 
 // --- EventStream ---------------------------------------------------------------------------
 
-EventStream::EventStream(std::unique_ptr<PageSource> source, std::size_t max_count)
-    : source_(std::move(source)), remaining_(max_count) {
-  if (remaining_ == 0) return;
-  page_ = source_->fetch(nullptr, remaining_).get();
-  prefetch();
-}
+struct EventStream::State {
+  enum class Kind { stream, all };
+  State(RpcChannel& c, Kind k, std::size_t max) : channel(c), kind(k), remaining(max) {}
 
-void EventStream::prefetch() {
-  if (page_.end || !source_) return;
-  const std::size_t in_page = page_.events.size() - index_;
-  if (remaining_ <= in_page) return;
-  pending_ = source_->fetch(&page_, remaining_ - in_page);
+  // Requests the page at the current position, for at most `max` events.
+  void request(std::size_t max) {
+    auto [id, frame] = kind == Kind::stream ? stream_request(channel, stream, stream_from, dir, max)
+                                            : all_request(channel, all_from, filter, max);
+    pending = channel.call_future<wire::Decoded>(id, std::move(frame), [](wire::Decoded& d) {
+      (void)page_of(d);  // throws the reader's error
+      return std::move(d);
+    });
+  }
+
+  // Waits for the requested page, makes it current and requests the one after it.
+  void take_page() {
+    current.emplace(pending.get());  // throws what the page request threw
+    page = page_of(*current);
+    events = page.getEvents();
+    index = 0;
+    end = page.getEnd();
+    stream_from = StreamSeq(page.getNextStreamSeq());
+    all_from = GlobalSeq(page.getNextGlobalSeq());
+    if (end) head = GlobalSeq(page.getHead());
+    if (!end && remaining > events.size()) request(remaining - events.size());
+  }
+
+  RpcChannel& channel;
+  const Kind kind;
+  std::string stream;  // Kind::stream
+  Direction dir = Direction::forward;
+  Filter filter;       // Kind::all
+  StreamSeq stream_from;  // where the next page starts
+  GlobalSeq all_from;
+  std::size_t remaining;  // events still to deliver
+
+  std::optional<wire::Decoded> current;  // the page being delivered
+  schema::Page::Reader page;
+  capnp::List<schema::RecordedEvent>::Reader events;
+  unsigned index = 0;
+  std::future<wire::Decoded> pending;  // the next page, when requested
+  bool end = false;
+  GlobalSeq head;
+  RecordedEvent event;  // the event last delivered (its buffers are reused)
+};
+
+EventStream::EventStream() = default;
+EventStream::~EventStream() = default;
+EventStream::EventStream(EventStream&&) noexcept = default;
+EventStream& EventStream::operator=(EventStream&&) noexcept = default;
+EventStream::EventStream(std::unique_ptr<State> state) : state_(std::move(state)) {
+  if (state_->remaining == 0) return;
+  state_->request(state_->remaining);
+  state_->take_page();
 }
 
 const RecordedEvent* EventStream::next() {
+  if (!state_) return nullptr;
+  auto& s = *state_;
   for (;;) {
-    if (remaining_ == 0) return nullptr;
-    if (index_ < page_.events.size()) {
-      --remaining_;
-      return &page_.events[index_++];
+    if (s.remaining == 0) return nullptr;
+    if (s.current && s.index < s.events.size()) {
+      fill_event(s.events[s.index++], s.event);
+      --s.remaining;
+      return &s.event;
     }
-    if (!pending_.valid()) return nullptr;
-    page_ = pending_.get();  // leaves pending_ invalid; throws what the page request threw
-    index_ = 0;
-    prefetch();
+    if (!s.pending.valid()) return nullptr;
+    s.take_page();
   }
 }
 
@@ -170,23 +228,35 @@ std::vector<RecordedEvent> EventStream::to_vector() {
   return out;
 }
 
+bool EventStream::reached_end() const { return state_ && state_->end; }
+GlobalSeq EventStream::head() const { return state_ ? state_->head : GlobalSeq(0); }
+
 // --- Client --------------------------------------------------------------------------------
 
 std::future<ReadPage> Client::read_stream_page_async(const std::string& stream, StreamSeq from, Direction dir,
                                                      std::size_t max_count) {
-  return request_stream_page(impl_->reader, stream, from, dir, max_count);
+  auto [id, frame] = stream_request(impl_->reader, stream, from, dir, max_count);
+  return impl_->reader.call_future<ReadPage>(id, std::move(frame), to_page);
 }
 
 std::future<ReadPage> Client::read_all_page_async(GlobalSeq from, const Filter& filter, std::size_t max_count) {
-  return request_all_page(impl_->reader, from, filter, max_count);
+  auto [id, frame] = all_request(impl_->reader, from, filter, max_count);
+  return impl_->reader.call_future<ReadPage>(id, std::move(frame), to_page);
 }
 
 EventStream Client::read_stream(const std::string& stream, StreamSeq from, Direction dir, std::size_t max_count) {
-  return EventStream(std::make_unique<StreamPages>(impl_->reader, stream, from, dir), max_count);
+  auto s = std::make_unique<EventStream::State>(impl_->reader, EventStream::State::Kind::stream, max_count);
+  s->stream = stream;
+  s->dir = dir;
+  s->stream_from = from;
+  return EventStream(std::move(s));
 }
 
 EventStream Client::read_all(GlobalSeq from, const Filter& filter, std::size_t max_count) {
-  return EventStream(std::make_unique<AllPages>(impl_->reader, from, filter), max_count);
+  auto s = std::make_unique<EventStream::State>(impl_->reader, EventStream::State::Kind::all, max_count);
+  s->filter = filter;
+  s->all_from = from;
+  return EventStream(std::move(s));
 }
 
 std::future<std::optional<StreamSeq>> Client::stream_version_async(const std::string& stream) {

@@ -1,4 +1,8 @@
 // even-reader: serves reads from the event store (or a replica of it). See services/reader/README.md.
+#include <malloc.h>
+
+#include <algorithm>
+
 #include "even/common/config.h"
 #include "even/common/store/schema.h"
 #include "reader/reader_service.h"
@@ -40,6 +44,11 @@ int reader_main(int argc, char** argv) {
     throw po::error("--page-max-events must be 1..1000000");
   if (r.worker.page.max_bytes < 1024) throw po::error("--page-max-bytes must be at least 1024");
   r.worker.limits.max_message_bytes = max_message_bytes;
+
+  // Every page is encoded into a fresh frame of up to --page-max-bytes that ZeroMQ frees after
+  // sending: keep such blocks on the heap instead of mmap/munmap (and page faults) per page.
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::min<std::size_t>(r.worker.page.max_bytes * 4 + (1u << 20), 1u << 30)));
+  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
   auto log = config::make_logger("reader", log_options);
   zmq::context_t ctx(1);

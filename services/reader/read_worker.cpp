@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <zmq_addon.hpp>
 
 namespace even::reader {
@@ -55,7 +56,11 @@ ReadWorker::ReadWorker(int index, zmq::context_t& ctx, std::string backend, conf
       backend_(std::move(backend)),
       db_(std::move(db)),
       options_(std::move(options)),
-      log_(std::move(log)) {
+      log_(std::move(log)),
+      // Room for a full page: the events' fixed parts and their bytes, plus the reply's own words.
+      scratch_(kj::heapArray<capnp::word>(options_.page.max_bytes / sizeof(capnp::word) +
+                                          options_.page.max_events * 12 + 512)) {
+  std::memset(scratch_.begin(), 0, scratch_.size() * sizeof(capnp::word));  // MallocMessageBuilder needs zeros
   thread_ = std::thread([this] { run(); });
 }
 
@@ -133,6 +138,8 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
   auto req = std::get<wire::Decoded>(decoded).root<schema::ReaderRequest>();
   request_id = req.getRequestId();
 
+  // The reply is built in the worker's reusable first segment; rows go straight into it.
+  capnp::MallocMessageBuilder msg(scratch_.asPtr());
   Outcome out;
   try {
     if (req.getProtocolVersion() != schema::PROTOCOL_VERSION)
@@ -148,7 +155,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
           throw Rejected{EC::UNSUPPORTED_VERSION, "unknown read direction"};
         if (q.from.value() < 0) throw Rejected{EC::BAD_RANGE, "a stream read starts at a sequence >= 0"};
         PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
-        auto page = with_store([&](StoreReads& s) { return s.read_stream(q, limits); });
+        auto page = with_store([&](StoreReads& s) { return s.read_stream(q, limits, msg.getOrphanage()); });
         if (!page) throw Rejected{EC::NOT_FOUND, "stream '" + q.stream + "' does not exist"};
         out.kind = Outcome::Kind::page;
         out.page = std::move(*page);
@@ -182,7 +189,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
         PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
         out.kind = Outcome::Kind::page;
         out.page = with_store([&](StoreReads& s) {
-          auto page = s.read_all(q, limits);
+          auto page = s.read_all(q, limits, msg.getOrphanage());
           if (page.end) out.page_head = s.head();
           return page;
         });
@@ -219,16 +226,12 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
     return error_reply(EC::INTERNAL, std::string("internal error: ") + e.getDescription().cStr());
   }
 
-  // One segment big enough for the whole page, so encoding copies once.
-  const auto words = static_cast<unsigned>(std::min<std::size_t>(out.page.bytes / 8 + 256, 1u << 28));
-  capnp::MallocMessageBuilder msg(words);
   auto reply = msg.initRoot<schema::ReaderReply>();
   reply.setRequestId(request_id);
   switch (out.kind) {
     case Outcome::Kind::page: {
       auto p = reply.initPage();
-      auto list = p.initEvents(static_cast<unsigned>(out.page.events.size()));
-      for (unsigned i = 0; i < out.page.events.size(); ++i) store::to_wire(out.page.events[i], list[i]);
+      p.adoptEvents(out.page.take_events());
       p.setEnd(out.page.end);
       p.setNextStreamSeq(out.page.next_stream_seq.value());
       p.setNextGlobalSeq(out.page.next_global_seq.value());

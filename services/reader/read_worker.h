@@ -58,6 +58,7 @@ class ReadWorker {
   const config::DbOptions db_;
   const WorkerOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  kj::Array<capnp::word> scratch_;           // first segment of every reply; worker thread only
   std::unique_ptr<store::Connection> conn_;  // worker thread only; null until first use / after a loss
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -23,35 +23,53 @@ std::string limit_clause(const PageLimits& limits) {
 
 }  // namespace
 
-std::size_t wire_size(const store::StoredEvent& e) {
-  // RecordedEvent: 6 data words + 5 pointers, texts with NUL, data padded to words.
-  return 88 + e.stream.size() + e.type.size() + e.metadata.size() + e.payload.size() + 16 + 4 * 8;
+capnp::Orphan<capnp::List<schema::RecordedEvent>> Page::take_events() {
+  if (events.get().size() != count) events.truncate(count);
+  return std::move(events);
 }
 
-Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits) {
+Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage) {
   Page page;
+  page.events = orphanage.newOrphan<capnp::List<schema::RecordedEvent>>(static_cast<unsigned>(limits.max_events));
+  auto list = page.events.get();
   auto rs = conn_.query_streaming(sql);
   bool more = false;
+  // Columns as in store::kEventColumns; blobs are copied once, from the row into the message.
   while (rs->next()) {
-    if (page.events.size() >= limits.max_events) {
+    if (page.count >= limits.max_events) {
       more = true;
       break;
     }
-    auto e = store::read_event_row(*rs);
-    std::size_t size = wire_size(e);
-    if (!page.events.empty() && page.bytes + size > limits.max_bytes) {
+    const auto id = rs->getString(2), stream = rs->getString(3), type = rs->getString(5), metadata = rs->getString(7),
+               payload = rs->getString(8);
+    // RecordedEvent: 6 data words + 5 pointers; blobs padded to words.
+    const std::size_t size = 88 + 16 + stream.length() + type.length() + metadata.length() + payload.length() + 32;
+    if (page.count > 0 && page.bytes + size > limits.max_bytes) {
       more = true;
       break;
     }
+    auto bytes = [](const sql::SQLString& s) {
+      return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.c_str()), s.length());
+    };
+    auto out = list[page.count++];
+    out.setGlobalSeq(rs->getUInt64(1));
+    out.setEventId(bytes(id));
+    out.setStream(capnp::Text::Reader(stream.c_str(), stream.length()));
+    out.setStreamSeq(rs->getInt64(4));
+    out.setType(capnp::Text::Reader(type.c_str(), type.length()));
+    out.setCreatedAtUs(rs->getInt64(6));
+    out.setMetadata(bytes(metadata));
+    out.setPayload(bytes(payload));
+    out.setPayloadFormat(rs->getUInt(9) == 1 ? schema::PayloadFormat::JSON : schema::PayloadFormat::BINARY);
     page.bytes += size;
-    page.events.push_back(std::move(e));
   }
   rs.reset();  // drains what is left of the (bounded) result before the next statement
   page.end = !more;
   return page;
 }
 
-std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const PageLimits& limits) {
+std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const PageLimits& limits,
+                                            capnp::Orphanage orphanage) {
   std::string sql = kSelect;
   sql += " FORCE INDEX (ux_events_stream_seq) WHERE stream = ";
   store::append_quoted(sql, q.stream);
@@ -59,19 +77,19 @@ std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const Page
   sql += std::to_string(q.from.value());
   sql += q.backward ? " ORDER BY stream_seq DESC" : " ORDER BY stream_seq";
   sql += limit_clause(limits);
-  Page page = fill_page(sql, limits);
-  if (page.events.empty() && !stream_version(q.stream)) return std::nullopt;
-  if (page.events.empty()) {
+  Page page = fill_page(sql, limits, orphanage);
+  if (page.count == 0 && !stream_version(q.stream)) return std::nullopt;
+  if (page.count == 0) {
     page.next_stream_seq = q.from;
   } else {
-    auto last = page.events.back().stream_seq.value();
+    auto last = page.events.get()[page.count - 1].getStreamSeq();
     page.next_stream_seq = StreamSeq(q.backward ? last - 1 : last + 1);
   }
   if (q.backward && page.next_stream_seq.value() < 1) page.end = true;
   return page;
 }
 
-Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits) {
+Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage) {
   const std::string from = std::to_string(q.from.value());
   std::string sql;
   auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
@@ -111,8 +129,8 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits) {
     sql = std::string(kSelect) + " FORCE INDEX (PRIMARY) WHERE global_seq >= " + from + " ORDER BY global_seq" +
           limit_clause(limits);
   }
-  Page page = fill_page(sql, limits);
-  page.next_global_seq = page.events.empty() ? q.from : page.events.back().global_seq.next();
+  Page page = fill_page(sql, limits, orphanage);
+  page.next_global_seq = page.count == 0 ? q.from : GlobalSeq(page.events.get()[page.count - 1].getGlobalSeq() + 1);
   return page;
 }
 

@@ -5,6 +5,9 @@
 // event type from ix_events_type; a read with both filters is driven by the category index and
 // filters the types. Pages are bounded by count and by bytes.
 //
+// Rows go straight from the result set into the reply message under construction (no
+// intermediate copies): the caller passes the message's Orphanage and adopts the page's list.
+//
 // Not thread-safe: a StoreReads belongs to one worker thread, like its connection. The
 // connection must outlive it. Throws sql::SQLException as Connector/C++ does; the caller decides
 // about reconnecting (see ReadWorker).
@@ -15,9 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "even/common/store/events.h"
+#include <capnp/orphan.h>
+
 #include "even/common/store/mysql.h"
 #include "even/common/types.h"
+#include "even/schemas/common.capnp.h"
 
 namespace even::reader {
 
@@ -39,15 +44,18 @@ struct AllPageQuery {
 };
 
 struct Page {
-  std::vector<store::StoredEvent> events;
+  // Allocated in the caller's message; may be longer than `count` (the tail is unused zeros
+  // when the page ended early): the caller truncates it when adopting (Page::take_events).
+  capnp::Orphan<capnp::List<schema::RecordedEvent>> events;
+  unsigned count = 0;
   bool end = false;          // nothing after this page matched when it was read
   StreamSeq next_stream_seq; // stream reads: `from` of the following page
   GlobalSeq next_global_seq; // read-all: `from` of the following page
   std::size_t bytes = 0;     // approximate size of the events on the wire
-};
 
-// Approximate wire size of one event (payload, metadata, names and fixed fields).
-std::size_t wire_size(const store::StoredEvent& e);
+  // The events, truncated to `count`, for adoption into the reply.
+  capnp::Orphan<capnp::List<schema::RecordedEvent>> take_events();
+};
 
 class StoreReads {
  public:
@@ -55,9 +63,9 @@ class StoreReads {
 
   // Events of `q.stream` from q.from on (or down from it, backward). An empty page with end=true
   // when nothing is there; nullopt when the stream has no events at all (it does not exist).
-  std::optional<Page> read_stream(const StreamPageQuery& q, const PageLimits& limits);
+  std::optional<Page> read_stream(const StreamPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
   // Events with global_seq >= q.from matching the filters, in global order.
-  Page read_all(const AllPageQuery& q, const PageLimits& limits);
+  Page read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
   // The stream's version (its last stream_seq); nullopt when it has no events.
   std::optional<StreamSeq> stream_version(const std::string& stream);
   // The highest global_seq stored; 0 when the store is empty.
@@ -65,7 +73,7 @@ class StoreReads {
 
  private:
   // Runs `sql` (which selects kEventColumns, at most limits.max_events + 1 rows) and fills a page.
-  Page fill_page(const std::string& sql, const PageLimits& limits);
+  Page fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage);
 
   store::Connection& conn_;
 };

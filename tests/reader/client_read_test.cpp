@@ -128,7 +128,13 @@ TEST(ClientRead, EmptyStoreHeadAndVersions) {
   auto head = cl.head();
   EXPECT_EQ(head.value(), static_cast<std::uint64_t>(c.store.scalar("SELECT MAX(global_seq) FROM events")));
   EXPECT_EQ(cl.head_async().get(), head);
-  auto all = cl.read_all(GlobalSeq(0)).to_vector();
+  auto stream = cl.read_all(GlobalSeq(0));
+  auto all = stream.to_vector();
+  EXPECT_TRUE(stream.reached_end());
+  EXPECT_EQ(stream.head(), head);
+  auto capped = cl.read_all(GlobalSeq(0), {}, 2);
+  EXPECT_EQ(capped.to_vector().size(), 2u);
+  EXPECT_FALSE(capped.reached_end());
   ASSERT_EQ(all.size(), 5u);
   EXPECT_EQ(all.back().global_seq, head);
   EXPECT_EQ(all.front().global_seq, r.front().first_global_seq);

@@ -21,6 +21,7 @@ struct Case {
 
 int bench_append(int argc, char** argv);
 int bench_latency(int argc, char** argv);  // bench_latency.cc
+int bench_read(int argc, char** argv);  // bench_read.cc
 
 // The MariaDB a benchmark uses: the one given by --db-url, or the project's private one
 // (ops/even db start, 127.0.0.1:3307), which is started if it is not running.

@@ -11,6 +11,8 @@ const even::bench::Case kCases[] = {
      even::bench::bench_append},
     {"latency", "latency --rate R --seconds S: append-to-subscriber delivery latency through writer and dispatcher",
      even::bench::bench_latency},
+    {"read", "read --events N [--payload-bytes B] [--workers W]: read-all catch-up through even-reader vs a raw SELECT",
+     even::bench::bench_read},
 };
 
 int bench_main(int argc, char** argv) {

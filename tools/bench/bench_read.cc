@@ -1,0 +1,176 @@
+// even-bench read: a full read-all catch-up through a real even-reader, against a plain streamed
+// SELECT of the same rows and columns with Connector/C++, measured in the same run.
+//
+// The N events are bulk-loaded straight into the store with multi-row INSERTs (the writer is not
+// what this measures; even-bench append does that), into a fresh database dropped afterwards.
+#include <sys/types.h>
+
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "bench/bench.h"
+#include "even/client/client.h"
+#include "even/common/net.h"
+#include "even/common/store/events.h"
+#include "even/common/store/mysql.h"
+
+namespace even::bench {
+
+namespace {
+
+// Loads `events` events of `payload_bytes` into `streams` streams, round-robin, in global order.
+void bulk_load(const config::DbOptions& db, std::uint64_t events, int streams, int payload_bytes) {
+  auto conn = store::Connection::open(db);
+  std::mt19937_64 rng(42);
+  const std::string payload =
+      "{\"data\":\"" + std::string(static_cast<std::size_t>(std::max(0, payload_bytes - 11)), 'x') + "\"}";
+  const std::int64_t now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  constexpr std::uint64_t kRowsPerInsert = 2000;
+  auto start = Clock::now();
+  auto last_report = start;
+  std::string sql;
+  for (std::uint64_t done = 0; done < events;) {
+    sql = "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
+          "payload_format) VALUES ";
+    for (std::uint64_t k = 0; k < kRowsPerInsert && done < events; ++k, ++done) {
+      std::uint64_t id[2] = {rng(), rng()};
+      const auto s = done % static_cast<std::uint64_t>(streams);
+      const auto seq = done / static_cast<std::uint64_t>(streams) + 1;
+      if (k) sql += ',';
+      sql += '(';
+      store::append_hex(sql, id, sizeof id);
+      sql += ",'bench-" + std::to_string(s) + "'," + std::to_string(seq) + ",'bench','BenchEvent'," +
+             std::to_string(now_us) + ",'',";
+      store::append_quoted(sql, payload);
+      sql += ",1)";
+    }
+    conn->execute(sql);
+    if (seconds_since(last_report) >= 2) {
+      std::cerr << "[bench] loaded " << done << "/" << events << " events\n";
+      last_report = Clock::now();
+    }
+  }
+  conn->execute(
+      "INSERT INTO streams (stream, version, updated_at_us) SELECT stream, MAX(stream_seq), 0 FROM events GROUP BY "
+      "stream");
+  std::cerr << "[bench] loaded " << events << " events in " << seconds_since(start) << " s\n";
+}
+
+struct ReadRun {
+  std::uint64_t events = 0;
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+};
+
+// The baseline: one streamed SELECT of every row, decoded as the reader decodes them.
+ReadRun read_raw(const config::DbOptions& db) {
+  auto conn = store::Connection::open(db);
+  ReadRun r;
+  auto start = Clock::now();
+  auto rs = conn->query_streaming(std::string("SELECT ") + store::kEventColumns + " FROM events ORDER BY global_seq");
+  while (rs->next()) {
+    auto e = store::read_event_row(*rs);
+    r.bytes += e.payload.size();
+    ++r.events;
+  }
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+// A full catch-up through the reader, as a subscriber does it.
+ReadRun read_through_reader(client::Client& c, std::uint64_t expected) {
+  ReadRun r;
+  auto start = Clock::now();
+  auto last_report = start;
+  for (const auto& e : c.read_all(GlobalSeq(1))) {
+    r.bytes += e.payload.size();
+    if (++r.events % 65536 == 0 && seconds_since(last_report) >= 2) {
+      std::cerr << "[bench] read " << r.events << "/" << expected << " events through the reader\n";
+      last_report = Clock::now();
+    }
+  }
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+// Peak resident set of another process (VmHWM), MiB; 0 when unknown.
+double process_peak_rss_mb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+}  // namespace
+
+int bench_read(int argc, char** argv) {
+  namespace po = config::po;
+  config::DbOptions db;
+  std::uint64_t events = 200000;
+  int streams = 1000, payload_bytes = 200, rounds = 2, workers = 2;
+  std::size_t page_events = 1000, page_bytes = 1u << 20;
+  po::options_description desc("even-bench read options");
+  desc.add_options()
+      ("events", po::value(&events)->default_value(events), "events to load and read")
+      ("streams", po::value(&streams)->default_value(streams), "streams the events are spread over")
+      ("payload-bytes", po::value(&payload_bytes)->default_value(payload_bytes), "payload size of each event")
+      ("rounds", po::value(&rounds)->default_value(rounds), "each read is measured this many times; the best counts")
+      ("workers", po::value(&workers)->default_value(workers), "the reader's --workers")
+      ("page-max-events", po::value(&page_events)->default_value(page_events), "the reader's --page-max-events")
+      ("page-max-bytes", po::value(&page_bytes)->default_value(page_bytes), "the reader's --page-max-bytes");
+  config::add_db_options(desc, db);
+  auto vm = config::parse(argc, argv, desc, "Usage: even-bench read --events N [options]");
+  if (!vm) return 0;
+  if (events == 0 || streams < 1 || rounds < 1) throw po::error("--events, --streams and --rounds must be >= 1");
+
+  auto server = ensure_database(db, !(*vm)["db-url"].defaulted());
+  ScratchStore scratch(server);
+  std::cerr << "[bench] store '" << scratch.db().name << "' at " << scratch.db().url << "\n";
+  bulk_load(scratch.db(), events, streams, payload_bytes);
+
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
+  const auto& s = scratch.db();
+  ServiceProcess reader("reader", {"--reader-endpoint", endpoint, "--workers", std::to_string(workers),
+                                   "--page-max-events", std::to_string(page_events), "--page-max-bytes",
+                                   std::to_string(page_bytes), "--db-url", s.url, "--db-user", s.user,
+                                   "--db-password", s.password, "--db-name", s.name, "--log-level", "warn"});
+  client::ClientOptions co;
+  co.reader_endpoint = endpoint;
+  co.timeout = std::chrono::seconds(60);
+  client::Client c(co);
+  if (c.head().value() == 0) throw std::runtime_error("the reader sees an empty store");  // also waits for it
+
+  ReadRun best_raw, best_reader;
+  for (int round = 1; round <= rounds; ++round) {
+    auto raw = read_raw(scratch.db());
+    std::cerr << "[bench] round " << round << ": raw SELECT " << raw.events << " events in " << raw.seconds << " s\n";
+    auto through = read_through_reader(c, events);
+    std::cerr << "[bench] round " << round << ": reader " << through.events << " events in " << through.seconds
+              << " s\n";
+    if (raw.events != events || through.events != events || raw.bytes != through.bytes)
+      throw std::runtime_error("read " + std::to_string(through.events) + " events through the reader and " +
+                               std::to_string(raw.events) + " raw, expected " + std::to_string(events));
+    if (best_raw.seconds == 0 || raw.seconds < best_raw.seconds) best_raw = raw;
+    if (best_reader.seconds == 0 || through.seconds < best_reader.seconds) best_reader = through;
+  }
+  const double eps = static_cast<double>(events) / best_reader.seconds;
+  const double raw_eps = static_cast<double>(events) / best_raw.seconds;
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "{\"bench\":\"read\",\"events\":" << events << ",\"events_per_s\":" << eps << ",\"raw_events_per_s\":" << raw_eps;
+  out.precision(3);
+  out << ",\"ratio_to_raw\":" << eps / raw_eps;
+  out.precision(1);
+  out << ",\"peak_rss_mb\":" << peak_rss_mb() << ",\"reader_peak_rss_mb\":" << process_peak_rss_mb(reader.pid())
+      << "}";
+  std::cout << out.str() << std::endl;
+  return 0;
+}
+
+}  // namespace even::bench
