@@ -92,7 +92,8 @@ AppendRun run_clients(const std::string& endpoint, bool serial, int clients, dou
 
 // The baseline: one connection inserting the same kind of rows with multi-row INSERTs of
 // `batch_rows` rows, one transaction each, for `seconds`.
-double raw_insert_rate(const config::DbOptions& db, int batch_rows, double seconds, int payload_bytes, int streams) {
+double raw_insert_rate(const config::DbOptions& db, int batch_rows, double seconds, int payload_bytes, int streams,
+                       bool with_versions = false) {
   auto conn = store::Connection::open(db);
   conn->begin();
   std::string payload = "{\"data\":\"" + std::string(static_cast<std::size_t>(std::max(0, payload_bytes - 11)), 'x') + "\"}";
@@ -116,6 +117,16 @@ double raw_insert_rate(const config::DbOptions& db, int batch_rows, double secon
       sql += ",1)";
     }
     conn->update(sql);
+    if (with_versions) {
+      // The same rows plus what an event store must also keep: each stream's version.
+      std::string up = "INSERT INTO streams (stream, version, updated_at_us) VALUES ";
+      for (int s = 0; s < std::min(batch_rows, streams); ++s) {
+        if (s) up += ',';
+        up += "('bench-" + std::to_string(s) + "'," + std::to_string(seq[static_cast<std::size_t>(s)]) + ",0)";
+      }
+      up += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at_us = VALUES(updated_at_us)";
+      conn->update(up);
+    }
     conn->commit();
     rows += static_cast<std::uint64_t>(batch_rows);
   }
@@ -129,6 +140,7 @@ int bench_append(int argc, char** argv) {
   config::DbOptions db;
   std::string modes = "buffered,serial";
   int clients = 64, events_per_append = 1, payload_bytes = 200, batch_window_us = 0;
+  bool raw_with_versions = false;
   double seconds = 10;
   po::options_description desc("even-bench append options");
   desc.add_options()
@@ -137,7 +149,9 @@ int bench_append(int argc, char** argv) {
       ("seconds", po::value(&seconds)->default_value(seconds), "how long each measurement runs")
       ("events-per-append", po::value(&events_per_append)->default_value(events_per_append), "events in each append")
       ("payload-bytes", po::value(&payload_bytes)->default_value(payload_bytes), "size of each event's JSON payload")
-      ("batch-window-us", po::value(&batch_window_us)->default_value(batch_window_us), "passed to even-writer");
+      ("batch-window-us", po::value(&batch_window_us)->default_value(batch_window_us), "passed to even-writer")
+      ("raw-with-versions", po::bool_switch(&raw_with_versions),
+       "also measure raw INSERTs that keep stream versions (streams upsert), printed as raw_with_versions_events_per_s");
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench append [options]");
   if (!vm) return 0;
@@ -169,6 +183,12 @@ int bench_append(int argc, char** argv) {
                 << seconds << " s\n";
       raw = raw_insert_rate(scratch.db(), raw_batch, seconds, payload_bytes, clients);
     }
+    double raw_versions = 0;
+    if (raw_with_versions) {
+      ScratchStore scratch(server);
+      std::cerr << "[bench] second baseline: the same INSERTs plus a streams-version upsert per transaction\n";
+      raw_versions = raw_insert_rate(scratch.db(), raw_batch, seconds, payload_bytes, clients, true);
+    }
     double eps = static_cast<double>(run.events) / run.seconds;
     std::cout << std::fixed << std::setprecision(3) << "{\"bench\":\"append\",\"mode\":\"" << mode
               << "\",\"clients\":" << clients << ",\"seconds\":" << run.seconds
@@ -176,7 +196,9 @@ int bench_append(int argc, char** argv) {
               << ",\"appends\":" << run.appends << ",\"events\":" << run.events << ",\"errors\":" << run.errors
               << ",\"events_per_s\":" << eps << ",\"p50_ms\":" << run.latency.p50 << ",\"p99_ms\":" << run.latency.p99
               << ",\"raw_batch_rows\":" << raw_batch << ",\"raw_events_per_s\":" << raw
-              << ",\"ratio_to_raw\":" << (raw > 0 ? eps / raw : 0) << "}" << std::endl;
+              << ",\"ratio_to_raw\":" << (raw > 0 ? eps / raw : 0);
+    if (raw_with_versions) std::cout << ",\"raw_with_versions_events_per_s\":" << raw_versions;
+    std::cout << "}" << std::endl;
   }
   return 0;
 }
