@@ -26,10 +26,11 @@ struct AppendRun {
 };
 
 AppendRun run_clients(const std::string& endpoint, bool serial, int clients, double seconds, int events_per_append,
-                      int payload_bytes) {
-  // One Client (one DEALER + I/O thread) per 8 application threads, as an application server would.
+                      int payload_bytes, int threads_per_client) {
+  // One Client (one DEALER + I/O thread) shared by `threads_per_client` application threads, as
+  // an application server would share it.
   std::vector<std::unique_ptr<client::Client>> pool;
-  for (int i = 0; i < (clients + 7) / 8; ++i) {
+  for (int i = 0; i < (clients + threads_per_client - 1) / threads_per_client; ++i) {
     client::ClientOptions co;
     co.writer_endpoint = endpoint;
     co.timeout = std::chrono::seconds(30);
@@ -45,7 +46,7 @@ AppendRun run_clients(const std::string& endpoint, bool serial, int clients, dou
   auto start = Clock::now();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      auto& cl = *pool[static_cast<std::size_t>(c / 8)];
+      auto& cl = *pool[static_cast<std::size_t>(c / threads_per_client)];
       std::string stream = "bench-" + std::to_string(c);
       std::int64_t version = 0;
       std::vector<double> mine;
@@ -141,6 +142,7 @@ int bench_append(int argc, char** argv) {
   std::string modes = "buffered,serial";
   int clients = 64, events_per_append = 1, payload_bytes = 200, batch_window_us = 0;
   bool raw_with_versions = false;
+  int threads_per_client = 8;
   double seconds = 10;
   po::options_description desc("even-bench append options");
   desc.add_options()
@@ -150,6 +152,8 @@ int bench_append(int argc, char** argv) {
       ("events-per-append", po::value(&events_per_append)->default_value(events_per_append), "events in each append")
       ("payload-bytes", po::value(&payload_bytes)->default_value(payload_bytes), "size of each event's JSON payload")
       ("batch-window-us", po::value(&batch_window_us)->default_value(batch_window_us), "passed to even-writer")
+      ("threads-per-client", po::value(&threads_per_client)->default_value(threads_per_client),
+       "application threads sharing one Client (one DEALER socket and I/O thread)")
       ("raw-with-versions", po::bool_switch(&raw_with_versions),
        "also measure raw INSERTs that keep stream versions (streams upsert), printed as raw_with_versions_events_per_s");
   config::add_db_options(desc, db);
@@ -173,7 +177,8 @@ int bench_append(int argc, char** argv) {
       ServiceProcess writer("writer", args);
       std::cerr << "[bench] " << mode << ": " << clients << " clients x " << events_per_append << " events of "
                 << payload_bytes << " bytes for " << seconds << " s through even-writer (pid " << writer.pid() << ")\n";
-      run = run_clients(endpoint, serial, clients, seconds, events_per_append, payload_bytes);
+      run = run_clients(endpoint, serial, clients, seconds, events_per_append, payload_bytes,
+                        std::max(1, threads_per_client));
     }
     const int raw_batch = clients * events_per_append;
     double raw;
