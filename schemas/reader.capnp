@@ -44,7 +44,8 @@ struct ReadAll {
 
 # A projection stream: the persisted index of a projection's matching events, numbered 1, 2, 3 ...
 # without holes. Pages return its events in projection order; the i-th event of a page has
-# projection sequence `from + i`. Until projection streams exist the reader answers notFound.
+# projection sequence `from + i`; nextStreamSeq is the sequence after the page. A name no projector
+# has indexed gets notFound (services/projector/README.md, "Projection streams").
 struct ReadProjection {
   name @0 :Text;
   from @1 :Int64;          # first projection sequence returned (>= 1)

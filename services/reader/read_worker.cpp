@@ -196,11 +196,16 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
         break;
       }
       case schema::ReaderRequest::READ_PROJECTION: {
-        std::string name = req.getReadProjection().getName();
-        if (name.empty()) throw Rejected{EC::INVALID_STREAM, "a projection stream read needs a name"};
-        if (req.getReadProjection().getFrom() < 1) throw Rejected{EC::BAD_RANGE, "projection sequences start at 1"};
-        throw Rejected{EC::NOT_FOUND, "projection stream '" + name + "' does not exist (this reader does not "
-                                      "serve projection streams yet)"};
+        auto r = req.getReadProjection();
+        ProjectionPageQuery q{r.getName(), ProjectionSeq(r.getFrom())};
+        if (q.name.empty() || q.name.size() > 190) throw Rejected{EC::INVALID_STREAM, "a projection stream name has 1..190 bytes"};
+        if (q.from.value() < 1) throw Rejected{EC::BAD_RANGE, "projection sequences start at 1"};
+        PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
+        auto page = with_store([&](StoreReads& s) { return s.read_projection(q, limits, msg.getOrphanage()); });
+        if (!page) throw Rejected{EC::NOT_FOUND, "projection stream '" + q.name + "' does not exist"};
+        out.kind = Outcome::Kind::page;
+        out.page = std::move(*page);
+        break;
       }
       case schema::ReaderRequest::STREAM_INFO: {
         std::string stream = req.getStreamInfo().getStream();

@@ -134,6 +134,22 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
   return page;
 }
 
+std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, const PageLimits& limits,
+                                                capnp::Orphanage orphanage) {
+  std::string name;
+  store::append_quoted(name, q.name);
+  std::string sql =
+      "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
+      "e.payload_format FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq WHERE p.name = " +
+      name + " AND p.seq >= " + std::to_string(q.from.value()) + " ORDER BY p.seq" + limit_clause(limits);
+  Page page = fill_page(sql, limits, orphanage);
+  if (page.count == 0 &&
+      !conn_.query_int("SELECT 1 FROM projection_stream_checkpoints WHERE projection = " + name))
+    return std::nullopt;
+  page.next_stream_seq = StreamSeq(q.from.value() + page.count);  // projection sequences have no holes
+  return page;
+}
+
 std::optional<StreamSeq> StoreReads::stream_version(const std::string& stream) {
   std::string sql = "SELECT MAX(stream_seq) FROM events FORCE INDEX (ux_events_stream_seq) WHERE stream = ";
   store::append_quoted(sql, stream);

@@ -43,6 +43,11 @@ struct AllPageQuery {
   std::vector<std::string> event_types;
 };
 
+struct ProjectionPageQuery {
+  std::string name;
+  ProjectionSeq from;  // >= 1
+};
+
 struct Page {
   // Allocated in the caller's message; may be longer than `count` (the tail is unused zeros
   // when the page ended early): the caller truncates it when adopting (Page::take_events).
@@ -66,6 +71,10 @@ class StoreReads {
   std::optional<Page> read_stream(const StreamPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
   // Events with global_seq >= q.from matching the filters, in global order.
   Page read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
+  // Events of projection stream `q.name` (projection_streams, written by even-projector) from
+  // q.from on; next_stream_seq is the projection sequence after the page. nullopt when no
+  // projector has ever indexed that name.
+  std::optional<Page> read_projection(const ProjectionPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
   // The stream's version (its last stream_seq); nullopt when it has no events.
   std::optional<StreamSeq> stream_version(const std::string& stream);
   // The highest global_seq stored; 0 when the store is empty.

@@ -37,6 +37,33 @@ const std::vector<Migration>& migrations() {
                 PRIMARY KEY (stream)
               ) ENGINE=InnoDB)",
        }},
+      {2,
+       "projection streams: the index and its checkpoints (services/projector/README.md)",
+       {
+           // Stream k of projection `name` is the event at global_seq; seq runs 1, 2, 3 ... per name.
+           R"(CREATE TABLE IF NOT EXISTS projection_streams (
+                name VARBINARY(200) NOT NULL,
+                seq BIGINT NOT NULL,
+                global_seq BIGINT UNSIGNED NOT NULL,
+                PRIMARY KEY (name, seq),
+                UNIQUE KEY ux_projection_streams_global_seq (name, global_seq)
+              ) ENGINE=InnoDB)",
+           // Same columns as a query database's even_checkpoints (services/projector/checkpoints.h).
+           R"(CREATE TABLE IF NOT EXISTS projection_stream_checkpoints (
+                projection VARCHAR(190) NOT NULL,
+                position BIGINT UNSIGNED NOT NULL,
+                definition_hash VARCHAR(64) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                events_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
+                head BIGINT UNSIGNED NOT NULL DEFAULT 0,
+                rate DOUBLE NOT NULL DEFAULT 0,
+                rebuild_from_head BIGINT UNSIGNED NOT NULL DEFAULT 0,
+                rebuild_requested TINYINT NOT NULL DEFAULT 0,
+                error TEXT NULL,
+                updated_at_us BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (projection)
+              ) ENGINE=InnoDB)",
+       }},
   };
   return kMigrations;
 }

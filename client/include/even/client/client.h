@@ -17,6 +17,7 @@
 #include "even/client/errors.h"
 #include "even/client/event_stream.h"
 #include "even/client/events.h"
+#include "even/client/projection_stream.h"
 #include "even/client/subscription.h"
 #include "even/common/types.h"
 
@@ -63,6 +64,14 @@ class Client {
   // The stream's version (the stream_seq of its last event); nullopt when it has no events.
   std::optional<StreamSeq> stream_version(const std::string& stream);
   std::future<std::optional<StreamSeq>> stream_version_async(const std::string& stream);
+  // A projection stream (an index kept by even-projector): its events from projection sequence
+  // `from` on, numbered 1, 2, 3 ... without holes (even/client/projection_stream.h). Throws
+  // NotFound when no projector has indexed `name`. The page call's next_stream_seq is the
+  // projection sequence after the page.
+  ProjectionEventStream read_projection(const std::string& name, ProjectionSeq from = ProjectionSeq(1),
+                                        std::size_t max_count = SIZE_MAX);
+  std::future<ReadPage> read_projection_page_async(const std::string& name, ProjectionSeq from,
+                                                   std::size_t max_count = SIZE_MAX);
   // The highest global_seq stored (0 when the store is empty).
   GlobalSeq head();
   std::future<GlobalSeq> head_async();

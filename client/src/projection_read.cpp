@@ -1,0 +1,100 @@
+// Client::read_projection: projection streams over the reader's readProjection page request.
+#include <capnp/message.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "client_impl.h"
+#include "even/client/client.h"
+#include "even/client/projection_stream.h"
+#include "even/common/store/events.h"
+#include "even/schemas/reader.capnp.h"
+
+namespace even::client {
+
+namespace {
+
+ReadPage to_projection_page(wire::Decoded& d) {
+  auto r = d.root<schema::ReaderReply>();
+  if (r.isError()) throw_error(r.getError().getCode(), r.getError().getMessage());
+  if (!r.isPage()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
+  auto p = r.getPage();
+  ReadPage page;
+  for (auto in : p.getEvents()) {
+    auto e = store::from_wire(in);
+    RecordedEvent out;
+    out.global_seq = e.global_seq;
+    out.id = e.event_id;
+    out.stream = std::move(e.stream);
+    out.stream_seq = e.stream_seq;
+    out.type = std::move(e.type);
+    out.created_at_us = e.created_at_us;
+    out.metadata = std::move(e.metadata);
+    out.payload = std::move(e.payload);
+    out.format = e.payload_format == schema::PayloadFormat::JSON ? PayloadFormat::json : PayloadFormat::binary;
+    page.events.push_back(std::move(out));
+  }
+  page.end = p.getEnd();
+  page.next_stream_seq = StreamSeq(p.getNextStreamSeq());  // the projection sequence after the page
+  return page;
+}
+
+}  // namespace
+
+std::future<ReadPage> Client::read_projection_page_async(const std::string& name, ProjectionSeq from,
+                                                         std::size_t max_count) {
+  capnp::MallocMessageBuilder msg;
+  auto req = msg.initRoot<schema::ReaderRequest>();
+  const auto id = impl_->reader.next_request_id();
+  req.setProtocolVersion(schema::PROTOCOL_VERSION);
+  req.setRequestId(id);
+  auto r = req.initReadProjection();
+  r.setName(name);
+  r.setFrom(from.value());
+  r.setMaxCount(static_cast<std::uint32_t>(std::min<std::size_t>(max_count, std::numeric_limits<std::uint32_t>::max())));
+  return impl_->reader.call_future<ReadPage>(id, wire::encode(msg), to_projection_page);
+}
+
+ProjectionEventStream Client::read_projection(const std::string& name, ProjectionSeq from, std::size_t max_count) {
+  return ProjectionEventStream(*this, name, from, max_count);
+}
+
+ProjectionEventStream::ProjectionEventStream(Client& client, std::string name, ProjectionSeq from,
+                                             std::size_t max_count)
+    : client_(&client), name_(std::move(name)), remaining_(max_count), page_first_(from) {
+  page_.end = true;
+  page_.next_stream_seq = StreamSeq(from.value());
+  if (remaining_ == 0) return;
+  pending_ = client_->read_projection_page_async(name_, from, remaining_);
+  take_page();
+}
+
+void ProjectionEventStream::take_page() {
+  page_ = pending_.get();  // throws what the request threw
+  index_ = 0;
+  page_first_ = ProjectionSeq(page_.next_stream_seq.value() - static_cast<std::int64_t>(page_.events.size()));
+  if (!page_.end && remaining_ > page_.events.size())
+    pending_ = client_->read_projection_page_async(name_, ProjectionSeq(page_.next_stream_seq.value()),
+                                                   remaining_ - page_.events.size());
+}
+
+const RecordedEvent* ProjectionEventStream::next() {
+  for (;;) {
+    if (remaining_ == 0) return nullptr;
+    if (index_ < page_.events.size()) {
+      --remaining_;
+      last_seq_ = ProjectionSeq(page_first_.value() + static_cast<std::int64_t>(index_));
+      return &page_.events[index_++];
+    }
+    if (!pending_.valid()) return nullptr;
+    take_page();
+  }
+}
+
+std::vector<RecordedEvent> ProjectionEventStream::to_vector() {
+  std::vector<RecordedEvent> out;
+  while (auto* e = next()) out.push_back(*e);
+  return out;
+}
+
+}  // namespace even::client

@@ -1,0 +1,102 @@
+// The C++ projection API: what a projection consumes, how it is versioned, how it clears and
+// writes its read model. A ProjectionRunner (projection_runner.h) feeds it events in global
+// order and commits each batch of read-model writes together with the projection's checkpoint,
+// in one transaction of its query database.
+//
+//   class Balances : public projector::Projection {
+//     std::string name() const override { return "balances"; }
+//     client::Filter filter() const override { return {{"account"}, {"Deposited", "Withdrawn"}}; }
+//     std::string definition_hash() const override { return "balances-v2"; }
+//     void setup(QueryTx& tx) override { tx.execute("CREATE TABLE IF NOT EXISTS balances (...)"); }
+//     void reset(QueryTx& tx) override { tx.execute("DROP TABLE IF EXISTS balances"); }
+//     void handle(const client::RecordedEvent& e, QueryTx& tx) override { tx.add("INSERT ..."); }
+//   };
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "even/client/events.h"
+#include "even/common/store/mysql.h"
+
+namespace even::projector {
+
+// The open transaction of a query database in which one batch of events is applied; the runner
+// adds the checkpoint update and the COMMIT at the end. Statements given to add() are queued and
+// sent many per round trip (multi-statement) when the batch commits, or before the next
+// execute()/query(), so that order is kept. Only valid inside the Projection call it is passed to;
+// one thread (the runner's).
+class QueryTx {
+ public:
+  // `conn` must have been opened with multi_statements and must outlive the QueryTx.
+  explicit QueryTx(store::Connection& conn);
+  ~QueryTx();  // rolls back if neither committed nor rolled back
+  QueryTx(const QueryTx&) = delete;
+  QueryTx& operator=(const QueryTx&) = delete;
+
+  // Queues one statement (no trailing ';'). Put caller data in with store::append_quoted.
+  void add(std::string sql);
+  // Runs a statement now (after the queued ones).
+  void execute(const std::string& sql);
+  // Runs a query now (after the queued ones); read the result before the next call.
+  std::unique_ptr<sql::ResultSet> query(const std::string& sql);
+  // The connection, for anything else (prepared statements...). Call flush() first.
+  store::Connection& connection() { return conn_; }
+
+  // --- for the runner ---
+  // Sends the queued statements (opening the transaction first if needed).
+  void flush();
+  // Queues `final_statements`, then COMMIT, and sends everything (one round trip when the queue
+  // is small). Throws sql::SQLException; the transaction is then rolled back by rollback().
+  void commit(std::vector<std::string> final_statements = {});
+  void rollback();
+  std::size_t statements_sent() const { return sent_; }
+
+ private:
+  void begin_if_needed();
+  store::Connection& conn_;
+  std::vector<std::string> queued_;
+  std::size_t queued_bytes_ = 0;
+  bool open_ = false;  // START TRANSACTION sent
+  bool done_ = false;
+  std::size_t sent_ = 0;
+};
+
+// A projection. Implementations need not be thread-safe: one runner thread calls them, one call
+// at a time. Every call happens in a QueryTx of the projection's query database.
+class Projection {
+ public:
+  virtual ~Projection() = default;
+
+  // Unique within its query database: 1..190 bytes of [A-Za-z0-9_.:-]. The checkpoint's key.
+  virtual std::string name() const = 0;
+  // The events it consumes (categories and/or event types; empty: all events).
+  virtual client::Filter filter() const = 0;
+  // Identifies the definition (code version, SQL text...). When it differs from the one the
+  // checkpoint was written with, the projection is rebuilt instead of mixing old and new.
+  virtual std::string definition_hash() const = 0;
+
+  // Called whenever the runner (re)starts from the checkpoint, before the first handle(): creates
+  // the read model's tables if missing (idempotent) and reloads any state the projection keeps in
+  // memory, since a batch that failed was rolled back. Default: nothing.
+  virtual void setup(QueryTx& tx);
+  // Clears the read model (rebuild, changed definition). May use DDL (DROP/TRUNCATE), which
+  // commits implicitly in MySQL: the runner records "resetting" first and repeats reset() after a
+  // crash, so reset() must be idempotent. setup() follows.
+  virtual void reset(QueryTx& tx) = 0;
+  // Applies one event. Throwing stops this projection (state "failed", the error in its
+  // checkpoint row and the log); the batch is rolled back, the events before it stay applied.
+  virtual void handle(const client::RecordedEvent& e, QueryTx& tx) = 0;
+  // Called once per batch after its last handle(), in the same transaction, before the
+  // checkpoint is written: write what handle() buffered (e.g. one multi-row INSERT). Default: nothing.
+  virtual void flush(QueryTx& tx);
+};
+
+// "" when `name` is a valid projection name, else why not.
+std::string validate_projection_name(const std::string& name);
+
+// A stable 64-bit FNV-1a hash as 16 hex digits (for definition hashes).
+std::string stable_hash(const std::string& text);
+
+}  // namespace even::projector

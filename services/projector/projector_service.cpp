@@ -1,0 +1,98 @@
+#include "projector/projector_service.h"
+
+#include <zmq.hpp>
+
+#include "projector/projection_stream.h"
+
+namespace even::projector {
+
+ProjectorService::ProjectorService(ProjectorOptions options, std::shared_ptr<spdlog::logger> log)
+    : options_(std::move(options)), log_(std::move(log)), client_(options_.client) {}
+
+ProjectorService::~ProjectorService() {
+  for (auto& r : runners_) r->stop();
+}
+
+void ProjectorService::add_runner(std::shared_ptr<Projection> p, const config::DbOptions& db, RunnerOptions ro) {
+  for (const auto& r : runners_)
+    if (r->name() == p->name()) throw std::invalid_argument("projection '" + p->name() + "' is added twice");
+  ro.rebuild_at_start = options_.rebuild.count(p->name()) > 0;
+  runners_.push_back(std::make_unique<ProjectionRunner>(client_, std::move(p), db, ro, log_));
+}
+
+void ProjectorService::add(std::shared_ptr<Projection> projection) { add(std::move(projection), options_.query_db); }
+
+void ProjectorService::add(std::shared_ptr<Projection> projection, const config::DbOptions& query_db) {
+  bool known = false;
+  for (const auto& d : query_dbs_) known = known || (d.url == query_db.url && d.name == query_db.name);
+  if (!known) query_dbs_.push_back(query_db);
+  RunnerOptions ro = options_.runner;
+  ro.checkpoint_table = kQueryCheckpointTable;
+  add_runner(std::move(projection), query_db, ro);
+}
+
+void ProjectorService::add_projection_stream(const ProjectionStreamDef& def) {
+  RunnerOptions ro = options_.runner;
+  ro.checkpoint_table = kStreamCheckpointTable;
+  add_runner(std::make_shared<ProjectionStreamIndexer>(def), options_.store_db, ro);
+}
+
+void ProjectorService::add_config(const ProjectorConfig& config) {
+  for (const auto& d : config.projections) {
+    auto db = options_.query_db;
+    if (!d.database.empty()) db.name = d.database;
+    add(std::make_shared<SqlProjection>(d), db);
+  }
+  for (const auto& s : config.projection_streams) add_projection_stream(s);
+}
+
+int ProjectorService::run() {
+  for (const auto& n : options_.rebuild) {
+    bool found = false;
+    for (const auto& r : runners_) found = found || r->name() == n;
+    if (!found) log_->warn("--rebuild {}: no such projection here", n);
+  }
+  for (const auto& db : query_dbs_) {
+    try {
+      store::Connection::open(db, false)->execute("CREATE DATABASE IF NOT EXISTS " + store::identifier(db.name) +
+                                                 " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    } catch (const sql::SQLException& e) {
+      log_->warn("cannot create query database '{}' yet ({}); its projections retry", db.name, store::describe(e));
+    }
+  }
+  if (runners_.empty()) {
+    log_->error("no projections configured (--projections FILE, or add C++ projections)");
+    return 1;
+  }
+  for (auto& r : runners_) r->start();
+  log_->info("projector running {} projection(s) from {} / {}", runners_.size(), options_.client.reader_endpoint,
+             options_.client.feed_endpoint);
+  const int sig_fd = net::shutdown_fd();
+  int code = 0;
+  while (!net::shutdown_requested()) {
+    zmq::pollitem_t items[] = {{nullptr, sig_fd, ZMQ_POLLIN, 0}, {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
+    net::poll(items, 2, std::chrono::milliseconds(500));
+    if (items[1].revents & ZMQ_POLLIN) break;
+    bool all_failed = true;
+    for (const auto& r : runners_) all_failed = all_failed && r->finished() && r->failed();
+    if (all_failed) {
+      log_->error("every projection failed; exiting");
+      code = 1;
+      break;
+    }
+  }
+  log_->info("stopping");
+  for (auto& r : runners_) r->stop();
+  log_->info("stopped");
+  return code;
+}
+
+void ProjectorService::stop() { wakeup_.notify(); }
+
+std::vector<RunnerStatus> ProjectorService::statuses() const {
+  std::vector<RunnerStatus> out;
+  for (const auto& r : runners_) out.push_back(r->status());
+  return out;
+}
+
+}  // namespace even::projector
