@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 #include "client_impl.h"
 #include "even/client/client.h"
@@ -155,27 +156,69 @@ struct EventStream::State {
   enum class Kind { stream, all };
   State(RpcChannel& c, Kind k, std::size_t max) : channel(c), kind(k), remaining(max) {}
 
-  // Requests the page at the current position, for at most `max` events.
-  void request(std::size_t max) {
-    auto [id, frame] = kind == Kind::stream ? stream_request(channel, stream, stream_from, dir, max)
-                                            : all_request(channel, all_from, filter, max);
-    pending = channel.call_future<wire::Decoded>(id, std::move(frame), [](wire::Decoded& d) {
+  // Requests the page of this read that starts at `from`, for at most `max` events.
+  template <typename Position>
+  std::future<wire::Decoded> fetch(Position from, std::size_t max) {
+    std::pair<std::uint64_t, zmq::message_t> req;
+    if constexpr (std::is_same_v<Position, StreamSeq>) req = stream_request(channel, stream, from, dir, max);
+    else req = all_request(channel, from, filter, max);
+    return channel.call_future<wire::Decoded>(req.first, std::move(req.second), [](wire::Decoded& d) {
       (void)page_of(d);  // throws the reader's error
       return std::move(d);
     });
   }
 
+  void request_first() {
+    if (kind == Kind::stream) {
+      pending = fetch(stream_from, remaining);
+    } else {
+      pending = fetch(all_from, remaining);
+      pending_from = all_from;
+    }
+  }
+
   // Waits for the requested page, makes it current and requests the one after it.
+  //
+  // Read-all keeps two requests out: the next page, and a guess at the one after it (starting
+  // where the next page will end if it spans as many positions as this one did: exact for a
+  // dense unfiltered read). The guess is used when it starts at or before where the next page
+  // really ended (events before that are skipped), and dropped otherwise. So the reader's workers
+  // build two pages at once and the round trip between pages is hidden.
   void take_page() {
     current.emplace(pending.get());  // throws what the page request threw
     page = page_of(*current);
     events = page.getEvents();
     index = 0;
+    while (index < events.size() && events[index].getGlobalSeq() < skip_below.value()) ++index;
     end = page.getEnd();
     stream_from = StreamSeq(page.getNextStreamSeq());
     all_from = GlobalSeq(page.getNextGlobalSeq());
     if (end) head = GlobalSeq(page.getHead());
-    if (!end && remaining > events.size()) request(remaining - events.size());
+    const std::size_t in_page = events.size() - index;
+    if (end || remaining <= in_page) {
+      ahead = {};
+      return;
+    }
+    const std::size_t want = remaining - in_page;
+    if (kind == Kind::stream) {
+      pending = fetch(stream_from, want);
+      return;
+    }
+    if (ahead.valid() && ahead_from <= all_from) {
+      pending = std::move(ahead);
+      pending_from = ahead_from;
+      skip_below = all_from;
+    } else {
+      ahead = {};
+      pending = fetch(all_from, want);
+      pending_from = all_from;
+      skip_below = GlobalSeq(0);
+    }
+    if (events.size() > 0) {
+      const auto span = events[events.size() - 1].getGlobalSeq() - events[0].getGlobalSeq() + 1;
+      ahead_from = GlobalSeq(pending_from.value() + span);
+      ahead = fetch(ahead_from, want);
+    }
   }
 
   RpcChannel& channel;
@@ -183,7 +226,7 @@ struct EventStream::State {
   std::string stream;  // Kind::stream
   Direction dir = Direction::forward;
   Filter filter;       // Kind::all
-  StreamSeq stream_from;  // where the next page starts
+  StreamSeq stream_from;  // where the page after the current one starts
   GlobalSeq all_from;
   std::size_t remaining;  // events still to deliver
 
@@ -192,6 +235,10 @@ struct EventStream::State {
   capnp::List<schema::RecordedEvent>::Reader events;
   unsigned index = 0;
   std::future<wire::Decoded> pending;  // the next page, when requested
+  GlobalSeq pending_from;              // read-all: where it starts
+  GlobalSeq skip_below;                // read-all: its events before this were delivered already
+  std::future<wire::Decoded> ahead;    // read-all: the guessed page after it
+  GlobalSeq ahead_from;
   bool end = false;
   GlobalSeq head;
   RecordedEvent event;  // the event last delivered (its buffers are reused)
@@ -203,7 +250,7 @@ EventStream::EventStream(EventStream&&) noexcept = default;
 EventStream& EventStream::operator=(EventStream&&) noexcept = default;
 EventStream::EventStream(std::unique_ptr<State> state) : state_(std::move(state)) {
   if (state_->remaining == 0) return;
-  state_->request(state_->remaining);
+  state_->request_first();
   state_->take_page();
 }
 

@@ -145,6 +145,19 @@ int bench_read(int argc, char** argv) {
   client::Client c(co);
   if (c.head().value() == 0) throw std::runtime_error("the reader sees an empty store");  // also waits for it
 
+  {  // Diagnostics: the fixed cost of one round trip (head) and of one small page.
+    std::vector<double> head_ms, page_ms;
+    for (int i = 0; i < 200; ++i) {
+      auto t0 = Clock::now();
+      c.head();
+      head_ms.push_back(seconds_since(t0) * 1000);
+      t0 = Clock::now();
+      c.read_all_page_async(GlobalSeq(1 + static_cast<std::uint64_t>(i) * 10), {}, 10).get();
+      page_ms.push_back(seconds_since(t0) * 1000);
+    }
+    std::cerr << "[bench] round trip p50 " << percentiles(head_ms).p50 << " ms (head), "
+              << percentiles(page_ms).p50 << " ms (page of 10 events)\n";
+  }
   ReadRun best_raw, best_reader;
   for (int round = 1; round <= rounds; ++round) {
     auto raw = read_raw(scratch.db());

@@ -5,8 +5,8 @@
 // The first page is fetched when the read is made (so a missing stream or a bad request throws
 // right there); each following page is requested as soon as the application starts on the
 // previous one, so the reader works on page k+1 while the application goes through page k, whose
-// events are decoded one at a time as it iterates. So at most two pages are held, whatever the
-// length of the read. Fetching a page may throw the exceptions of even/client/errors.h from
+// events are decoded one at a time as it iterates (read_all also asks for a guess at page k+2,
+// see client_read.cpp). So at most three pages are held, whatever the length of the read. Fetching a page may throw the exceptions of even/client/errors.h from
 // begin(), operator++ or next(). A page request that got no answer (e.g. the reader restarted)
 // is resent with the same position, so a read continues across reader restarts and delivers
 // every event exactly once.
