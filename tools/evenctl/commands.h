@@ -25,6 +25,8 @@ int cmd_read_all(int argc, char** argv);        // cmd_read.cc
 int cmd_head(int argc, char** argv);            // cmd_read.cc
 int cmd_stream_version(int argc, char** argv);  // cmd_read.cc
 int cmd_tail(int argc, char** argv);            // cmd_tail.cc
+int cmd_projection(int argc, char** argv);      // cmd_projection.cc
+int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
 
 // Adds the options every client command takes (endpoints, timeout) to `desc`.
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);

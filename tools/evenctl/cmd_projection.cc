@@ -1,0 +1,285 @@
+// evenctl projection status|rebuild and evenctl read-projection.
+//
+// status and rebuild work on the checkpoint tables directly (services/projector/checkpoints.h):
+// `even_checkpoints` in the query database (--query-db-*) and `projection_stream_checkpoints` in
+// the event store (--db-*). rebuild sets rebuild_requested; a running projector notices it within
+// its --progress-interval-ms, a stopped one at its next start.
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "even/common/store/mysql.h"
+#include "evenctl/commands.h"
+
+namespace even::ctl {
+
+namespace {
+
+namespace po = config::po;
+using json = nlohmann::ordered_json;
+
+struct Row {
+  std::string kind;  // projection | stream
+  std::string name, state, hash, error;
+  std::uint64_t position = 0, head = 0, events = 0, rebuild_from_head = 0;
+  double rate = 0;
+  bool rebuild_requested = false;
+  std::int64_t updated_at_us = 0;
+};
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Rows of one checkpoint table; nullopt when the database or table does not exist.
+std::optional<std::vector<Row>> load_rows(const config::DbOptions& db, const std::string& table, const std::string& kind,
+                                          const std::string& only = {}) {
+  try {
+    auto c = store::Connection::open(db);
+    std::string sql = "SELECT projection, state, definition_hash, COALESCE(error, ''), position, head, events_applied, "
+                      "rebuild_from_head, rate, rebuild_requested, updated_at_us FROM " + table;
+    if (!only.empty()) {
+      sql += " WHERE projection = ";
+      store::append_quoted(sql, only);
+    }
+    auto rs = c->query(sql + " ORDER BY projection");
+    std::vector<Row> rows;
+    while (rs->next()) {
+      Row r;
+      r.kind = kind;
+      r.name = rs->getString(1);
+      r.state = rs->getString(2);
+      r.hash = rs->getString(3);
+      r.error = rs->getString(4);
+      r.position = rs->getUInt64(5);
+      r.head = rs->getUInt64(6);
+      r.events = rs->getUInt64(7);
+      r.rebuild_from_head = rs->getUInt64(8);
+      r.rate = static_cast<double>(rs->getDouble(9));
+      r.rebuild_requested = rs->getInt(10) != 0;
+      r.updated_at_us = rs->getInt64(11);
+      rows.push_back(std::move(r));
+    }
+    return rows;
+  } catch (const sql::SQLException& e) {
+    if (e.getErrorCode() == store::kErBadDb || e.getErrorCode() == 1146) return std::nullopt;
+    throw;
+  }
+}
+
+std::uint64_t store_head(const config::DbOptions& store_db, std::uint64_t fallback) {
+  try {
+    return static_cast<std::uint64_t>(
+        store::Connection::open(store_db)->query_int("SELECT MAX(global_seq) FROM events").value_or(0));
+  } catch (const sql::SQLException&) {
+    return fallback;  // the store is not reachable: the head the projector saw last
+  }
+}
+
+void add_query_db_options(po::options_description& desc, config::DbOptions& q, std::string& url, std::string& user,
+                          std::string& password) {
+  desc.add_options()
+      ("query-db-url", po::value(&url)->default_value(""), "server of the query database (default: --db-url)")
+      ("query-db-user", po::value(&user)->default_value(""), "its user (default: --db-user)")
+      ("query-db-password", po::value(&password)->default_value(""), "its password (default: --db-password)")
+      ("query-db-name", po::value(&q.name)->default_value("even_query"), "the query database");
+}
+
+void finish_query_db(config::DbOptions& q, const config::DbOptions& store_db, const std::string& url,
+                     const std::string& user, const std::string& password) {
+  q.url = url.empty() ? store_db.url : url;
+  q.user = user.empty() ? store_db.user : user;
+  q.password = password.empty() ? store_db.password : password;
+}
+
+std::string fmt(double v, int precision) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", precision, v);
+  return buf;
+}
+
+int status(const config::DbOptions& query_db, const config::DbOptions& store_db, bool as_json) {
+  std::vector<Row> rows;
+  auto q = load_rows(query_db, "even_checkpoints", "projection");
+  auto s = load_rows(store_db, "projection_stream_checkpoints", "stream");
+  if (q) rows.insert(rows.end(), q->begin(), q->end());
+  if (s) rows.insert(rows.end(), s->begin(), s->end());
+  std::uint64_t seen = 0;
+  for (const auto& r : rows) seen = std::max(seen, r.head);
+  const std::uint64_t head = store_head(store_db, seen);
+  const auto now = now_us();
+  if (!as_json) {
+    std::cout << std::left << std::setw(28) << "NAME" << std::setw(11) << "KIND" << std::setw(11) << "STATE"
+              << std::right << std::setw(12) << "POSITION" << std::setw(12) << "HEAD" << std::setw(10) << "LAG"
+              << std::setw(11) << "EVENTS" << std::setw(10) << "RATE/s" << std::setw(9) << "ETA" << std::setw(10)
+              << "UPDATED" << "  ERROR\n";
+  }
+  for (const auto& r : rows) {
+    const std::uint64_t lag = head > r.position ? head - r.position : 0;
+    const double age_s = static_cast<double>(now - r.updated_at_us) / 1e6;
+    std::optional<double> eta;
+    if (r.state == "rebuilding" && r.rate > 0 && r.position > 0 && r.events > 0) {
+      // events still to apply, estimated from the share of matching events so far
+      const double share = static_cast<double>(r.events) / static_cast<double>(r.position);
+      eta = share * static_cast<double>(lag) / r.rate;
+    }
+    std::string state = r.state + (r.rebuild_requested ? "*" : "");
+    if (as_json) {
+      json j{{"name", r.name},     {"kind", r.kind},     {"state", r.state},        {"position", r.position},
+             {"head", head},       {"lag", lag},         {"events_applied", r.events}, {"rate", r.rate},
+             {"rebuild_from_head", r.rebuild_from_head}, {"rebuild_requested", r.rebuild_requested},
+             {"definition_hash", r.hash},                {"updated_s_ago", age_s}};
+      if (eta) j["eta_s"] = *eta;
+      if (!r.error.empty()) j["error"] = r.error;
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << std::left << std::setw(28) << r.name << std::setw(11) << r.kind << std::setw(11) << state
+                << std::right << std::setw(12) << r.position << std::setw(12) << head << std::setw(10) << lag
+                << std::setw(11) << r.events << std::setw(10) << fmt(r.rate, 0) << std::setw(9)
+                << (eta ? fmt(*eta, 0) + "s" : std::string("-")) << std::setw(10) << (fmt(age_s, 0) + "s ago")
+                << "  " << r.error.substr(0, 200) << "\n";
+    }
+  }
+  if (!q && !s) {
+    std::cerr << "evenctl: no checkpoint tables in query database '" << query_db.name << "' nor in store '"
+              << store_db.name << "'\n";
+    return 1;
+  }
+  if (!as_json && rows.empty()) std::cout << "(no projections)\n";
+  return 0;
+}
+
+int rebuild(const std::string& name, const config::DbOptions& query_db, const config::DbOptions& store_db, bool stream,
+            bool wait, int wait_s) {
+  const config::DbOptions& db = stream ? store_db : query_db;
+  const std::string table = stream ? "projection_stream_checkpoints" : "even_checkpoints";
+  auto rows = load_rows(db, table, stream ? "stream" : "projection", name);
+  if (!rows || rows->empty()) {
+    std::cerr << "evenctl: no " << (stream ? "projection stream" : "projection") << " '" << name << "' in "
+              << table << " of database '" << db.name << "'" << (stream ? "" : " (a projection stream? add --stream)")
+              << "\n";
+    return 3;
+  }
+  std::string sql = "UPDATE " + table + " SET rebuild_requested = 1 WHERE projection = ";
+  store::append_quoted(sql, name);
+  store::Connection::open(db)->execute(sql);
+  std::cerr << "rebuild of '" << name << "' requested; a running projector starts it within its progress interval\n";
+  if (!wait) return 0;
+  // Done when the flag was taken, the reset happened and the replay reached the head it started at.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+  bool taken = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto r = load_rows(db, table, "", name);
+    if (!r || r->empty()) continue;
+    const Row& row = r->front();
+    if (row.state == "failed") {
+      std::cerr << "evenctl: the rebuild failed: " << row.error << "\n";
+      return 1;
+    }
+    if (!row.rebuild_requested) taken = true;
+    if (taken && row.state == "running" && row.position >= row.rebuild_from_head) {
+      std::cout << json{{"name", name}, {"state", row.state}, {"position", row.position},
+                        {"events_applied", row.events}}.dump()
+                << "\n";
+      return 0;
+    }
+  }
+  std::cerr << "evenctl: the rebuild did not finish within " << wait_s << " s (is a projector running it?)\n";
+  return 1;
+}
+
+void print_json_bytes(json& out, const std::string& key, const std::string& bytes, bool try_json) {
+  if (try_json) {
+    auto parsed = json::parse(bytes, nullptr, false);
+    if (!parsed.is_discarded()) {
+      out[key] = std::move(parsed);
+      return;
+    }
+  }
+  // Not JSON: as a string (invalid UTF-8 is replaced when printed).
+  out[key] = bytes;
+}
+
+}  // namespace
+
+int cmd_projection(int argc, char** argv) {
+  config::DbOptions store_db, query_db;
+  std::string url, user, password;
+  std::vector<std::string> words;
+  bool as_json = false, stream = false, wait = false;
+  int wait_s = 600;
+  po::options_description desc("evenctl projection options");
+  desc.add_options()
+      ("what", po::value(&words)->multitoken(), "status | rebuild NAME")
+      ("json", po::bool_switch(&as_json), "status: JSON lines instead of a table")
+      ("stream", po::bool_switch(&stream), "rebuild: NAME is a projection stream (in the event store)")
+      ("wait", po::bool_switch(&wait), "rebuild: wait until the replay reached the head")
+      ("wait-s", po::value(&wait_s)->default_value(wait_s), "rebuild --wait: give up after this many seconds");
+  add_query_db_options(desc, query_db, url, user, password);
+  config::add_db_options(desc, store_db);
+  po::positional_options_description pos;
+  pos.add("what", -1);
+  const char* usage =
+      "Usage: evenctl projection status [--json] [--query-db-name DB] [--db-...]\n"
+      "       evenctl projection rebuild NAME [--stream] [--wait] [--query-db-name DB] [--db-...]";
+  auto vm = config::parse(argc, argv, desc, usage, &pos);
+  if (!vm) return 0;
+  finish_query_db(query_db, store_db, url, user, password);
+  if (words.size() == 1 && words[0] == "status") return status(query_db, store_db, as_json);
+  if (words.size() == 2 && words[0] == "rebuild") return rebuild(words[1], query_db, store_db, stream, wait, wait_s);
+  throw po::error(usage);
+}
+
+int cmd_read_projection(int argc, char** argv) {
+  client::ClientOptions co;
+  int timeout_ms = 0;
+  std::vector<std::string> words;
+  std::int64_t from = 1;
+  std::size_t max = std::numeric_limits<std::size_t>::max();
+  po::options_description desc("evenctl read-projection options");
+  desc.add_options()
+      ("name", po::value(&words)->multitoken(), "the projection stream")
+      ("from", po::value(&from)->default_value(from), "first projection sequence")
+      ("max", po::value(&max), "print at most this many events");
+  add_client_options(desc, co, timeout_ms);
+  po::positional_options_description pos;
+  pos.add("name", -1);
+  auto vm = config::parse(argc, argv, desc, "Usage: evenctl read-projection NAME [--from N] [--max N] [options]", &pos);
+  if (!vm) return 0;
+  finish_client_options(co, timeout_ms);
+  if (words.size() != 1) throw po::error("usage: evenctl read-projection NAME [--from N] [--max N]");
+  if (from < 1) throw po::error("--from: projection sequences start at 1");
+  client::Client c(co);
+  try {
+    auto events = c.read_projection(words[0], ProjectionSeq(from), max);
+    while (const auto* e = events.next()) {
+      json j;
+      j["seq"] = events.seq().value();
+      j["global_seq"] = e->global_seq.value();
+      j["stream"] = e->stream;
+      j["stream_seq"] = e->stream_seq.value();
+      j["type"] = e->type;
+      j["event_id"] = e->id.to_string();
+      j["created_at_us"] = e->created_at_us;
+      print_json_bytes(j, "metadata", e->metadata, true);
+      print_json_bytes(j, "payload", e->payload, e->format == client::PayloadFormat::json);
+      std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+    }
+    return 0;
+  } catch (const client::NotFound& err) {
+    std::cerr << "evenctl: " << err.what() << "\n";
+    return 3;
+  } catch (const client::Error& err) {
+    std::cerr << "evenctl: " << err.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace even::ctl
