@@ -11,6 +11,8 @@ const even::bench::Case kCases[] = {
      even::bench::bench_append},
     {"latency", "latency --rate R --seconds S: append-to-subscriber delivery latency through writer and dispatcher",
      even::bench::bench_latency},
+    {"project", "project --events N [--batch B] [--accounts A]: rebuild of a one-upsert-per-event SQL projection "
+     "through the projector vs the same upserts sent directly in batches", even::bench::bench_project},
     {"read", "read --events N [--payload-bytes B] [--workers W]: read-all catch-up through even-reader vs a raw SELECT",
      even::bench::bench_read},
 };
