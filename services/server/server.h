@@ -1,0 +1,62 @@
+// Server: writer, dispatcher and reader in one process (the "single app" mode of the brief), for
+// small deployments and the demo. The very same service classes as even-writer, even-dispatcher
+// and even-reader, on one ZeroMQ context: the writer pushes committed events to the dispatcher
+// over inproc://, clients reach the writer, the reader and the feed on their usual endpoints.
+//
+// Owns one thread per service (each service owns its sockets and store connections); run() is
+// called on one thread and returns after SIGTERM/SIGINT, request_stop(), or when a service ends
+// on its own (then the others are stopped too).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <spdlog/logger.h>
+#include <zmq.hpp>
+
+#include "dispatcher/dispatcher_service.h"
+#include "even/common/config.h"
+#include "even/common/net.h"
+#include "reader/reader_service.h"
+#include "writer/writer_service.h"
+
+namespace even::server {
+
+// The writer -> dispatcher link inside the process.
+inline constexpr const char* kFeedEndpoint = "inproc://even-server-feed";
+
+struct ServerOptions {
+  config::DbOptions db;
+  writer::WriterOptions writer;          // endpoint: where clients append
+  dispatcher::DispatcherOptions dispatcher;  // pub_endpoint: the feed subscribers connect to
+  reader::ReaderOptions reader;          // endpoint: where clients read
+  config::LogOptions log;                // one logger per service ("writer", "dispatcher", "reader")
+};
+
+class Server {
+ public:
+  // Sets writer.dispatcher_endpoint and dispatcher.pull_endpoint to kFeedEndpoint.
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Runs the services until stopped. Returns 0 after a clean stop, else the first non-zero exit
+  // code of a service (e.g. 3: the writer lost mastership).
+  int run();
+  // Thread-safe; run() returns soon after.
+  void request_stop();
+
+ private:
+  ServerOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  zmq::context_t ctx_;
+  std::unique_ptr<dispatcher::DispatcherService> dispatcher_;
+  std::unique_ptr<writer::WriterService> writer_;
+  std::unique_ptr<reader::ReaderService> reader_;
+  net::Wakeup wakeup_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace even::server
