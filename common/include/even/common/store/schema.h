@@ -4,6 +4,8 @@
 //   even_meta      key/value; 'schema_version' is the applied migration number
 //   events         one row per event; global_seq AUTO_INCREMENT is the global order
 //   streams        one row per stream: its current version and deleted flag
+//   projection_streams, projection_stream_checkpoints   (2) projection streams, written by
+//                  even-projector, read by even-reader (services/projector/README.md)
 // init_store() creates the database if needed and applies every migration not yet applied, in
 // order, each recorded in even_meta. Running it again is a no-op.
 #pragma once
