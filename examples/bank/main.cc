@@ -6,7 +6,7 @@
 //   bank balance [ACCOUNT]          (brings the read model up to date first)
 //   bank history ACCOUNT            (the account's events with correlation / causation ids)
 //   bank simulate N [--accounts K] [--clients C]
-//   bank project                    (keeps the read model up to date until SIGTERM)
+//   bank project [--rebuild]        (keeps the read model up to date until SIGTERM)
 #include <csignal>
 #include <iomanip>
 #include <iostream>
@@ -56,7 +56,8 @@ int bank_main(int argc, char** argv) {
   namespace po = config::po;
   config::DbOptions db;
   client::ClientOptions co;
-  std::string query_db_name, transfer_id, command_id;
+  std::string query_db_name, transfer_id, command_id, projections_file;
+  bool rebuild = false;
   std::vector<std::string> args;
   int accounts = 20, clients = 16, timeout_ms = 15000;
   std::int64_t snapshot_every = 50;
@@ -78,6 +79,9 @@ int bank_main(int argc, char** argv) {
       ("clients", po::value(&clients)->default_value(clients), "simulate: concurrent clients")
       ("snapshot-every", po::value(&snapshot_every)->default_value(snapshot_every), "account snapshots every N events (0: off)")
       ("show", po::value(&show)->default_value(show), "balance/simulate: accounts listed")
+      ("projections", po::value(&projections_file)->default_value(""),
+       "the SQL-config projection file (default: examples/bank/projections.json of the source tree)")
+      ("rebuild", po::bool_switch(&rebuild), "project: rebuild the read model from the first event")
       ("args", po::value(&args)->multitoken(), "command and its arguments");
   config::add_db_options(desc, db);
   po::positional_options_description pos;
@@ -124,8 +128,8 @@ int bank_main(int argc, char** argv) {
   }
   if (cmd == "balance") {
     if (args.size() > 2) throw po::error("balance takes at most one argument");
+    auto at = bank::BankReadModel::catch_up(client, query_db);
     bank::BankReadModel model(query_db);
-    auto at = model.catch_up(client);
     if (args.size() == 2) {
       auto a = model.account(args[1]);
       if (!a) {
@@ -134,6 +138,9 @@ int bank_main(int argc, char** argv) {
       }
       std::cout << a->id << " (" << a->owner << "): balance " << a->balance << ", version " << a->version
                 << ", read model at position " << at.value() << "\n";
+      if (auto act = model.activity(args[1]))
+        std::cout << "  " << act->deposits << " deposits (" << act->deposited << "), " << act->withdrawals
+                  << " withdrawals (" << act->withdrawn << ")  [SQL-config projection bank_activity]\n";
       return 0;
     }
     std::cout << "read model " << query_db.name << " at position " << at.value() << "\n";
@@ -152,7 +159,8 @@ int bank_main(int argc, char** argv) {
   }
   if (cmd == "project") {
     need(0);
-    bank::LiveProjection live(client, query_db);
+    (void)net::shutdown_fd();
+    bank::BankProjector live(client, query_db, rebuild, projections_file);
     std::cerr << "bank project: keeping " << query_db.name << " up to date (SIGTERM stops)\n";
     while (!net::shutdown_requested()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -168,7 +176,7 @@ int bank_main(int argc, char** argv) {
     so.clients = clients;
     (void)net::shutdown_fd();  // SIGINT/SIGTERM handlers: stop cleanly
     const GlobalSeq head_before = client.head();
-    bank::LiveProjection live(client, query_db);
+    bank::BankProjector live(client, query_db, false, projections_file);
     std::cout << "bank simulate: " << so.commands << " operations (deposits, withdrawals, transfers) on "
               << so.accounts << " new accounts from " << so.clients << " concurrent clients\n" << std::flush;
     auto r = bank::simulate(client, so);
@@ -185,35 +193,42 @@ int bank_main(int argc, char** argv) {
               << " events/s; global positions " << head_before.value() + 1 << ".." << head_after.value() << "\n";
     const auto t0 = std::chrono::steady_clock::now();
     if (!live.wait_for(head_after, std::chrono::seconds(60))) {
-      std::cout << "  the read model did not catch up within 60 s (at " << live.applied().value() << ")\n";
+      std::cout << "  the read model did not catch up within 60 s (at " << live.position().value() << ")\n";
       return 1;
     }
     const double lag_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     bank::BankReadModel model(query_db);
-    std::cout << "read model " << query_db.name << " (projection checkpoint " << model.checkpoint().value()
-              << ", caught up " << lag_ms << " ms after the last command):\n";
+    std::cout << "read model " << query_db.name << " (projections bank (C++) and bank_activity (SQL-config) at position "
+              << live.position().value() << ", caught up " << lag_ms << " ms after the last command):\n";
     std::int64_t expected = 0, got = 0;
-    bool all_match = true;
+    bool all_match = true, activity_match = true;
     for (const auto& [id, balance] : r.expected_balances) {
       expected += balance;
       auto row = model.account(id);
       got += row ? row->balance : 0;
       if (!row || row->balance != balance) all_match = false;
+      auto act = model.activity(id);
+      if (!act || act->deposited - act->withdrawn != balance) activity_match = false;
     }
     auto rows = model.accounts();
     std::size_t listed = 0;
     std::cout << "  " << std::left << std::setw(22) << "account" << std::right << std::setw(10) << "balance"
-              << std::setw(9) << "version" << std::setw(12) << "position" << "\n";
+              << std::setw(9) << "version" << std::setw(12) << "position" << std::setw(10) << "deposits"
+              << std::setw(13) << "withdrawals" << "\n";
     for (const auto& a : rows) {
       if (a.id.rfind(r.prefix + "-", 0) != 0) continue;
       if (listed++ >= show) break;
+      auto act = model.activity(a.id).value_or(bank::ActivityRow{});
       std::cout << "  " << std::left << std::setw(22) << a.id << std::right << std::setw(10) << a.balance
-                << std::setw(9) << a.version << std::setw(12) << a.last_global_seq << "\n";
+                << std::setw(9) << a.version << std::setw(12) << a.last_global_seq << std::setw(10) << act.deposits
+                << std::setw(13) << act.withdrawals << "\n";
     }
     std::cout << "  total of the " << r.expected_balances.size() << " accounts: " << got
               << (all_match ? " = " : " != ") << expected << " computed from the accepted commands"
               << (all_match ? "  (every balance matches)" : "  MISMATCH") << "\n";
-    return all_match ? 0 : 1;
+    std::cout << "  bank_activity (SQL-config projection): deposited - withdrawn "
+              << (activity_match ? "equals" : "DOES NOT EQUAL") << " the balance of every account\n";
+    return all_match && activity_match ? 0 : 1;
   }
   throw po::error("unknown command '" + cmd + "'");
 }

@@ -1,10 +1,15 @@
 #include "bank/read_model.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <thread>
 
 #include "bank/account.h"
 #include "bank/transfer.h"
 #include "even/client/event_types.h"
+#include "projector/checkpoints.h"
+#include "projector/projector_config.h"
+#include "projector/sql_projection.h"
 
 namespace bank {
 
@@ -13,8 +18,6 @@ using even::client::RecordedEvent;
 using even::store::append_quoted;
 
 namespace {
-
-constexpr std::size_t kBatch = 500;
 
 std::string sql_text(std::string_view s) {
   std::string out;
@@ -88,71 +91,116 @@ std::vector<std::string> statements_for(const RecordedEvent& e) {
   return out;
 }
 
-BankReadModel::BankReadModel(const even::config::DbOptions& query_db) {
-  {
-    auto c = even::store::Connection::open(query_db, false);
-    c->execute("CREATE DATABASE IF NOT EXISTS " + even::store::identifier(query_db.name));
-  }
-  conn_ = even::store::Connection::open(query_db);
-  conn_->execute(
-      "CREATE TABLE IF NOT EXISTS accounts (id VARCHAR(190) PRIMARY KEY, owner VARCHAR(200) NOT NULL, "
-      "currency VARCHAR(8) NOT NULL, balance BIGINT NOT NULL, version BIGINT NOT NULL, "
-      "last_global_seq BIGINT UNSIGNED NOT NULL, last_correlation_id VARCHAR(64) NOT NULL) ENGINE=InnoDB");
-  conn_->execute(
-      "CREATE TABLE IF NOT EXISTS transfers (id VARCHAR(190) PRIMARY KEY, from_account VARCHAR(190) NOT NULL, "
-      "to_account VARCHAR(190) NOT NULL, amount BIGINT NOT NULL, status VARCHAR(16) NOT NULL, "
-      "reason VARCHAR(1000) NOT NULL DEFAULT '', refunded BOOLEAN NOT NULL DEFAULT 0, "
-      "correlation_id VARCHAR(64) NOT NULL) ENGINE=InnoDB");
-  conn_->execute(
-      "CREATE TABLE IF NOT EXISTS bank_checkpoint (name VARCHAR(64) PRIMARY KEY, position BIGINT UNSIGNED NOT NULL) "
-      "ENGINE=InnoDB");
-  conn_->execute("INSERT IGNORE INTO bank_checkpoint VALUES ('bank', 0)");
+namespace {
+const char* const kTables[] = {
+    "CREATE TABLE IF NOT EXISTS accounts (id VARCHAR(190) PRIMARY KEY, owner VARCHAR(200) NOT NULL, "
+    "currency VARCHAR(8) NOT NULL, balance BIGINT NOT NULL, version BIGINT NOT NULL, "
+    "last_global_seq BIGINT UNSIGNED NOT NULL, last_correlation_id VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+    "CREATE TABLE IF NOT EXISTS transfers (id VARCHAR(190) PRIMARY KEY, from_account VARCHAR(190) NOT NULL, "
+    "to_account VARCHAR(190) NOT NULL, amount BIGINT NOT NULL, status VARCHAR(16) NOT NULL, "
+    "reason VARCHAR(1000) NOT NULL DEFAULT '', refunded BOOLEAN NOT NULL DEFAULT 0, "
+    "correlation_id VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+};
+}  // namespace
+
+void BankProjection::setup(even::projector::QueryTx& tx) {
+  for (const char* sql : kTables) tx.add(sql);
 }
+
+void BankProjection::reset(even::projector::QueryTx& tx) {
+  tx.add("DROP TABLE IF EXISTS accounts");
+  tx.add("DROP TABLE IF EXISTS transfers");
+}
+
+void BankProjection::handle(const RecordedEvent& e, even::projector::QueryTx& tx) {
+  for (auto& sql : statements_for(e)) tx.add(std::move(sql));
+}
+
+std::shared_ptr<even::projector::Projection> activity_projection(const std::string& path) {
+  auto config = even::projector::load_projector_config(path.empty() ? BANK_PROJECTIONS_FILE : path);
+  for (auto& def : config.projections)
+    if (def.name == kActivityProjection) return std::make_shared<even::projector::SqlProjection>(def);
+  throw std::runtime_error("no projection '" + std::string(kActivityProjection) + "' in " + path);
+}
+
+// --- BankProjector ------------------------------------------------------------------------------
+
+BankProjector::BankProjector(even::client::Client& client, const even::config::DbOptions& query_db, bool rebuild,
+                             const std::string& projections_file)
+    : query_db_(query_db) {
+  even::store::Connection::open(query_db, false)
+      ->execute("CREATE DATABASE IF NOT EXISTS " + even::store::identifier(query_db.name));
+  conn_ = even::store::Connection::open(query_db);
+  even::projector::CheckpointTable(*conn_, even::projector::kQueryCheckpointTable).ensure();
+  even::config::LogOptions lo;
+  lo.level = std::getenv("BANK_LOG_LEVEL") ? std::getenv("BANK_LOG_LEVEL") : "warn";
+  auto log = even::config::make_logger("bank-projector", lo);
+  even::projector::RunnerOptions ro;
+  ro.progress_interval = std::chrono::milliseconds(100);  // idle checkpoints move up to the head soon
+  ro.retry_after = std::chrono::milliseconds(200);
+  ro.rebuild_at_start = rebuild;
+  for (auto p : {std::shared_ptr<even::projector::Projection>(std::make_shared<BankProjection>()),
+                 activity_projection(projections_file)}) {
+    runners_.push_back(std::make_unique<even::projector::ProjectionRunner>(client, p, query_db, ro, log));
+    runners_.back()->start();
+  }
+}
+
+BankProjector::~BankProjector() {
+  for (auto& r : runners_) r->stop();
+}
+
+void BankProjector::check() const {
+  for (const auto& r : runners_)
+    if (r->failed()) throw std::runtime_error("projection " + r->name() + " failed: " + r->status().error);
+}
+
+GlobalSeq BankProjector::position() {
+  GlobalSeq low(UINT64_MAX);
+  for (const auto& r : runners_) {
+    // The runner's own commits, or another process's (this runner stands by while it holds the lock).
+    std::string sql = "SELECT position FROM even_checkpoints WHERE projection = " + sql_text(r->name());
+    GlobalSeq table(static_cast<std::uint64_t>(conn_->query_int(sql).value_or(0)));
+    low = std::min(low, std::max(r->status().position, table));
+  }
+  return low;
+}
+
+bool BankProjector::wait_for(GlobalSeq target, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    check();
+    if (position() >= target) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// --- BankReadModel ------------------------------------------------------------------------------
+
+BankReadModel::BankReadModel(const even::config::DbOptions& query_db) : conn_(even::store::Connection::open(query_db)) {}
 
 BankReadModel::~BankReadModel() = default;
 
-void BankReadModel::apply(const std::vector<RecordedEvent>& events, GlobalSeq position) {
-  conn_->begin();
-  try {
-    for (const auto& e : events)
-      for (const auto& sql : statements_for(e)) conn_->execute(sql);
-    conn_->execute("UPDATE bank_checkpoint SET position = GREATEST(position, " + std::to_string(position.value()) +
-                   ") WHERE name = 'bank'");
-    conn_->commit();
-  } catch (...) {
-    conn_->rollback();
-    throw;
-  }
-}
-
-GlobalSeq BankReadModel::checkpoint() {
-  return GlobalSeq(static_cast<std::uint64_t>(
-      conn_->query_int("SELECT position FROM bank_checkpoint WHERE name = 'bank'").value_or(0)));
-}
-
-GlobalSeq BankReadModel::catch_up(even::client::Client& client) {
+GlobalSeq BankReadModel::catch_up(even::client::Client& client, const even::config::DbOptions& query_db,
+                                  std::chrono::milliseconds timeout) {
   const GlobalSeq head = client.head();
-  GlobalSeq pos = checkpoint();
-  std::vector<RecordedEvent> batch;
-  for (const auto& e : client.read_all(pos.next(), read_model_filter())) {
-    if (e.global_seq > head) break;
-    batch.push_back(e);
-    if (batch.size() >= kBatch) {
-      apply(batch, batch.back().global_seq);
-      batch.clear();
-    }
-  }
-  // Every matching event <= head is applied: the checkpoint may move to the head.
-  if (head > pos) apply(batch, head);
-  return checkpoint();
+  BankProjector projector(client, query_db);
+  if (!projector.wait_for(head, timeout))
+    throw std::runtime_error("the read model did not reach position " + std::to_string(head.value()) + " in time");
+  return projector.position();
 }
 
-void BankReadModel::reset() {
-  conn_->begin();
-  conn_->execute("DELETE FROM accounts");
-  conn_->execute("DELETE FROM transfers");
-  conn_->execute("UPDATE bank_checkpoint SET position = 0");
-  conn_->commit();
+GlobalSeq BankReadModel::checkpoint(const std::string& projection) {
+  return GlobalSeq(static_cast<std::uint64_t>(
+      conn_->query_int("SELECT position FROM even_checkpoints WHERE projection = " + sql_text(projection)).value_or(0)));
+}
+
+std::optional<ActivityRow> BankReadModel::activity(const std::string& account) {
+  auto rs = conn_->query("SELECT deposits, withdrawals, deposited, withdrawn FROM account_activity WHERE account = " +
+                         sql_text("account-" + account));
+  if (!rs->next()) return std::nullopt;
+  return ActivityRow{rs->getInt64(1), rs->getInt64(2), rs->getInt64(3), rs->getInt64(4)};
 }
 
 namespace {
@@ -211,81 +259,6 @@ std::vector<std::pair<std::string, std::int64_t>> BankReadModel::transfer_counts
 
 std::int64_t BankReadModel::total_balance() {
   return conn_->query_int("SELECT COALESCE(SUM(balance), 0) FROM accounts").value_or(0);
-}
-
-// --- LiveProjection -----------------------------------------------------------------------------
-
-LiveProjection::LiveProjection(even::client::Client& client, const even::config::DbOptions& query_db)
-    : model_(query_db) {
-  const GlobalSeq from = model_.checkpoint().next();
-  applied_ = from.value() - 1;
-  applier_ = std::thread([this] { apply_loop(); });
-  subscription_ = client.subscribe(from, read_model_filter(), [this](const RecordedEvent& e) {
-    std::lock_guard lock(mu_);
-    queue_.push_back(e);
-    cv_.notify_all();
-  });
-}
-
-LiveProjection::~LiveProjection() {
-  subscription_.reset();
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-    cv_.notify_all();
-  }
-  applier_.join();
-}
-
-void LiveProjection::apply_loop() {
-  std::vector<RecordedEvent> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      while (!queue_.empty() && batch.size() < kBatch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      in_flight_ = true;
-    }
-    try {
-      model_.apply(batch, batch.back().global_seq);
-      applied_ = batch.back().global_seq.value();
-    } catch (...) {
-      std::lock_guard lock(mu_);
-      error_ = std::current_exception();
-      cv_.notify_all();
-      return;
-    }
-    batch.clear();
-    std::lock_guard lock(mu_);
-    in_flight_ = false;
-    cv_.notify_all();
-  }
-}
-
-bool LiveProjection::wait_for(GlobalSeq position, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    check();
-    if (applied() >= position) return true;
-    // The subscription passed `position` and nothing it handed over waits or is being applied:
-    // every matching event up to there is applied (filtered-out events move the subscription's
-    // position, not applied()). The handler queues an event before the position moves past it.
-    const GlobalSeq seen = subscription_->position();
-    std::unique_lock lock(mu_);
-    if (seen >= position && queue_.empty() && !in_flight_) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    cv_.wait_for(lock, std::chrono::milliseconds(10));
-  }
-}
-
-void LiveProjection::check() const {
-  if (auto e = subscription_->error()) std::rethrow_exception(e);
-  std::lock_guard lock(mu_);
-  if (error_) std::rethrow_exception(error_);
 }
 
 }  // namespace bank

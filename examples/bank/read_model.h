@@ -1,33 +1,32 @@
-// The bank's read model: balances and transfers in a query database (MariaDB), kept by a C++
-// projection of the "account" and "transfer" categories. Each batch of events is applied in one
-// transaction together with the projection's checkpoint (table bank_checkpoint), so a crash never
-// applies an event twice or skips one.
+// The bank's read model, in a query database (MariaDB), kept by two projections run by
+// even-projector's ProjectionRunner (services/projector): each batch of events is applied in one
+// transaction together with the projection's checkpoint (table even_checkpoints), so a crash
+// never applies an event twice or skips one.
 //
-// Two ways to run it:
-// - catch_up(client): reads history through the reader (read_all from the checkpoint) up to the
-//   store's head and returns; what the CLI's `bank balance` does before answering.
-// - LiveProjection: a CatchUpSubscription (history, then the dispatcher's live feed) whose events
-//   are applied by a second thread in batches (up to 500 events or what arrived within a few
-//   milliseconds per transaction).
+// - "bank", a C++ projection (BankProjection): tables `accounts` (balance, version, position and
+//   correlation id of the last event per account) and `transfers` (status, reason, refunded,
+//   correlation id). Its SQL per event is the pure function statements_for().
+// - "bank_activity", a SQL-config projection (examples/bank/projections.json, no code): table
+//   `account_activity` with the number and sum of deposits and withdrawals per account stream.
+//   The same file can be given to even-projector (--projections).
 //
-// The statements per event are a pure function (statements_for), so the same projection can be
-// hosted by even-projector's runner.
+// BankProjector runs both in this process (from their checkpoints, history then live);
+// BankReadModel answers queries. `bank balance` starts a BankProjector, waits until it reached the
+// store's head, then queries; `bank project` keeps one running.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "even/client/client.h"
 #include "even/common/config.h"
 #include "even/common/store/mysql.h"
+#include "projector/projection.h"
+#include "projector/projection_runner.h"
 
 namespace bank {
 
@@ -46,65 +45,74 @@ struct TransferRow {
   bool refunded = false;
 };
 
-// The events the projection consumes.
+// account_activity, from the SQL-config projection.
+struct ActivityRow {
+  std::int64_t deposits = 0, withdrawals = 0, deposited = 0, withdrawn = 0;
+};
+
+inline constexpr const char* kBankProjection = "bank";
+inline constexpr const char* kActivityProjection = "bank_activity";
+
+// The events the C++ projection consumes.
 even::client::Filter read_model_filter();
 // The SQL that applies `e` to the read model (empty for events it ignores).
 std::vector<std::string> statements_for(const even::client::RecordedEvent& e);
 
-// The query database. Not thread-safe, except where noted: one thread applies, and queries use
-// their own connection (so give each thread its own BankReadModel, or use LiveProjection).
+class BankProjection : public even::projector::Projection {
+ public:
+  std::string name() const override { return kBankProjection; }
+  even::client::Filter filter() const override { return read_model_filter(); }
+  std::string definition_hash() const override { return "bank-v1"; }
+  void setup(even::projector::QueryTx& tx) override;
+  void reset(even::projector::QueryTx& tx) override;
+  void handle(const even::client::RecordedEvent& e, even::projector::QueryTx& tx) override;
+};
+
+// The SQL-config projection of `path` (default: the projections.json beside this file).
+std::shared_ptr<even::projector::Projection> activity_projection(const std::string& path = {});
+
+// Runs both projections into `query_db` (created if missing). Owns their runners (a thread, a
+// connection and a subscription each). The Client must outlive it.
+class BankProjector {
+ public:
+  BankProjector(even::client::Client& client, const even::config::DbOptions& query_db, bool rebuild = false,
+                const std::string& projections_file = {});
+  ~BankProjector();  // stops the runners after their current batch
+  // Waits until both projections' checkpoints reached `position` (every matching event up to it
+  // is applied). Throws when a projection failed; false on timeout.
+  bool wait_for(even::GlobalSeq position, std::chrono::milliseconds timeout);
+  // The lower of the two checkpoints.
+  even::GlobalSeq position();
+  void check() const;  // throws std::runtime_error when a runner failed
+
+ private:
+  even::config::DbOptions query_db_;
+  std::unique_ptr<even::store::Connection> conn_;  // reads the checkpoints
+  std::vector<std::unique_ptr<even::projector::ProjectionRunner>> runners_;
+};
+
+// Queries on the read model. Not thread-safe (one connection).
 class BankReadModel {
  public:
-  // Creates the database `query_db.name` and its tables if missing.
   explicit BankReadModel(const even::config::DbOptions& query_db);
   ~BankReadModel();
 
-  // Applies `events` and moves the checkpoint to `position` (>= the last one's global seq), in one
-  // transaction.
-  void apply(const std::vector<even::client::RecordedEvent>& events, even::GlobalSeq position);
-  // Applies everything stored after the checkpoint, up to the head seen at the start. Returns the
-  // checkpoint after it.
-  even::GlobalSeq catch_up(even::client::Client& client);
-  even::GlobalSeq checkpoint();
-  // Drops the tables' content and the checkpoint (rebuild: catch_up replays everything).
-  void reset();
+  // Brings both projections up to the store's head (a BankProjector until it gets there) and
+  // returns the position reached.
+  static even::GlobalSeq catch_up(even::client::Client& client, const even::config::DbOptions& query_db,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+  even::GlobalSeq checkpoint(const std::string& projection = kBankProjection);
   std::optional<AccountRow> account(const std::string& id);
   std::vector<AccountRow> accounts(std::size_t limit = SIZE_MAX);
   std::optional<TransferRow> transfer(const std::string& id);
+  std::optional<ActivityRow> activity(const std::string& account);
   // Number of transfers per status ("completed", "failed", ...), and the sum of all balances.
   std::vector<std::pair<std::string, std::int64_t>> transfer_counts();
   std::int64_t total_balance();
 
  private:
   std::unique_ptr<even::store::Connection> conn_;
-};
-
-// The projection running live. Owns two threads: the subscription's (handler: queue an event) and
-// the applier (takes the queue in batches into BankReadModel::apply). The Client must outlive it.
-class LiveProjection {
- public:
-  LiveProjection(even::client::Client& client, const even::config::DbOptions& query_db);
-  ~LiveProjection();  // stops both threads; what was queued and not applied is read again next time
-  // Waits until every event <= `position` was applied (or the timeout); returns whether it was.
-  bool wait_for(even::GlobalSeq position, std::chrono::milliseconds timeout);
-  even::GlobalSeq applied() const { return even::GlobalSeq(applied_.load()); }
-  // The subscription or the applier failed (rethrows its error); nothing when running fine.
-  void check() const;
-
- private:
-  void apply_loop();
-
-  BankReadModel model_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<even::client::RecordedEvent> queue_;  // guarded by mu_
-  bool stop_ = false;                              // guarded by mu_
-  bool in_flight_ = false;                         // guarded by mu_: the applier holds a batch
-  std::exception_ptr error_;                       // guarded by mu_
-  std::atomic<std::uint64_t> applied_{0};
-  std::thread applier_;
-  std::unique_ptr<even::client::CatchUpSubscription> subscription_;
 };
 
 }  // namespace bank

@@ -138,8 +138,8 @@ TEST_F(BankTest, CorrelationIdsEndToEnd) {
   EXPECT_EQ(EventMetadata::parse(caused[4].metadata).causation_id, derive_id(caused[1].id, "credit").to_string());
   EXPECT_EQ(EventMetadata::parse(caused[0].metadata).causation_id, ctx.command_id.to_string());
 
+  bank::BankReadModel::catch_up(*client_, query_db_);
   bank::BankReadModel model(query_db_);
-  model.catch_up(*client_);
   EXPECT_EQ(model.account("alice")->last_correlation_id, "checkout-4711");
   EXPECT_EQ(model.account("bob")->last_correlation_id, "checkout-4711");
   EXPECT_EQ(model.transfer("t6")->correlation_id, "checkout-4711");
@@ -148,28 +148,37 @@ TEST_F(BankTest, CorrelationIdsEndToEnd) {
 
 TEST_F(BankTest, ReadModelCatchUpResumesFromItsCheckpointAndRebuilds) {
   open("a", 50);
+  auto p1 = bank::BankReadModel::catch_up(*client_, query_db_);
   bank::BankReadModel model(query_db_);
-  auto p1 = model.catch_up(*client_);
   EXPECT_EQ(model.account("a")->balance, 50);
   ASSERT_TRUE(bank_->withdraw("a", 20).accepted);
   open("b", 5);
-  auto p2 = model.catch_up(*client_);
+  auto p2 = bank::BankReadModel::catch_up(*client_, query_db_);
   EXPECT_GT(p2, p1);
   EXPECT_EQ(model.account("a")->balance, 30);
   EXPECT_EQ(model.account("b")->balance, 5);
-  EXPECT_EQ(model.catch_up(*client_), p2) << "nothing new: nothing applied twice";
+  EXPECT_EQ(bank::BankReadModel::catch_up(*client_, query_db_), p2) << "nothing new: nothing applied twice";
   EXPECT_EQ(model.account("a")->balance, 30);
-  model.reset();
-  EXPECT_EQ(model.accounts().size(), 0u);
-  model.catch_up(*client_);
+  // The SQL-config projection beside the C++ one.
+  auto act = model.activity("a");
+  ASSERT_TRUE(act);
+  EXPECT_EQ(act->deposits, 1);
+  EXPECT_EQ(act->withdrawals, 1);
+  EXPECT_EQ(act->deposited - act->withdrawn, 30);
+  EXPECT_EQ(model.checkpoint(bank::kActivityProjection), model.checkpoint(bank::kBankProjection));
+  {
+    bank::BankProjector rebuild(*client_, query_db_, /*rebuild=*/true);
+    ASSERT_TRUE(rebuild.wait_for(client_->head(), 30s));
+  }
   EXPECT_EQ(model.account("a")->balance, 30);
   EXPECT_EQ(model.total_balance(), 35);
+  EXPECT_EQ(model.activity("a")->deposits, 1);
 }
 
-// The simulation with the live projection (subscription through the dispatcher): the read
+// The simulation with the projections running live (subscriptions through the dispatcher): the read
 // model's balances equal those computed from the accepted commands.
 TEST_F(BankTest, SimulationAndLiveReadModelAgree) {
-  bank::LiveProjection live(*client_, query_db_);
+  bank::BankProjector live(*client_, query_db_);
   bank::SimulationOptions so;
   so.commands = 400;
   so.accounts = 8;

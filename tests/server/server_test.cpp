@@ -80,7 +80,7 @@ TEST_F(ServerTest, BankSimulationAgainstTheSingleApp) {
   auto query_db = store_.db();
   query_db.name += "_bank";
   {
-    bank::LiveProjection live(client, query_db);
+    bank::BankProjector live(client, query_db);
     bank::SimulationOptions so;
     so.commands = 200;
     so.accounts = 5;
