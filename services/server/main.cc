@@ -35,7 +35,11 @@ int server_main(int argc, char** argv) {
       ("lock-name", po::value(&s.writer.committer.lock_name)->default_value(""),
        "name of the writer's master lock (default even-writer:<db-name>)")
       ("no-standby", po::bool_switch(&no_standby), "exit instead of waiting when another writer is master")
-      ("init-store", po::bool_switch(&init_store), "create or upgrade the store's tables, then continue");
+      ("init-store", po::bool_switch(&init_store), "create or upgrade the store's tables, then continue")
+      ("projections", po::value(&s.projections_file)->default_value(""),
+       "also run even-projector's SQL-config projections and projection streams of this JSON file")
+      ("query-db-name", po::value(&s.projector.query_db.name)->default_value("even_query"),
+       "with --projections: the query database (on the store's server; created if missing)");
   config::add_db_options(desc, s.db);
   config::add_log_options(desc, s.log);
   auto vm = config::parse(argc, argv, desc,
@@ -47,6 +51,11 @@ int server_main(int argc, char** argv) {
   s.dispatcher.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   s.writer.limits.max_message_bytes = max_message_bytes;
   s.writer.committer.standby = !no_standby;
+  {
+    const std::string name = s.projector.query_db.name;
+    s.projector.query_db = s.db;
+    s.projector.query_db.name = name;
+  }
   ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::min<std::size_t>(s.reader.worker.page.max_bytes * 4 + (1u << 20), 1u << 30)));
 
   auto log = config::make_logger("server", s.log);

@@ -17,6 +17,14 @@ Server::Server(ServerOptions options)
                                                     config::make_logger("writer", options_.log));
   reader_ = std::make_unique<reader::ReaderService>(ctx_, options_.db, options_.reader,
                                                     config::make_logger("reader", options_.log));
+  if (!options_.projections_file.empty()) {
+    auto& p = options_.projector;
+    p.client.reader_endpoint = options_.reader.endpoint;
+    p.client.feed_endpoint = options_.dispatcher.pub_endpoint;
+    p.store_db = options_.db;
+    projector_ = std::make_unique<projector::ProjectorService>(p, config::make_logger("projector", options_.log));
+    projector_->add_config(projector::load_projector_config(options_.projections_file));
+  }
 }
 
 Server::~Server() = default;
@@ -34,10 +42,13 @@ int Server::run() {
     dispatcher_->request_stop();
     writer_->request_stop();
     reader_->request_stop();
+    if (projector_) projector_->stop();
   };
-  auto start = [&](const char* name, auto& service) {
-    ++running;
-    return std::thread([&, name] {
+  // A writer, dispatcher or reader that ends stops the server; a projector that ends (every
+  // projection failed) does not: the event store goes on serving.
+  auto start = [&](const char* name, auto& service, bool essential = true) {
+    if (essential) ++running;
+    return std::thread([&, name, essential] {
       int rc = 1;
       try {
         rc = service->run();
@@ -45,6 +56,7 @@ int Server::run() {
         log_->error("{} failed: {}", name, e.what());
       }
       if (rc != 0) log_->error("{} ended with exit code {}", name, rc);
+      if (!essential) return;
       {
         std::lock_guard lock(mu);
         if (rc != 0 && first_error == 0) first_error = rc;
@@ -59,9 +71,11 @@ int Server::run() {
   threads.push_back(start("dispatcher", dispatcher_));
   threads.push_back(start("reader", reader_));
   threads.push_back(start("writer", writer_));
+  const int essential = static_cast<int>(threads.size());
+  if (projector_) threads.push_back(start("projector", projector_, false));
 
   const int shutdown = net::shutdown_fd();
-  while (!stop_ && !net::shutdown_requested() && running.load() == static_cast<int>(threads.size())) {
+  while (!stop_ && !net::shutdown_requested() && running.load() == essential) {
     zmq::pollitem_t items[] = {{nullptr, shutdown, ZMQ_POLLIN, 0}, {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
     net::poll(items, 2, std::chrono::milliseconds(500));
     wakeup_.drain();

@@ -1,7 +1,9 @@
-// Server: writer, dispatcher and reader in one process (the "single app" mode of the brief), for
+// Server: writer, dispatcher, reader (and optionally a projector) in one process (the "single app" mode of the brief), for
 // small deployments and the demo. The very same service classes as even-writer, even-dispatcher
 // and even-reader, on one ZeroMQ context: the writer pushes committed events to the dispatcher
 // over inproc://, clients reach the writer, the reader and the feed on their usual endpoints.
+// With a projections file, an even-projector ProjectorService runs too; its Client connects to
+// the reader and the feed of this process over their (loopback) endpoints.
 //
 // Owns one thread per service (each service owns its sockets and store connections); run() is
 // called on one thread and returns after SIGTERM/SIGINT, request_stop(), or when a service ends
@@ -18,6 +20,7 @@
 #include "dispatcher/dispatcher_service.h"
 #include "even/common/config.h"
 #include "even/common/net.h"
+#include "projector/projector_service.h"
 #include "reader/reader_service.h"
 #include "writer/writer_service.h"
 
@@ -32,6 +35,8 @@ struct ServerOptions {
   dispatcher::DispatcherOptions dispatcher;  // pub_endpoint: the feed subscribers connect to
   reader::ReaderOptions reader;          // endpoint: where clients read
   config::LogOptions log;                // one logger per service ("writer", "dispatcher", "reader")
+  std::string projections_file;          // SQL-config projections (services/projector); empty: none
+  projector::ProjectorOptions projector; // its query database; client endpoints are set from the above
 };
 
 class Server {
@@ -55,6 +60,7 @@ class Server {
   std::unique_ptr<dispatcher::DispatcherService> dispatcher_;
   std::unique_ptr<writer::WriterService> writer_;
   std::unique_ptr<reader::ReaderService> reader_;
+  std::unique_ptr<projector::ProjectorService> projector_;  // only with a projections file
   net::Wakeup wakeup_;
   std::atomic<bool> stop_{false};
 };

@@ -27,12 +27,14 @@ class ServerTest : public ::testing::Test {
     feed_ = test::loopback_endpoint();
     start();
   }
-  void start() {
+  void start(std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {test::bin("services/server/even-server"), "--writer-endpoint", writer_,
                                      "--reader-endpoint", reader_, "--dispatcher-pub-endpoint", feed_,
                                      "--heartbeat-ms", "50"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     for (auto& f : test::db_flags(store_.db())) argv.push_back(f);
     auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    server_.reset();
     server_ = std::make_unique<test::Process>(
         argv, "/tmp/even-ServerTest." + std::string(info->name()) + "-" + std::to_string(::getpid()) + ".log");
     ASSERT_TRUE(server_->wait_for_log("serving appends", 20s)) << server_->log();
@@ -111,6 +113,39 @@ TEST_F(ServerTest, StopsCleanlyOnSigtermAndKeepsWhatItAcknowledged) {
   Client client(options());
   EXPECT_EQ(client.head().value(), head);
   EXPECT_EQ(client.stream_version("kept-1")->value(), 20);
+}
+
+// With --projections, the SQL-config projections run in the same process.
+TEST_F(ServerTest, HostsSqlConfigProjections) {
+  server_->signal(SIGTERM);
+  ASSERT_EQ(server_->wait(10s), 0);
+  const std::string query = store_.db().name + "_q";
+  start({"--projections", BANK_PROJECTIONS_FILE, "--query-db-name", query});
+  Client client(options());
+  for (int i = 1; i <= 5; ++i) {
+    NewEvent e;
+    e.type = "Deposited";
+    e.payload = "{\"amount\":" + std::to_string(i) + ",\"reference\":\"\"}";
+    client.append("account-p1", ExpectedVersion::any(), {e});
+  }
+  auto db = store_.db();
+  db.name = query;
+  std::int64_t deposited = 0;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      deposited = store::Connection::open(db)
+                      ->query_int("SELECT deposited FROM account_activity WHERE account = 'account-p1'")
+                      .value_or(0);
+    } catch (const sql::SQLException&) {
+    }
+    if (deposited == 15) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(deposited, 15) << server_->log();
+  server_->signal(SIGTERM);
+  EXPECT_EQ(server_->wait(10s), 0) << server_->log();
+  store::Connection::open(db, false)->execute("DROP DATABASE IF EXISTS " + store::identifier(query));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ struct Case {
 
 int bench_append(int argc, char** argv);
 int bench_project(int argc, char** argv);  // bench_project.cc
+int bench_commands(int argc, char** argv);  // bench_commands.cc
 int bench_latency(int argc, char** argv);  // bench_latency.cc
 int bench_read(int argc, char** argv);  // bench_read.cc
 

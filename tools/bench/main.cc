@@ -9,6 +9,8 @@ namespace {
 const even::bench::Case kCases[] = {
     {"append", "append --mode buffered|serial --clients N --seconds S [--events-per-append K] [--payload-bytes B]",
      even::bench::bench_append},
+    {"commands", "commands --clients N --seconds S: command handling (AggregateStore) on distinct aggregates vs serial appends",
+     even::bench::bench_commands},
     {"latency", "latency --rate R --seconds S: append-to-subscriber delivery latency through writer and dispatcher",
      even::bench::bench_latency},
     {"project", "project --events N [--batch B] [--accounts A]: rebuild of a one-upsert-per-event SQL projection "
