@@ -12,6 +12,8 @@
 namespace even::client {
 
 ReplyInfo classify_writer_reply(wire::Decoded& d);
+// A wire event as the client API hands it over (subscription.cpp).
+RecordedEvent to_client(schema::RecordedEvent::Reader in);
 ReplyInfo classify_reader_reply(wire::Decoded& d);  // client_read.cpp
 std::variant<wire::Decoded, wire::DecodeError> decode_reader_reply(zmq::message_t&& frame, const wire::Limits& limits);
 

@@ -20,20 +20,7 @@ ReadPage to_projection_page(wire::Decoded& d) {
   if (!r.isPage()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
   auto p = r.getPage();
   ReadPage page;
-  for (auto in : p.getEvents()) {
-    auto e = store::from_wire(in);
-    RecordedEvent out;
-    out.global_seq = e.global_seq;
-    out.id = e.event_id;
-    out.stream = std::move(e.stream);
-    out.stream_seq = e.stream_seq;
-    out.type = std::move(e.type);
-    out.created_at_us = e.created_at_us;
-    out.metadata = std::move(e.metadata);
-    out.payload = std::move(e.payload);
-    out.format = e.payload_format == schema::PayloadFormat::JSON ? PayloadFormat::json : PayloadFormat::binary;
-    page.events.push_back(std::move(out));
-  }
+  for (auto in : p.getEvents()) page.events.push_back(to_client(in));
   page.end = p.getEnd();
   page.next_stream_seq = StreamSeq(p.getNextStreamSeq());  // the projection sequence after the page
   return page;

@@ -12,8 +12,6 @@
 
 namespace even::client {
 
-namespace {
-
 RecordedEvent to_client(schema::RecordedEvent::Reader in) {
   auto e = store::from_wire(in);
   RecordedEvent out;
@@ -28,6 +26,8 @@ RecordedEvent to_client(schema::RecordedEvent::Reader in) {
   out.format = e.payload_format == schema::PayloadFormat::JSON ? PayloadFormat::json : PayloadFormat::binary;
   return out;
 }
+
+namespace {
 
 constexpr const char* kHeartbeatTopic = "hb|";  // services/dispatcher/feed_publisher.h
 
