@@ -127,7 +127,7 @@ std::shared_ptr<even::projector::Projection> activity_projection(const std::stri
 
 BankProjector::BankProjector(even::client::Client& client, const even::config::DbOptions& query_db, bool rebuild,
                              const std::string& projections_file)
-    : query_db_(query_db) {
+    : query_db_(query_db), rebuild_(rebuild) {
   even::store::Connection::open(query_db, false)
       ->execute("CREATE DATABASE IF NOT EXISTS " + even::store::identifier(query_db.name));
   conn_ = even::store::Connection::open(query_db);
@@ -158,6 +158,8 @@ void BankProjector::check() const {
 GlobalSeq BankProjector::position() {
   GlobalSeq low(UINT64_MAX);
   for (const auto& r : runners_) {
+    // Before a requested rebuild has reset the read model, the old checkpoint says nothing.
+    if (rebuild_ && r->status().rebuilds == 0) return GlobalSeq(0);
     // The runner's own commits, or another process's (this runner stands by while it holds the lock).
     std::string sql = "SELECT position FROM even_checkpoints WHERE projection = " + sql_text(r->name());
     GlobalSeq table(static_cast<std::uint64_t>(conn_->query_int(sql).value_or(0)));

@@ -89,6 +89,7 @@ class BankProjector {
   even::config::DbOptions query_db_;
   std::unique_ptr<even::store::Connection> conn_;  // reads the checkpoints
   std::vector<std::unique_ptr<even::projector::ProjectionRunner>> runners_;
+  bool rebuild_ = false;  // asked to rebuild: positions count only once each runner's rebuild began
 };
 
 // Queries on the read model. Not thread-safe (one connection).
