@@ -4,13 +4,8 @@
 
 #include "client_impl.h"
 #include "even/schemas/writer.capnp.h"
-#include "even/schemas/writer.capnp.h"
 
 namespace even::client {
-
-namespace {
-
-}  // namespace
 
 ReplyInfo classify_writer_reply(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
@@ -43,11 +38,14 @@ Client::~Client() = default;
 
 const ClientOptions& Client::options() const { return impl_->options; }
 
-std::future<AppendResult> Client::append_async(const std::string& stream, ExpectedVersion expected,
-                                               const std::vector<NewEvent>& events) {
+namespace {
+
+// The encoded Append request and its request id; throws InvalidRequest when it is too large.
+std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, const std::string& stream,
+                                                        ExpectedVersion expected, const std::vector<NewEvent>& events) {
   capnp::MallocMessageBuilder msg;
   auto req = msg.initRoot<schema::WriterRequest>();
-  const auto id = impl_->writer.next_request_id();
+  const auto id = impl.writer.next_request_id();
   req.setProtocolVersion(schema::PROTOCOL_VERSION);
   req.setRequestId(id);
   auto a = req.initAppend();
@@ -70,11 +68,34 @@ std::future<AppendResult> Client::append_async(const std::string& stream, Expect
     out.setPayloadFormat(e.format == PayloadFormat::json ? schema::PayloadFormat::JSON : schema::PayloadFormat::BINARY);
   }
   auto frame = wire::encode(msg);
-  if (frame.size() > impl_->options.max_message_bytes)
+  if (frame.size() > impl.options.max_message_bytes)
     throw InvalidRequest(schema::ErrorCode::TOO_LARGE,
                          "tooLarge: append of " + std::to_string(frame.size()) + " bytes exceeds the limit of " +
-                             std::to_string(impl_->options.max_message_bytes));
+                             std::to_string(impl.options.max_message_bytes));
+  return {id, std::move(frame)};
+}
+
+}  // namespace
+
+std::future<AppendResult> Client::append_async(const std::string& stream, ExpectedVersion expected,
+                                               const std::vector<NewEvent>& events) {
+  auto [id, frame] = append_request(*impl_, stream, expected, events);
   return impl_->writer.call_future<AppendResult>(id, std::move(frame), to_result);
+}
+
+void Client::append_async(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events,
+                          AppendHandler done) {
+  auto [id, frame] = append_request(*impl_, stream, expected, events);
+  impl_->writer.call(id, std::move(frame), [done = std::move(done)](wire::Decoded* reply, std::exception_ptr error) {
+    if (error) return done(nullptr, error);
+    std::optional<AppendResult> result;
+    try {
+      result = to_result(*reply);
+    } catch (...) {
+      return done(nullptr, std::current_exception());
+    }
+    done(&*result, nullptr);
+  });
 }
 
 AppendResult Client::append(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events) {

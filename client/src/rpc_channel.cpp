@@ -33,12 +33,16 @@ void RpcChannel::call(std::uint64_t request_id, zmq::message_t request, Completi
   c.bytes = std::move(request);
   c.deadline = net::Clock::now() + (timeout.count() > 0 ? timeout : options_.timeout);
   c.next_send = net::Clock::time_point::min();
+  bool was_empty;
   {
     std::lock_guard lock(mu_);
     if (stop_) throw Unavailable(schema::ErrorCode::UNAVAILABLE, "client is shutting down");
+    was_empty = outbox_.empty();
     outbox_.push_back(std::move(c));
   }
-  wakeup_.notify();
+  // The I/O thread takes the whole outbox after every wake-up (drain, then swap), so a non-empty
+  // outbox already has a wake-up pending: one notification per burst of calls is enough.
+  if (was_empty) wakeup_.notify();
 }
 
 void RpcChannel::run() {

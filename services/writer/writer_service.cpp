@@ -114,9 +114,11 @@ int WriterService::run() {
   last_stats_log_ = std::chrono::steady_clock::now();
 
   int exit_code = 0;
+  commit_thread_ = std::make_unique<CommitThread>(committer_, [this] { return stopping(); });
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, shutdown, ZMQ_POLLIN, 0},
-                             {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0}};
+                             {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
+                             {nullptr, commit_thread_->fd(), ZMQ_POLLIN, 0}};
   std::vector<zmq::message_t> frames;
   auto batch_full = [this] {
     return batch_pending_.size() >= options_.max_batch_requests || batch_events_ >= options_.max_batch_events;
@@ -131,10 +133,14 @@ int WriterService::run() {
   };
   try {
     while (!stopping()) {
-      net::poll(items, 3, std::chrono::milliseconds(1000));
+      // With a full batch waiting for the commit thread, requests stay queued in the socket
+      // (up to its high-water mark, then clients feel the pushback).
+      items[0].events = batch_full() ? 0 : ZMQ_POLLIN;
+      net::poll(items, 4, std::chrono::milliseconds(1000));
       if (stopping()) break;
+      if (auto done = commit_thread_->try_take()) finish_batch(std::move(*done));
       drain();
-      if (batch_.empty()) continue;
+      if (batch_.empty() || commit_thread_->busy()) continue;
       // Group commit: requests that arrived during the last commit are in the batch now; with a
       // window, also wait a little for the clients that were just answered to send again.
       if (options_.batch_window_us > 0) {
@@ -147,13 +153,16 @@ int WriterService::run() {
           drain();
         }
       }
-      commit_batch();
+      submit_batch();
     }
-    if (!batch_.empty()) commit_batch();  // finish what was accepted before the stop
+    // Finish what was accepted before the stop.
+    if (!batch_.empty()) submit_batch();
+    if (commit_thread_->busy()) finish_batch(commit_thread_->take());
   } catch (const NotMaster& e) {
     log_->error("{}; stopping so that only one writer writes", e.what());
     exit_code = 3;
   }
+  commit_thread_.reset();
   log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped); "
              "{:.1f} appends per batch, {:.2f} ms per commit",
              stats_.batches, stats_.appends, stats_.events, stats_.rejected, stats_.feed_dropped,
@@ -211,37 +220,54 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
                     std::to_string(committer_.max_batch_event_bytes()) + " bytes; raise the store's max_allowed_packet)");
     return;
   }
-  if (!batch_.empty() && batch_bytes_ + bytes > committer_.max_batch_event_bytes()) commit_batch();
+  if (!batch_.empty() && batch_bytes_ + bytes > committer_.max_batch_event_bytes()) submit_batch();
   batch_events_ += cmd.events.size();
   batch_bytes_ += bytes;
   batch_.push_back(std::move(cmd));
   batch_pending_.push_back(Pending{std::move(envelope), id});
 }
 
-void WriterService::commit_batch() {
-  std::vector<store::StoredEvent> committed;
-  std::vector<AppendOutcome> outcomes;
-  const auto t0 = std::chrono::steady_clock::now();
-  try {
-    outcomes = committer_.commit(batch_, &committed, [this] { return stopping(); });
-    stats_.commit_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  } catch (const NotMaster&) {
-    for (auto& p : batch_pending_)
-      reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
-    batch_.clear();
-    batch_pending_.clear();
-    throw;
-  } catch (const sql::SQLException& e) {
-    // Only reached when stopping while the store is unreachable: outcome unknown, the client retries.
-    for (auto& p : batch_pending_)
-      reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE,
-                  "the writer is stopping and the store is unreachable; retry (appends are idempotent)");
-    log_->error("gave up a batch of {} appends on shutdown: {}", batch_.size(), store::describe(e));
-    outcomes.clear();
+void WriterService::submit_batch() {
+  if (commit_thread_->busy()) finish_batch(commit_thread_->take());  // which may submit this batch itself
+  if (batch_.empty() || commit_thread_->busy()) return;
+  in_flight_pending_ = std::move(batch_pending_);
+  commit_thread_->submit(std::move(batch_));
+  batch_.clear();
+  batch_pending_.clear();
+  batch_events_ = 0;
+  batch_bytes_ = 0;
+}
+
+void WriterService::finish_batch(CommitThread::Result result) {
+  std::vector<Pending> pending = std::move(in_flight_pending_);
+  in_flight_pending_.clear();
+  if (result.error) {
+    try {
+      std::rethrow_exception(result.error);
+    } catch (const NotMaster&) {
+      for (auto& p : pending)
+        reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
+      for (auto& p : batch_pending_)
+        reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
+      batch_.clear();
+      batch_pending_.clear();
+      throw;
+    } catch (const sql::SQLException& e) {
+      // Only reached when stopping while the store is unreachable: outcome unknown, the client retries.
+      for (auto& p : pending)
+        reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE,
+                    "the writer is stopping and the store is unreachable; retry (appends are idempotent)");
+      log_->error("gave up a batch of {} appends on shutdown: {}", pending.size(), store::describe(e));
+      return;
+    }
   }
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+  stats_.commit_seconds += result.seconds;
+  // The collected batch can start now, before this one's answers go out.
+  if (!batch_.empty() && options_.batch_window_us == 0 && !stopping()) submit_batch();
+  const auto& outcomes = result.outcomes;
+  for (std::size_t i = 0; i < outcomes.size() && i < pending.size(); ++i) {
     const auto& o = outcomes[i];
-    const auto& p = batch_pending_[i];
+    const auto& p = pending[i];
     if (!o.ok()) {
       ++stats_.rejected;
       reply_error(p.envelope, p.request_id, o.error, o.message, o.current_version);
@@ -260,12 +286,8 @@ void WriterService::commit_batch() {
     ++stats_.appends;
   }
   ++stats_.batches;
-  stats_.events += committed.size();
-  publish(committed);
-  batch_.clear();
-  batch_pending_.clear();
-  batch_events_ = 0;
-  batch_bytes_ = 0;
+  stats_.events += result.committed.size();
+  publish(result.committed);
 
   auto now = std::chrono::steady_clock::now();
   if (now - last_stats_log_ >= std::chrono::seconds(10)) {

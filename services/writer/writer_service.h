@@ -1,6 +1,7 @@
 // WriterService: the even-writer process's main loop. Receives append requests on a ROUTER
-// socket, validates them, groups them into batches for the GroupCommitter, replies after COMMIT,
-// and pushes committed events to the dispatcher (best effort, never blocking).
+// socket, validates them, groups them into batches for the GroupCommitter (run on a CommitThread,
+// so that the next batch is collected while one commits), replies after COMMIT, and pushes
+// committed events to the dispatcher (best effort, never blocking).
 //
 // Owns its thread's sockets (ROUTER, optional PUSH) and the GroupCommitter; run() is called on
 // one thread and returns after shutdown (SIGTERM, or request_stop()).
@@ -19,6 +20,7 @@
 #include "even/common/config.h"
 #include "even/common/net.h"
 #include "even/common/wire.h"
+#include "writer/commit_thread.h"
 #include "writer/group_committer.h"
 
 namespace even::writer {
@@ -63,7 +65,10 @@ class WriterService {
   };
 
   void handle_message(std::vector<zmq::message_t>& frames);
-  void commit_batch();
+  // Hands the batch being collected to the commit thread (after finishing the one it works on).
+  void submit_batch();
+  // Answers and publishes the batch the commit thread finished; rethrows NotMaster.
+  void finish_batch(CommitThread::Result result);
   void reply_error(const std::vector<zmq::message_t>& envelope, std::uint64_t request_id, schema::ErrorCode code,
                    const std::string& message, std::int64_t current_version = -1);
   void send_reply(const std::vector<zmq::message_t>& envelope, capnp::MallocMessageBuilder& msg);
@@ -79,8 +84,13 @@ class WriterService {
   net::Wakeup stop_wakeup_;
   std::atomic<bool> stop_{false};
 
+  std::unique_ptr<CommitThread> commit_thread_;  // exists while run() serves
+
+  // The batch being collected (requests decoded while the previous one commits).
   std::vector<AppendCommand> batch_;
   std::vector<Pending> batch_pending_;
+  // The requests of the batch the commit thread works on, answered when it is done.
+  std::vector<Pending> in_flight_pending_;
   std::size_t batch_events_ = 0;
   std::size_t batch_bytes_ = 0;
   WriterStats stats_;

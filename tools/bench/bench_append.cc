@@ -1,6 +1,8 @@
 // even-bench append: N concurrent clients appending through a real even-writer, against raw
 // multi-row INSERTs of the same rows into the same MariaDB, measured in the same run.
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
@@ -25,68 +27,163 @@ struct AppendRun {
   std::uint64_t errors = 0;
 };
 
-AppendRun run_clients(const std::string& endpoint, bool serial, int clients, double seconds, int events_per_append,
-                      int payload_bytes, int threads_per_client) {
-  // One Client (one DEALER + I/O thread) shared by `threads_per_client` application threads, as
-  // an application server would share it.
-  std::vector<std::unique_ptr<client::Client>> pool;
-  for (int i = 0; i < (clients + threads_per_client - 1) / threads_per_client; ++i) {
+// The application's side of the load: `clients` closed-loop appenders, each on its own stream
+// with one append in flight at a time, spread over `sockets` Client objects (one DEALER socket and
+// I/O thread each). Async (the default): each appender's next append is started from the
+// completion handler of the previous one, as a server handling many requests from few threads
+// does. With sync_threads: one application thread per appender, blocked in append().
+struct LoadShape {
+  bool serial = false;
+  int clients = 64;
+  int sockets = 2;
+  bool sync_threads = false;
+  int events_per_append = 1;
+  int payload_bytes = 200;
+};
+
+class Appender {
+ public:
+  Appender(client::Client& c, std::string stream, const LoadShape& shape, const std::string& payload,
+           const std::atomic<bool>& stop)
+      : client_(c), stream_(std::move(stream)), shape_(shape), batch_(static_cast<std::size_t>(shape.events_per_append)),
+        stop_(stop) {
+    for (auto& e : batch_) {
+      e.type = "BenchEvent";
+      e.payload = payload;
+    }
+    latencies_.reserve(100000);
+  }
+
+  ExpectedVersion expected() const {
+    if (!shape_.serial) return ExpectedVersion::any();
+    return version_ == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(version_);
+  }
+  void fresh_ids() {
+    for (auto& e : batch_) e.id = EventId::random();
+  }
+  void record(const client::AppendResult& r) {
+    version_ = r.last_stream_seq.value();
+    latencies_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0_).count());
+  }
+  void failed(std::exception_ptr error) {
+    if (errors_++ < 3) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        std::cerr << "[bench] append to " << stream_ << " failed: " << e.what() << "\n";
+      }
+    }
+  }
+
+  // Blocking loop (sync_threads).
+  void run_sync() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      fresh_ids();
+      t0_ = Clock::now();
+      try {
+        record(client_.append(stream_, expected(), batch_));
+      } catch (...) {
+        failed(std::current_exception());
+        if (shape_.serial) return;  // its version is unknown now
+      }
+    }
+  }
+
+  // Starts the async loop; `finished` is called (on an I/O thread) when it stops.
+  void start_async(std::function<void()> finished) {
+    finished_ = std::move(finished);
+    next_async();
+  }
+
+  std::uint64_t appends() const { return latencies_.size(); }
+  std::uint64_t errors() const { return errors_; }
+  std::vector<double>& latencies() { return latencies_; }
+
+ private:
+  void next_async() {
+    if (stop_.load(std::memory_order_relaxed)) return finished_();
+    fresh_ids();
+    t0_ = Clock::now();
+    client_.append_async(stream_, expected(), batch_, [this](const client::AppendResult* r, std::exception_ptr error) {
+      if (r) {
+        record(*r);
+      } else {
+        failed(error);
+        if (shape_.serial) return finished_();
+      }
+      next_async();
+    });
+  }
+
+  client::Client& client_;
+  const std::string stream_;
+  const LoadShape& shape_;
+  std::vector<client::NewEvent> batch_;
+  const std::atomic<bool>& stop_;
+  std::int64_t version_ = 0;
+  Clock::time_point t0_;
+  std::vector<double> latencies_;
+  std::uint64_t errors_ = 0;
+  std::function<void()> finished_;
+};
+
+AppendRun run_clients(const std::string& endpoint, const LoadShape& shape, double seconds) {
+  std::vector<std::unique_ptr<client::Client>> sockets;
+  for (int i = 0; i < std::max(1, shape.sockets); ++i) {
     client::ClientOptions co;
     co.writer_endpoint = endpoint;
     co.timeout = std::chrono::seconds(30);
-    pool.push_back(std::make_unique<client::Client>(co));
+    sockets.push_back(std::make_unique<client::Client>(co));
   }
-  pool.front()->ping_writer(std::chrono::seconds(30));
-  std::string payload = "{\"data\":\"" + std::string(static_cast<std::size_t>(std::max(0, payload_bytes - 11)), 'x') + "\"}";
+  for (auto& c : sockets) c->ping_writer(std::chrono::seconds(30));
+  const std::string payload =
+      "{\"data\":\"" + std::string(static_cast<std::size_t>(std::max(0, shape.payload_bytes - 11)), 'x') + "\"}";
   std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> appends{0}, events{0}, errors{0};
-  std::mutex mu;
-  std::vector<double> latencies;
+  std::vector<std::unique_ptr<Appender>> appenders;
+  for (int c = 0; c < shape.clients; ++c)
+    appenders.push_back(std::make_unique<Appender>(*sockets[static_cast<std::size_t>(c) % sockets.size()],
+                                                   "bench-" + std::to_string(c), shape, payload, stop));
   std::vector<std::thread> threads;
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = shape.clients;
   auto start = Clock::now();
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      auto& cl = *pool[static_cast<std::size_t>(c / threads_per_client)];
-      std::string stream = "bench-" + std::to_string(c);
-      std::int64_t version = 0;
-      std::vector<double> mine;
-      mine.reserve(100000);
-      while (!stop.load(std::memory_order_relaxed)) {
-        std::vector<client::NewEvent> batch(static_cast<std::size_t>(events_per_append));
-        for (auto& e : batch) {
-          e.type = "BenchEvent";
-          e.payload = payload;
-        }
-        ExpectedVersion ex = !serial ? ExpectedVersion::any()
-                                     : (version == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(version));
-        auto t0 = Clock::now();
-        try {
-          auto r = cl.append(stream, ex, batch);
-          version = r.last_stream_seq.value();
-          mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-          appends.fetch_add(1, std::memory_order_relaxed);
-          events.fetch_add(static_cast<std::uint64_t>(events_per_append), std::memory_order_relaxed);
-        } catch (const std::exception& e) {
-          if (errors.fetch_add(1) < 5) std::cerr << "[bench] append failed: " << e.what() << "\n";
-        }
-      }
-      std::lock_guard lock(mu);
-      latencies.insert(latencies.end(), mine.begin(), mine.end());
-    });
+  for (auto& a : appenders) {
+    if (shape.sync_threads) {
+      threads.emplace_back([&a] { a->run_sync(); });
+    } else {
+      a->start_async([&] {
+        std::lock_guard lock(mu);
+        if (--running == 0) cv.notify_all();
+      });
+    }
   }
+  auto total = [&] {
+    std::uint64_t n = 0;
+    for (auto& a : appenders) n += a->appends();  // a racy read, for the progress line only
+    return n * static_cast<std::uint64_t>(shape.events_per_append);
+  };
   for (int s = 1; s <= static_cast<int>(seconds); ++s) {
     std::this_thread::sleep_until(start + std::chrono::seconds(s));
-    std::cerr << "[bench] " << (serial ? "serial" : "buffered") << " " << s << "/" << seconds << " s, "
-              << events.load() << " events\n";
+    std::cerr << "[bench] " << (shape.serial ? "serial" : "buffered") << " " << s << "/" << seconds << " s, ~"
+              << total() << " events\n";
   }
   std::this_thread::sleep_until(start + std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads) t.join();
+  if (!shape.sync_threads) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return running == 0; });
+  }
   AppendRun r;
   r.seconds = seconds_since(start);
-  r.appends = appends.load();
-  r.events = events.load();
-  r.errors = errors.load();
+  std::vector<double> latencies;
+  for (auto& a : appenders) {
+    r.appends += a->appends();
+    r.errors += a->errors();
+    latencies.insert(latencies.end(), a->latencies().begin(), a->latencies().end());
+  }
+  r.events = r.appends * static_cast<std::uint64_t>(shape.events_per_append);
   r.latency = percentiles(std::move(latencies));
   return r;
 }
@@ -140,20 +237,28 @@ int bench_append(int argc, char** argv) {
   namespace po = config::po;
   config::DbOptions db;
   std::string modes = "buffered,serial";
-  int clients = 64, events_per_append = 1, payload_bytes = 200, batch_window_us = 0;
+  LoadShape shape;
+  int batch_window_us = 0;
   bool raw_with_versions = false;
-  int threads_per_client = 8;
+  int raw_batch_rows = 0;
   double seconds = 10;
   po::options_description desc("even-bench append options");
   desc.add_options()
       ("mode", po::value(&modes)->default_value(modes), "buffered (expected version any), serial (exact versions), or both comma-separated")
-      ("clients", po::value(&clients)->default_value(clients), "concurrent appending clients, each on its own stream")
+      ("clients", po::value(&shape.clients)->default_value(shape.clients),
+       "concurrent appending clients, each on its own stream with one append in flight")
       ("seconds", po::value(&seconds)->default_value(seconds), "how long each measurement runs")
-      ("events-per-append", po::value(&events_per_append)->default_value(events_per_append), "events in each append")
-      ("payload-bytes", po::value(&payload_bytes)->default_value(payload_bytes), "size of each event's JSON payload")
+      ("events-per-append", po::value(&shape.events_per_append)->default_value(shape.events_per_append),
+       "events in each append")
+      ("payload-bytes", po::value(&shape.payload_bytes)->default_value(shape.payload_bytes),
+       "size of each event's JSON payload")
       ("batch-window-us", po::value(&batch_window_us)->default_value(batch_window_us), "passed to even-writer")
-      ("threads-per-client", po::value(&threads_per_client)->default_value(threads_per_client),
-       "application threads sharing one Client (one DEALER socket and I/O thread)")
+      ("sockets", po::value(&shape.sockets)->default_value(shape.sockets),
+       "Client objects (one DEALER socket and I/O thread each) the clients are spread over")
+      ("sync-threads", po::bool_switch(&shape.sync_threads),
+       "one application thread per client, blocked in append(), instead of completion handlers")
+      ("raw-batch-rows", po::value(&raw_batch_rows)->default_value(raw_batch_rows),
+       "rows per transaction of the raw baseline; 0 = clients x events-per-append")
       ("raw-with-versions", po::bool_switch(&raw_with_versions),
        "also measure raw INSERTs that keep stream versions (streams upsert), printed as raw_with_versions_events_per_s");
   config::add_db_options(desc, db);
@@ -165,7 +270,19 @@ int bench_append(int argc, char** argv) {
   std::string mode;
   while (std::getline(mode_list, mode, ',')) {
     if (mode != "buffered" && mode != "serial") throw po::error("--mode must be buffered, serial or both");
-    const bool serial = mode == "serial";
+    shape.serial = mode == "serial";
+    const int clients = shape.clients, events_per_append = shape.events_per_append,
+              payload_bytes = shape.payload_bytes;
+    const int raw_batch = raw_batch_rows > 0 ? raw_batch_rows : clients * events_per_append;
+    // The baseline runs half before and half after the writer's run, and its rate is their mean,
+    // so that a change in the machine's load during the run weighs on both sides alike.
+    auto raw_half = [&](const char* when) {
+      ScratchStore scratch(server);
+      std::cerr << "[bench] raw baseline (" << when << "): multi-row INSERTs of " << raw_batch
+                << " rows per transaction for " << seconds / 2 << " s\n";
+      return raw_insert_rate(scratch.db(), raw_batch, seconds / 2, payload_bytes, clients);
+    };
+    const double raw_before = raw_half("before");
     AppendRun run;
     {
       ScratchStore scratch(server);
@@ -177,17 +294,10 @@ int bench_append(int argc, char** argv) {
       ServiceProcess writer("writer", args);
       std::cerr << "[bench] " << mode << ": " << clients << " clients x " << events_per_append << " events of "
                 << payload_bytes << " bytes for " << seconds << " s through even-writer (pid " << writer.pid() << ")\n";
-      run = run_clients(endpoint, serial, clients, seconds, events_per_append, payload_bytes,
-                        std::max(1, threads_per_client));
+      run = run_clients(endpoint, shape, seconds);
     }
-    const int raw_batch = clients * events_per_append;
-    double raw;
-    {
-      ScratchStore scratch(server);
-      std::cerr << "[bench] raw baseline: multi-row INSERTs of " << raw_batch << " rows per transaction for "
-                << seconds << " s\n";
-      raw = raw_insert_rate(scratch.db(), raw_batch, seconds, payload_bytes, clients);
-    }
+    const double raw_after = raw_half("after");
+    const double raw = (raw_before + raw_after) / 2;
     double raw_versions = 0;
     if (raw_with_versions) {
       ScratchStore scratch(server);
@@ -201,6 +311,7 @@ int bench_append(int argc, char** argv) {
               << ",\"appends\":" << run.appends << ",\"events\":" << run.events << ",\"errors\":" << run.errors
               << ",\"events_per_s\":" << eps << ",\"p50_ms\":" << run.latency.p50 << ",\"p99_ms\":" << run.latency.p99
               << ",\"raw_batch_rows\":" << raw_batch << ",\"raw_events_per_s\":" << raw
+              << ",\"raw_before_after\":[" << raw_before << "," << raw_after << "]"
               << ",\"ratio_to_raw\":" << (raw > 0 ? eps / raw : 0);
     if (raw_with_versions) std::cout << ",\"raw_with_versions_events_per_s\":" << raw_versions;
     std::cout << "}" << std::endl;

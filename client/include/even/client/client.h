@@ -45,6 +45,13 @@ class Client {
   // The same, without waiting: the future yields the result or throws as append() would.
   std::future<AppendResult> append_async(const std::string& stream, ExpectedVersion expected,
                                          const std::vector<NewEvent>& events);
+  // The same with a completion handler instead of a future, for applications that keep many
+  // appends in flight from few threads: `done` is called exactly once, on the client's I/O
+  // thread, with the result or with the exception append() would throw. It must not block; it
+  // may start further appends. Invalid input throws here, before anything is sent.
+  using AppendHandler = std::function<void(const AppendResult* result, std::exception_ptr error)>;
+  void append_async(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events,
+                    AppendHandler done);
   // Round trip to the writer; throws Timeout when it does not answer.
   void ping_writer(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
