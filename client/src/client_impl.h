@@ -15,13 +15,13 @@ ReplyInfo classify_writer_reply(wire::Decoded& d);
 // A wire event as the client API hands it over (subscription.cpp).
 RecordedEvent to_client(schema::RecordedEvent::Reader in);
 ReplyInfo classify_reader_reply(wire::Decoded& d);  // client_read.cpp
-std::variant<wire::Decoded, wire::DecodeError> decode_reader_reply(zmq::message_t&& frame, const wire::Limits& limits);
 
 struct Client::Impl {
   explicit Impl(ClientOptions o)
       : options(std::move(o)), ctx(1), writer(ctx, channel_options(options.writer_endpoint),
                                               &wire::decode<schema::WriterReply>, classify_writer_reply),
-        reader(ctx, channel_options(options.reader_endpoint), decode_reader_reply, classify_reader_reply) {}
+        reader(ctx, channel_options(options.reader_endpoint), &wire::decode<schema::ReaderReply>,
+               classify_reader_reply) {}
 
   ChannelOptions channel_options(const std::string& endpoint) const {
     ChannelOptions c;

@@ -25,45 +25,6 @@ ReplyInfo classify_reader_reply(wire::Decoded& d) {
 
 namespace {
 
-// Reads every pointer field of a ReaderReply once through the typed API (which bounds-checks each
-// one), so that later reads cannot throw: the check wire::validate_deep makes, without the cost
-// of schema reflection per field, which dominated reading large pages. Keep in step with
-// schemas/reader.capnp: every Text/Data/List/struct field of a reply must be touched here.
-void validate_reply(schema::ReaderReply::Reader r) {
-  switch (r.which()) {
-    case schema::ReaderReply::ERROR: (void)r.getError().getMessage(); break;
-    case schema::ReaderReply::PAGE:
-      for (auto e : r.getPage().getEvents()) {
-        (void)e.getEventId();
-        (void)e.getStream();
-        (void)e.getType();
-        (void)e.getMetadata();
-        (void)e.getPayload();
-      }
-      break;
-    case schema::ReaderReply::STREAM_INFO: (void)r.getStreamInfo(); break;
-    default: break;  // head, or a kind from a newer reader: scalars only / answered as unexpected
-  }
-}
-
-}  // namespace
-
-std::variant<wire::Decoded, wire::DecodeError> decode_reader_reply(zmq::message_t&& frame, const wire::Limits& limits) {
-  auto result = wire::decode_any(std::move(frame), limits);
-  if (auto* d = std::get_if<wire::Decoded>(&result)) {
-    try {
-      validate_reply(d->root<schema::ReaderReply>());
-      d->reset_reader();
-    } catch (const kj::Exception& e) {
-      return wire::DecodeError{schema::ErrorCode::MALFORMED,
-                               std::string("malformed reply: ") + e.getDescription().cStr()};
-    }
-  }
-  return result;
-}
-
-namespace {
-
 std::uint32_t wire_count(std::size_t max_count) {
   return static_cast<std::uint32_t>(std::min<std::size_t>(max_count, std::numeric_limits<std::uint32_t>::max()));
 }

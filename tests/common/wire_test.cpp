@@ -6,6 +6,8 @@
 #include <random>
 
 #include "even/common/types.h"
+#include "even/schemas/feed.capnp.h"
+#include "even/schemas/reader.capnp.h"
 #include "even/schemas/writer.capnp.h"
 
 namespace even {
@@ -117,6 +119,96 @@ TEST(Wire, FuzzCorruptedFrames) {
   }
   EXPECT_GT(rejected, 0);
   EXPECT_GT(accepted, 0);
+}
+
+
+// The typed validators (wire::validate) must reject exactly what the schema-driven traversal
+// (wire::validate_deep) rejects: both run over the same corrupted frames of each hot message type.
+template <typename T>
+void expect_validators_agree(const zmq::message_t& good, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string base(static_cast<const char*>(good.data()), good.size());
+  int rejected = 0, accepted = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string m = base;
+    const int flips = 1 + static_cast<int>(rng() % 6);
+    for (int f = 0; f < flips; ++f) m[rng() % m.size()] = static_cast<char>(rng());
+    auto outcome = [&](auto check) {
+      auto r = wire::decode_any(zmq::message_t(m.data(), m.size()), {});
+      auto* d = std::get_if<wire::Decoded>(&r);
+      if (!d) return std::string("framing");
+      try {
+        check(d->root<T>());
+        return std::string("ok");
+      } catch (const kj::Exception&) {
+        return std::string("throws");
+      }
+    };
+    const auto typed = outcome([](typename T::Reader r) { wire::validate(r); });
+    const auto deep = outcome([](typename T::Reader r) { wire::validate_deep(capnp::toDynamic(r)); });
+    ASSERT_EQ(typed, deep) << "frame " << i << " of " << T::_capnpPrivate::typeId;
+    (typed == "ok" ? accepted : rejected) += 1;
+  }
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(accepted, 0);
+}
+
+void fill_recorded(schema::RecordedEvent::Builder e, std::uint64_t seq) {
+  auto id = EventId::random();
+  e.setGlobalSeq(seq);
+  e.setEventId(kj::arrayPtr(id.data(), 16));
+  e.setStream("account-" + std::to_string(seq));
+  e.setStreamSeq(static_cast<std::int64_t>(seq));
+  e.setType("Deposited");
+  std::string md = "{\"c\":1}", payload(24, 'p');
+  e.setMetadata(kj::arrayPtr(reinterpret_cast<const kj::byte*>(md.data()), md.size()));
+  e.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(payload.data()), payload.size()));
+}
+
+TEST(Wire, TypedValidatorsAgreeWithSchemaTraversal) {
+  expect_validators_agree<schema::WriterRequest>(sample_request(3, 24), 1);
+  {
+    capnp::MallocMessageBuilder msg;
+    auto e = msg.initRoot<schema::WriterReply>().initError();
+    e.setCode(schema::ErrorCode::WRONG_EXPECTED_VERSION);
+    e.setMessage("wrong expected version: the stream is at 4");
+    expect_validators_agree<schema::WriterReply>(wire::encode(msg), 2);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto a = msg.initRoot<schema::ReaderRequest>().initReadAll();
+    a.initCategories(2).set(0, "account");
+    a.getCategories().set(1, "transfer");
+    a.initEventTypes(1).set(0, "Deposited");
+    expect_validators_agree<schema::ReaderRequest>(wire::encode(msg), 3);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto events = msg.initRoot<schema::ReaderReply>().initPage().initEvents(3);
+    for (unsigned i = 0; i < 3; ++i) fill_recorded(events[i], i + 1);
+    expect_validators_agree<schema::ReaderReply>(wire::encode(msg), 4);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto events = msg.initRoot<schema::CommittedBatch>().initEvents(3);
+    for (unsigned i = 0; i < 3; ++i) fill_recorded(events[i], i + 1);
+    expect_validators_agree<schema::CommittedBatch>(wire::encode(msg), 5);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto fe = msg.initRoot<schema::FeedMessage>().initEvent();
+    fill_recorded(fe.initEvent(), 9);
+    fe.setPrevGlobalSeq(8);
+    expect_validators_agree<schema::FeedMessage>(wire::encode(msg), 6);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto hb = msg.initRoot<schema::FeedMessage>().initHeartbeat();
+    auto heads = hb.initCategoryHeads(2);
+    heads[0].setCategory("account");
+    heads[1].setCategory("transfer");
+    expect_validators_agree<schema::FeedMessage>(wire::encode(msg), 7);
+  }
 }
 
 }  // namespace

@@ -24,6 +24,9 @@
 #include <zmq.hpp>
 
 #include "even/schemas/common.capnp.h"
+#include "even/schemas/feed.capnp.h"
+#include "even/schemas/reader.capnp.h"
+#include "even/schemas/writer.capnp.h"
 
 namespace even::wire {
 
@@ -96,6 +99,21 @@ std::uint64_t peek_request_id(const zmq::message_t& frame) {
 // bytes, lists have the right element size ...). Throws kj::Exception on the first bad one.
 void validate_deep(capnp::DynamicStruct::Reader root);
 
+// The same check for the messages on the hot paths, through the generated accessors: each reads
+// every pointer field once (which bounds-checks it, and checks Text for its NUL), without the
+// cost of schema reflection per field, which dominated large messages. Keep them in step with
+// schemas/: every Text/Data/List/struct field must be read here; wire_test checks on corrupted
+// frames that each agrees with validate_deep.
+void validate(schema::WriterRequest::Reader r);
+void validate(schema::WriterReply::Reader r);
+void validate(schema::ReaderRequest::Reader r);
+void validate(schema::ReaderReply::Reader r);
+void validate(schema::CommittedBatch::Reader r);
+void validate(schema::FeedMessage::Reader r);
+
+template <typename T>
+concept HasTypedValidator = requires(typename T::Reader r) { validate(r); };
+
 // Decodes a frame whose root is T and validates every field against T's schema, so that later
 // reads of the message cannot throw.
 template <typename T>
@@ -111,7 +129,8 @@ std::variant<Decoded, DecodeError> decode(zmq::message_t&& frame, const Limits& 
   } else {
     auto& d = std::get<Decoded>(result);
     try {
-      validate_deep(capnp::toDynamic(d.root<T>()));
+      if constexpr (HasTypedValidator<T>) validate(d.root<T>());
+      else validate_deep(capnp::toDynamic(d.root<T>()));
       d.reset_reader();
     } catch (const kj::Exception& e) {
       if constexpr (has_request_id) {
