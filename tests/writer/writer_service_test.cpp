@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <capnp/message.h>
 #include <map>
 #include <set>
@@ -114,6 +118,66 @@ TEST_F(WriterServiceTest, RetriedAppendIsIdempotent) {
   for (auto& f : futures) positions.insert(f.get().first_global_seq.value());
   EXPECT_EQ(positions.size(), 1u);
   EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE stream = 'acct-8'"), 1);
+}
+
+// The completion-handler form: each handler runs exactly once, may start the next append (here
+// chains of serial appends, many in flight at once), and gets the same errors append() throws.
+TEST_F(WriterServiceTest, CompletionHandlersChainAppendsAndReportErrors) {
+  start();
+  constexpr int kChains = 8, kLength = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  int chains_done = 0;
+  std::atomic<int> calls{0}, failures{0};
+  std::function<void(int, int)> next = [&](int chain, int i) {
+    const std::string stream = "chain-" + std::to_string(chain);
+    const auto expected = i == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(i);
+    client->append_async(stream, expected, {event("Step")},
+                         [&, chain, i](const client::AppendResult* r, std::exception_ptr error) {
+                           ++calls;
+                           if (!r || error || r->last_stream_seq.value() != i + 1) ++failures;
+                           if (r && i + 1 < kLength) return next(chain, i + 1);
+                           std::lock_guard lock(mu);
+                           ++chains_done;
+                           cv.notify_all();
+                         });
+  };
+  for (int c = 0; c < kChains; ++c) next(c, 0);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return chains_done == kChains; }));
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(calls.load(), kChains * kLength);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE category = 'chain'"), kChains * kLength);
+  EXPECT_EQ(store.scalar("SELECT MIN(version) FROM streams WHERE stream LIKE 'chain-%'"), kLength);
+
+  // A conflict arrives as the exception append() would throw, with the current version.
+  std::promise<std::exception_ptr> conflict;
+  client->append_async("chain-0", ExpectedVersion::exact(3), {event()},
+                       [&](const client::AppendResult* r, std::exception_ptr error) {
+                         conflict.set_value(r ? nullptr : error);
+                       });
+  auto error = conflict.get_future().get();
+  ASSERT_TRUE(error);
+  try {
+    std::rethrow_exception(error);
+  } catch (const client::WrongExpectedVersion& e) {
+    EXPECT_EQ(e.current_version(), kLength);
+  } catch (const std::exception& e) {
+    FAIL() << "unexpected error: " << e.what();
+  }
+  // Bad input throws at the call, before anything is sent, and the handler is never called.
+  auto small = client_options(writer->endpoint());
+  small.max_message_bytes = 1024;
+  client::Client limited(small);
+  auto big = event("Big");
+  big.payload.assign(4096, 'x');
+  EXPECT_THROW(limited.append_async("chain-0", ExpectedVersion::any(), {big},
+                                    [&](const client::AppendResult*, std::exception_ptr) { ++calls; }),
+               client::InvalidRequest);
+  EXPECT_EQ(calls.load(), kChains * kLength);  // the limited client's handler never ran
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE category = 'chain'"), kChains * kLength);
 }
 
 TEST_F(WriterServiceTest, DuplicateIdsAreRejectedAlone) {
