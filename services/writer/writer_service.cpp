@@ -2,6 +2,7 @@
 
 #include <capnp/message.h>
 
+#include <algorithm>
 #include <unordered_set>
 #include <zmq_addon.hpp>
 
@@ -163,6 +164,7 @@ int WriterService::run() {
     exit_code = 3;
   }
   commit_thread_.reset();
+  log_stats(std::chrono::steady_clock::now());
   log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped); "
              "{:.1f} appends per batch, {:.2f} ms per commit",
              stats_.batches, stats_.appends, stats_.events, stats_.rejected, stats_.feed_dropped,
@@ -262,6 +264,7 @@ void WriterService::finish_batch(CommitThread::Result result) {
     }
   }
   stats_.commit_seconds += result.seconds;
+  if (stats_.recent_commit_ms.size() < 100000) stats_.recent_commit_ms.push_back(result.seconds * 1000);
   // The collected batch can start now, before this one's answers go out.
   if (!batch_.empty() && options_.batch_window_us == 0 && !stopping()) submit_batch();
   const auto& outcomes = result.outcomes;
@@ -290,11 +293,19 @@ void WriterService::finish_batch(CommitThread::Result result) {
   publish(result.committed);
 
   auto now = std::chrono::steady_clock::now();
-  if (now - last_stats_log_ >= std::chrono::seconds(10)) {
-    log_->info("{} batches, {} appends, {} events committed so far ({} rejected)", stats_.batches, stats_.appends,
-               stats_.events, stats_.rejected);
-    last_stats_log_ = now;
-  }
+  if (now - last_stats_log_ >= std::chrono::seconds(10)) log_stats(now);
+}
+
+void WriterService::log_stats(std::chrono::steady_clock::time_point now) {
+  auto& ms = stats_.recent_commit_ms;
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) { return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * ms.size()))]; };
+  log_->info("{} batches, {} appends, {} events committed so far ({} rejected); last {} commits: p50 {:.2f} ms, "
+             "p99 {:.2f} ms, max {:.2f} ms",
+             stats_.batches, stats_.appends, stats_.events, stats_.rejected, ms.size(), at(0.5), at(0.99),
+             ms.empty() ? 0.0 : ms.back());
+  ms.clear();
+  last_stats_log_ = now;
 }
 
 void WriterService::reply_error(const std::vector<zmq::message_t>& envelope, std::uint64_t request_id,

@@ -46,6 +46,7 @@ struct WriterStats {
   std::uint64_t rejected = 0;
   std::uint64_t feed_dropped = 0;
   double commit_seconds = 0;  // time spent inside GroupCommitter::commit
+  std::vector<double> recent_commit_ms;  // the commits since the last stats line (for its percentiles)
 };
 
 class WriterService {
@@ -74,6 +75,7 @@ class WriterService {
   void send_reply(const std::vector<zmq::message_t>& envelope, capnp::MallocMessageBuilder& msg);
   void publish(std::vector<store::StoredEvent>& committed);
   bool stopping() const;
+  void log_stats(std::chrono::steady_clock::time_point now);  // and starts a new period
 
   zmq::context_t& ctx_;
   WriterOptions options_;

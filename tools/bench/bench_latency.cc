@@ -4,6 +4,7 @@
 // "p50_ms":..,"p99_ms":..,"max_ms":..}; delivered must equal sent.
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -46,7 +47,8 @@ int bench_latency(int argc, char** argv) {
     writer_ep = ep(), pull_ep = ep(), pub_ep = ep(), reader_ep = ep();
     const auto& s = scratch->db();
     std::vector<std::string> dbf = {"--db-url", s.url, "--db-user", s.user, "--db-password", s.password,
-                                    "--db-name", s.name, "--log-level", "warn"};
+                                    "--db-name", s.name, "--log-level",
+                                    std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"};
     auto with = [&](std::vector<std::string> a) {
       a.insert(a.end(), dbf.begin(), dbf.end());
       return a;
