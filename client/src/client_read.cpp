@@ -230,12 +230,6 @@ const RecordedEvent* EventStream::next() {
   }
 }
 
-std::vector<RecordedEvent> EventStream::to_vector() {
-  std::vector<RecordedEvent> out;
-  while (const auto* e = next()) out.push_back(*e);
-  return out;
-}
-
 bool EventStream::reached_end() const { return state_ && state_->end; }
 GlobalSeq EventStream::head() const { return state_ ? state_->head : GlobalSeq(0); }
 

@@ -78,10 +78,4 @@ const RecordedEvent* ProjectionEventStream::next() {
   }
 }
 
-std::vector<RecordedEvent> ProjectionEventStream::to_vector() {
-  std::vector<RecordedEvent> out;
-  while (auto* e = next()) out.push_back(*e);
-  return out;
-}
-
 }  // namespace even::client

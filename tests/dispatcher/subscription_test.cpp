@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "dispatcher/cluster.h"
 #include "even/client/client.h"
@@ -70,6 +71,29 @@ struct Running {
     cluster.start_reader();
   }
 };
+
+// evenctl tail: history from --from, then live events, one JSON line each, filtered by category;
+// it stops cleanly on SIGTERM.
+TEST(SubscriptionTest, EvenctlTailPrintsHistoryThenLiveEvents) {
+  Running r;
+  client::Client c(r.cluster.client_options());
+  auto before = c.append("tailed-1", ExpectedVersion::any(), {fresh("Before")});
+  c.append("other-1", ExpectedVersion::any(), {fresh("Elsewhere")});
+  const std::string log = ::testing::TempDir() + "evenctl_tail_" + std::to_string(::getpid()) + ".log";
+  Process tail({bin("tools/evenctl"), "tail", "--from", "1", "--category", "tailed", "--reader-endpoint",
+                r.cluster.reader_endpoint, "--dispatcher-pub-endpoint", r.cluster.pub_endpoint},
+               log);
+  ASSERT_TRUE(tail.wait_for_log("\"Before\"", 15s)) << tail.log();
+  auto live = fresh("Live");
+  c.append("tailed-1", ExpectedVersion::any(), {live});
+  ASSERT_TRUE(tail.wait_for_log(live.id.to_string(), 15s)) << tail.log();
+  tail.signal(SIGTERM);
+  EXPECT_EQ(tail.wait(10s), 0) << tail.log();
+  const auto out = tail.log();
+  EXPECT_NE(out.find("\"global_seq\":" + std::to_string(before.first_global_seq.value())), std::string::npos) << out;
+  EXPECT_EQ(out.find("Elsewhere"), std::string::npos) << "the category filter let another category through: " << out;
+  EXPECT_LT(out.find("\"Before\""), out.find("\"Live\""));
+}
 
 TEST(SubscriptionTest, SeveralSubscribersGetEveryEventOnceInOrderFromHistoryThenLive) {
   Running r;

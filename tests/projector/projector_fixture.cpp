@@ -207,17 +207,8 @@ CheckpointRow ProjectorTest::checkpoint(const std::string& name, bool stream) co
 }
 
 int ProjectorTest::evenctl(std::vector<std::string> args, std::string* out) const {
-  std::string cmd = bin("tools/evenctl");
-  for (auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  std::FILE* f = ::popen(cmd.c_str(), "r");
-  if (!f) return -1;
-  std::string text;
-  std::array<char, 4096> buf;
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f)) text.append(buf.data(), n);
-  int status = ::pclose(f);
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  args.insert(args.begin(), bin("tools/evenctl"));
+  return run_tool(args, out);
 }
 
 ::testing::AssertionResult read_model_exact(const TotalsMap& expected, const std::vector<std::uint64_t>& expected_seqs,

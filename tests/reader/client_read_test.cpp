@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <random>
 #include <thread>
 
@@ -65,6 +67,58 @@ TEST(ClientRead, StreamForwardReturnsEveryFieldAsAppended) {
   EXPECT_EQ(events[1].payload, b.payload);
   EXPECT_EQ(events[1].format, client::PayloadFormat::binary);
   EXPECT_EQ(events[1].global_seq, r.last_global_seq);
+}
+
+// evenctl read / read-all / head print what the client reads, one JSON object per line: JSON
+// payloads embedded, UTF-8 text as a string, other bytes as base64.
+TEST(ClientRead, EvenctlPrintsEventsAsJsonLines) {
+  ReaderCluster c;
+  auto& cl = c.client();
+  client::NewEvent a;
+  a.type = "Opened";
+  a.payload = "{\"owner\":\"ann\"}";
+  client::NewEvent b;
+  b.type = "Blob";
+  b.payload = std::string("\0\1\xff", 3);
+  b.format = client::PayloadFormat::binary;
+  auto r = cl.append("account-1", ExpectedVersion::no_stream(), {a, b});
+  client::NewEvent placed;
+  placed.type = "Placed";
+  placed.payload = "{}";
+  cl.append("order-1", ExpectedVersion::any(), {placed});
+
+  auto lines = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), bin("tools/evenctl"));
+    args.insert(args.end(), {"--reader-endpoint", c.reader_endpoint});
+    std::string out;
+    EXPECT_EQ(run_tool(args, &out), 0) << out;
+    std::vector<nlohmann::json> parsed;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) parsed.push_back(nlohmann::json::parse(line));
+    return parsed;
+  };
+  auto stream = lines({"read", "account-1"});
+  ASSERT_EQ(stream.size(), 2u);
+  EXPECT_EQ(stream[0]["stream"], "account-1");
+  EXPECT_EQ(stream[0]["stream_seq"], 1);
+  EXPECT_EQ(stream[0]["global_seq"], r.first_global_seq.value());
+  EXPECT_EQ(stream[0]["type"], "Opened");
+  EXPECT_EQ(stream[0]["event_id"], a.id.to_string());
+  EXPECT_EQ(stream[0]["payload"]["owner"], "ann");
+  EXPECT_EQ(stream[1]["payload"], "AAH/");
+  EXPECT_EQ(stream[1]["payload_encoding"], "base64");
+
+  auto all = lines({"read-all", "--from", "1", "--category", "order"});
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0]["stream"], "order-1");
+  EXPECT_EQ(lines({"read-all", "--type", "Blob"}).size(), 1u);
+  auto head = lines({"head"});
+  ASSERT_EQ(head.size(), 1u);
+  EXPECT_EQ(head[0]["head"], r.last_global_seq.value() + 1);
+
+  std::string out;
+  EXPECT_NE(run_tool({bin("tools/evenctl"), "read", "no-such-stream", "--reader-endpoint", c.reader_endpoint}, &out), 0)
+      << out;
 }
 
 TEST(ClientRead, StreamShapesForwardBackwardFromAndMax) {

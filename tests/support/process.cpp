@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -73,6 +75,24 @@ bool Process::wait_for_log(const std::string& text, std::chrono::milliseconds ti
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+int run_tool(const std::vector<std::string>& argv, std::string* out) {
+  std::string cmd;
+  for (const auto& a : argv) {
+    std::string quoted = "'";
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += (cmd.empty() ? "" : " ") + quoted + "'";
+  }
+  cmd += " 2>&1";
+  std::FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return -1;
+  std::string text;
+  std::array<char, 4096> buf;
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f)) text.append(buf.data(), n);
+  const int status = ::pclose(f);
+  if (out) *out = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace even::test

@@ -34,4 +34,8 @@ class Process {
   std::string log_path_;
 };
 
+// Runs argv (a command-line tool, e.g. bin("tools/evenctl") and its arguments) to completion;
+// its stdout and stderr together go to *out. Returns the exit code (-1 when it did not exit).
+int run_tool(const std::vector<std::string>& argv, std::string* out = nullptr);
+
 }  // namespace even::test

@@ -195,17 +195,6 @@ int rebuild(const std::string& name, const config::DbOptions& query_db, const co
   return 1;
 }
 
-void print_json_bytes(json& out, const std::string& key, const std::string& bytes, bool try_json) {
-  if (try_json) {
-    auto parsed = json::parse(bytes, nullptr, false);
-    if (!parsed.is_discarded()) {
-      out[key] = std::move(parsed);
-      return;
-    }
-  }
-  // Not JSON: as a string (invalid UTF-8 is replaced when printed).
-  out[key] = bytes;
-}
 
 }  // namespace
 
@@ -259,19 +248,7 @@ int cmd_read_projection(int argc, char** argv) {
   client::Client c(co);
   try {
     auto events = c.read_projection(words[0], ProjectionSeq(from), max);
-    while (const auto* e = events.next()) {
-      json j;
-      j["seq"] = events.seq().value();
-      j["global_seq"] = e->global_seq.value();
-      j["stream"] = e->stream;
-      j["stream_seq"] = e->stream_seq.value();
-      j["type"] = e->type;
-      j["event_id"] = e->id.to_string();
-      j["created_at_us"] = e->created_at_us;
-      print_json_bytes(j, "metadata", e->metadata, true);
-      print_json_bytes(j, "payload", e->payload, e->format == client::PayloadFormat::json);
-      std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
-    }
+    while (const auto* e = events.next()) print_event_json(*e, events.seq());
     return 0;
   } catch (const client::NotFound& err) {
     std::cerr << "evenctl: " << err.what() << "\n";

@@ -13,30 +13,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-void print_tail_event(const client::RecordedEvent& e) {
-  json j;
-  j["global_seq"] = e.global_seq.value();
-  j["stream"] = e.stream;
-  j["stream_seq"] = e.stream_seq.value();
-  j["type"] = e.type;
-  j["event_id"] = e.id.to_string();
-  j["created_at_us"] = e.created_at_us;
-  j["payload_format"] = e.format == client::PayloadFormat::json ? "json" : "binary";
-  auto embed = [&](const char* key, const std::string& bytes, bool try_json) {
-    if (try_json && !bytes.empty()) {
-      auto parsed = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
-      if (!parsed.is_discarded()) {
-        j[key] = std::move(parsed);
-        return;
-      }
-    }
-    j[key] = bytes;  // invalid UTF-8 is replaced when dumped
-  };
-  embed("metadata", e.metadata, true);
-  embed("payload", e.payload, e.format == client::PayloadFormat::json);
-  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;  // flushed per line
-}
-
 }  // namespace
 
 int cmd_tail(int argc, char** argv) {
@@ -61,7 +37,8 @@ int cmd_tail(int argc, char** argv) {
   const int shutdown = net::shutdown_fd();
   client::Client client(co);
   if (from == 0) from = client.head().value() + 1;  // from now on (needs the reader)
-  auto sub = client.subscribe(GlobalSeq(from), filter, print_tail_event);
+  auto sub = client.subscribe(GlobalSeq(from), filter,
+                              [](const client::RecordedEvent& e) { print_event_json(e, std::nullopt, true); });
   while (!net::shutdown_requested() && !sub->error()) {
     zmq::pollitem_t items[] = {{nullptr, shutdown, ZMQ_POLLIN, 0}};
     net::poll(items, 1, std::chrono::milliseconds(200));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "even/client/client.h"
@@ -32,6 +33,11 @@ int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);
 // Applies what add_client_options parsed.
 void finish_client_options(client::ClientOptions& co, int timeout_ms);
+// Prints one event as a JSON line on stdout (event_json.cc): payload and metadata embedded when
+// they are JSON, else a string when UTF-8, else base64 beside "<key>_encoding": "base64".
+// Projection-stream reads add the event's projection sequence as "seq".
+void print_event_json(const client::RecordedEvent& e, std::optional<ProjectionSeq> projection_seq = {},
+                      bool flush = false);
 // Writes `s` as a JSON string literal (quotes and escapes).
 void write_json_string(std::ostream& out, const std::string& s);
 

@@ -38,34 +38,46 @@ struct ReadPage {
   GlobalSeq head;             // read-all pages with end = true: the store's head position
 };
 
+// The input iterator of Even's lazily paged reads (EventStream, ProjectionEventStream): walks any
+// Stream with `const RecordedEvent* next()`; equal to end() after the last event. The event it
+// refers to is overwritten when it advances (copy it to keep it).
+template <typename Stream>
+class PagedIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = RecordedEvent;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const RecordedEvent*;
+  using reference = const RecordedEvent&;
+
+  PagedIterator() = default;
+  // Starts at `first` (the stream's first next()).
+  PagedIterator(Stream* s, const RecordedEvent* first) : stream_(s), current_(first) {}
+  reference operator*() const { return *current_; }
+  pointer operator->() const { return current_; }
+  PagedIterator& operator++() {
+    current_ = stream_->next();
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  bool operator==(std::default_sentinel_t) const { return current_ == nullptr; }
+
+ private:
+  Stream* stream_ = nullptr;
+  const RecordedEvent* current_ = nullptr;
+};
+
+// Every remaining event of a paged read in a vector (for short reads and tests).
+template <typename Stream>
+std::vector<RecordedEvent> drain_to_vector(Stream& stream) {
+  std::vector<RecordedEvent> out;
+  while (const auto* e = stream.next()) out.push_back(*e);
+  return out;
+}
+
 class EventStream {
  public:
-  // An input iterator over the events; equal to end() after the last one. The event it refers to
-  // is overwritten when it advances (copy it to keep it).
-  class iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = RecordedEvent;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const RecordedEvent*;
-    using reference = const RecordedEvent&;
-
-    iterator() = default;
-    reference operator*() const { return *current_; }
-    pointer operator->() const { return current_; }
-    iterator& operator++() {
-      current_ = stream_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return current_ == nullptr; }
-
-   private:
-    friend class EventStream;
-    iterator(EventStream* s, const RecordedEvent* e) : stream_(s), current_(e) {}
-    EventStream* stream_ = nullptr;
-    const RecordedEvent* current_ = nullptr;
-  };
+  using iterator = PagedIterator<EventStream>;
 
   EventStream();  // an empty stream
   ~EventStream();
@@ -80,7 +92,7 @@ class EventStream {
   const RecordedEvent* next();
 
   // Every remaining event in a vector (for short reads and tests).
-  std::vector<RecordedEvent> to_vector();
+  std::vector<RecordedEvent> to_vector() { return drain_to_vector(*this); }
 
   // True once the read received the page that reached the end of what was stored (rather than
   // stopping at max_count).

@@ -27,29 +27,7 @@ class Client;
 
 class ProjectionEventStream {
  public:
-  class iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = RecordedEvent;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const RecordedEvent*;
-    using reference = const RecordedEvent&;
-    iterator() = default;
-    reference operator*() const { return *current_; }
-    pointer operator->() const { return current_; }
-    iterator& operator++() {
-      current_ = stream_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return current_ == nullptr; }
-
-   private:
-    friend class ProjectionEventStream;
-    iterator(ProjectionEventStream* s, const RecordedEvent* e) : stream_(s), current_(e) {}
-    ProjectionEventStream* stream_ = nullptr;
-    const RecordedEvent* current_ = nullptr;
-  };
+  using iterator = PagedIterator<ProjectionEventStream>;
 
   // Made by Client::read_projection.
   ProjectionEventStream(Client& client, std::string name, ProjectionSeq from, std::size_t max_count);
@@ -62,7 +40,7 @@ class ProjectionEventStream {
   const RecordedEvent* next();
   // The projection sequence of the event next() returned last (0 before the first).
   ProjectionSeq seq() const { return last_seq_; }
-  std::vector<RecordedEvent> to_vector();
+  std::vector<RecordedEvent> to_vector() { return drain_to_vector(*this); }
   // True once a page reached the end of the index.
   bool reached_end() const { return page_.end; }
 
