@@ -40,15 +40,11 @@ std::optional<CommitThread::Result> CommitThread::try_take() {
 }
 
 CommitThread::Result CommitThread::take() {
-  std::optional<Result> out;
   {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return result_.has_value(); });
-    out.swap(result_);
   }
-  ready_.drain();
-  busy_ = false;
-  return std::move(*out);
+  return std::move(*try_take());  // only this thread takes, so the result is still there
 }
 
 void CommitThread::run() {

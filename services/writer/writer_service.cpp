@@ -247,10 +247,10 @@ void WriterService::finish_batch(CommitThread::Result result) {
     try {
       std::rethrow_exception(result.error);
     } catch (const NotMaster&) {
-      for (auto& p : pending)
-        reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
-      for (auto& p : batch_pending_)
-        reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
+      // Neither the finished batch nor the one collected will be written by this writer.
+      for (auto* requests : {&pending, &batch_pending_})
+        for (auto& p : *requests)
+          reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
       batch_.clear();
       batch_pending_.clear();
       throw;

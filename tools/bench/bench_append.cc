@@ -64,6 +64,7 @@ class Appender {
   void record(const client::AppendResult& r) {
     version_ = r.last_stream_seq.value();
     latencies_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0_).count());
+    appends_.store(latencies_.size(), std::memory_order_relaxed);
   }
   void failed(std::exception_ptr error) {
     if (errors_++ < 3) {
@@ -95,7 +96,8 @@ class Appender {
     next_async();
   }
 
-  std::uint64_t appends() const { return latencies_.size(); }
+  // Safe to read while the appender runs (the progress line).
+  std::uint64_t appends() const { return appends_.load(std::memory_order_relaxed); }
   std::uint64_t errors() const { return errors_; }
   std::vector<double>& latencies() { return latencies_; }
 
@@ -123,6 +125,7 @@ class Appender {
   std::int64_t version_ = 0;
   Clock::time_point t0_;
   std::vector<double> latencies_;
+  std::atomic<std::uint64_t> appends_{0};
   std::uint64_t errors_ = 0;
   std::function<void()> finished_;
 };
@@ -160,7 +163,7 @@ AppendRun run_clients(const std::string& endpoint, const LoadShape& shape, doubl
   }
   auto total = [&] {
     std::uint64_t n = 0;
-    for (auto& a : appenders) n += a->appends();  // a racy read, for the progress line only
+    for (auto& a : appenders) n += a->appends();
     return n * static_cast<std::uint64_t>(shape.events_per_append);
   };
   for (int s = 1; s <= static_cast<int>(seconds); ++s) {
