@@ -148,6 +148,16 @@ struct EventStream::State {
   void take_page() {
     current.emplace(pending.get());  // throws what the page request threw
     page = page_of(*current);
+    if (kind == Kind::all && page.getNextGlobalSeq() < skip_below.value()) {
+      // A guessed page that ended before where the last page did (the worker that read it cut
+      // its page shorter): nothing in it is new, and continuing from its end would go back.
+      ahead = {};
+      pending = fetch(skip_below, remaining);
+      pending_from = skip_below;
+      skip_below = GlobalSeq(0);
+      take_page();
+      return;
+    }
     events = page.getEvents();
     index = 0;
     while (index < events.size() && events[index].getGlobalSeq() < skip_below.value()) ++index;

@@ -29,10 +29,6 @@ struct Outcome {
   GlobalSeq head;
 };
 
-std::size_t page_size(std::uint32_t asked, const PageLimits& limits) {
-  return asked == 0 ? limits.max_events : std::min<std::size_t>(asked, limits.max_events);
-}
-
 void check_stream(const std::string& stream) {
   if (auto why = validate_stream_name(stream); !why.empty()) throw Rejected{EC::INVALID_STREAM, why};
 }
@@ -101,6 +97,13 @@ void ReadWorker::run() {
   conn_.reset();
 }
 
+PageLimits ReadWorker::page_limits(std::uint32_t max_count) const {
+  PageLimits limits = options_.page;
+  if (max_count != 0) limits.max_events = std::min<std::size_t>(max_count, limits.max_events);
+  limits.row_bytes_hint = row_bytes_hint_;
+  return limits;
+}
+
 template <typename F>
 auto ReadWorker::with_store(F&& f) -> decltype(f(std::declval<StoreReads&>())) {
   for (int attempt = 0;; ++attempt) {
@@ -154,7 +157,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
         if (r.getDirection() != schema::Direction::FORWARD && r.getDirection() != schema::Direction::BACKWARD)
           throw Rejected{EC::UNSUPPORTED_VERSION, "unknown read direction"};
         if (q.from.value() < 0) throw Rejected{EC::BAD_RANGE, "a stream read starts at a sequence >= 0"};
-        PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
+        const PageLimits limits = page_limits(r.getMaxCount());
         auto page = with_store([&](StoreReads& s) { return s.read_stream(q, limits, msg.getOrphanage()); });
         if (!page) throw Rejected{EC::NOT_FOUND, "stream '" + q.stream + "' does not exist"};
         out.kind = Outcome::Kind::page;
@@ -186,7 +189,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
           std::sort(list->begin(), list->end());
           list->erase(std::unique(list->begin(), list->end()), list->end());
         }
-        PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
+        const PageLimits limits = page_limits(r.getMaxCount());
         out.kind = Outcome::Kind::page;
         out.page = with_store([&](StoreReads& s) {
           auto page = s.read_all(q, limits, msg.getOrphanage());
@@ -200,7 +203,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
         ProjectionPageQuery q{r.getName(), ProjectionSeq(r.getFrom())};
         if (q.name.empty() || q.name.size() > 190) throw Rejected{EC::INVALID_STREAM, "a projection stream name has 1..190 bytes"};
         if (q.from.value() < 1) throw Rejected{EC::BAD_RANGE, "projection sequences start at 1"};
-        PageLimits limits{page_size(r.getMaxCount(), options_.page), options_.page.max_bytes};
+        const PageLimits limits = page_limits(r.getMaxCount());
         auto page = with_store([&](StoreReads& s) { return s.read_projection(q, limits, msg.getOrphanage()); });
         if (!page) throw Rejected{EC::NOT_FOUND, "projection stream '" + q.name + "' does not exist"};
         out.kind = Outcome::Kind::page;
@@ -231,6 +234,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
     return error_reply(EC::INTERNAL, std::string("internal error: ") + e.getDescription().cStr());
   }
 
+  if (out.kind == Outcome::Kind::page && out.page.count > 0) row_bytes_hint_ = out.page.bytes / out.page.count;
   auto reply = msg.initRoot<schema::ReaderReply>();
   reply.setRequestId(request_id);
   switch (out.kind) {
