@@ -114,7 +114,7 @@ int bench_read(int argc, char** argv) {
   config::DbOptions db;
   std::uint64_t events = 200000;
   int streams = 1000, payload_bytes = 200, rounds = 5, workers = 2;
-  std::size_t page_events = 1000, page_bytes = 1u << 20;
+  std::size_t page_events = 0, page_bytes = 0;  // 0: the reader's defaults
   po::options_description desc("even-bench read options");
   desc.add_options()
       ("events", po::value(&events)->default_value(events), "events to load and read")
@@ -122,8 +122,8 @@ int bench_read(int argc, char** argv) {
       ("payload-bytes", po::value(&payload_bytes)->default_value(payload_bytes), "payload size of each event")
       ("rounds", po::value(&rounds)->default_value(rounds), "rounds of (raw, reader) reads; the medians are printed")
       ("workers", po::value(&workers)->default_value(workers), "the reader's --workers")
-      ("page-max-events", po::value(&page_events)->default_value(page_events), "the reader's --page-max-events")
-      ("page-max-bytes", po::value(&page_bytes)->default_value(page_bytes), "the reader's --page-max-bytes");
+      ("page-max-events", po::value(&page_events), "the reader's --page-max-events (default: the reader's)")
+      ("page-max-bytes", po::value(&page_bytes), "the reader's --page-max-bytes (default: the reader's)");
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench read --events N [options]");
   if (!vm) return 0;
@@ -136,10 +136,12 @@ int bench_read(int argc, char** argv) {
 
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   const auto& s = scratch.db();
-  ServiceProcess reader("reader", {"--reader-endpoint", endpoint, "--workers", std::to_string(workers),
-                                   "--page-max-events", std::to_string(page_events), "--page-max-bytes",
-                                   std::to_string(page_bytes), "--db-url", s.url, "--db-user", s.user,
-                                   "--db-password", s.password, "--db-name", s.name, "--log-level", "warn"});
+  std::vector<std::string> reader_args{"--reader-endpoint", endpoint, "--workers", std::to_string(workers),
+                                      "--db-url", s.url, "--db-user", s.user, "--db-password", s.password,
+                                      "--db-name", s.name, "--log-level", "warn"};
+  if (page_events) reader_args.insert(reader_args.end(), {"--page-max-events", std::to_string(page_events)});
+  if (page_bytes) reader_args.insert(reader_args.end(), {"--page-max-bytes", std::to_string(page_bytes)});
+  ServiceProcess reader("reader", reader_args);
   client::ClientOptions co;
   co.reader_endpoint = endpoint;
   co.timeout = std::chrono::seconds(60);
