@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <thread>
 #include <unordered_set>
 #include <zmq_addon.hpp>
 
@@ -149,8 +150,13 @@ int WriterService::run() {
         while (!batch_full() && !stopping()) {
           auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
           if (left.count() <= 0) break;
-          // zmq_poll counts whole milliseconds; round up so short windows still wait.
-          net::poll(items, 1, std::chrono::milliseconds((left.count() + 999) / 1000));
+          // zmq_poll counts whole milliseconds: it waits for the whole ones, and the rest of the
+          // window passes in short sleeps (rounding up made a 200 us window last over 1 ms
+          // whenever no client had anything more to send).
+          if (left >= std::chrono::milliseconds(1))
+            net::poll(items, 1, std::chrono::duration_cast<std::chrono::milliseconds>(left));
+          else
+            std::this_thread::sleep_for(std::min(left, std::chrono::microseconds(50)));
           drain();
         }
       }

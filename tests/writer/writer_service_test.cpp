@@ -272,6 +272,23 @@ TEST_F(WriterServiceTest, ClientTimesOutWhenNoWriterAnswers) {
   EXPECT_LT(took, std::chrono::seconds(5));
 }
 
+// --batch-window-us: after the first request of a batch, the writer waits that long for more, so
+// appends sent together commit together (the stop line counts the batches).
+TEST_F(WriterServiceTest, BatchWindowGroupsAppendsSentTogether) {
+  start({"--batch-window-us", "300000"});
+  client->append("w-0", ExpectedVersion::any(), {event()});
+  std::vector<std::future<client::AppendResult>> pending;
+  for (int i = 1; i <= 20; ++i)
+    pending.push_back(client->append_async("w-" + std::to_string(i), ExpectedVersion::any(), {event()}));
+  std::set<std::uint64_t> positions;
+  for (auto& f : pending) positions.insert(f.get().first_global_seq.value());
+  EXPECT_EQ(positions.size(), 20u);
+  writer->process().signal(SIGTERM);
+  ASSERT_EQ(writer->process().wait(std::chrono::seconds(10)), 0) << writer->process().log();
+  EXPECT_NE(writer->process().log().find("stopped after 2 batches, 21 appends"), std::string::npos)
+      << writer->process().log();
+}
+
 TEST_F(WriterServiceTest, StopsCleanlyOnSigterm) {
   start();
   client->append("s-1", ExpectedVersion::any(), {event()});
