@@ -25,7 +25,8 @@ std::string limit_clause(std::size_t ask) {
 }  // namespace
 
 std::size_t rows_to_ask(const PageLimits& limits) {
-  if (limits.row_bytes_hint == 0) return limits.max_events;
+  // Nothing known yet: a modest first page, so that large events cannot make it drain thousands.
+  if (limits.row_bytes_hint == 0) return std::min<std::size_t>(limits.max_events, kFirstPageRows);
   return std::clamp<std::size_t>(limits.max_bytes / limits.row_bytes_hint, 1, limits.max_events);
 }
 

@@ -36,7 +36,10 @@ struct PageLimits {
 };
 
 // Rows a page query asks for: max_events, or fewer when the hint says they would not fit in
-// max_bytes (a page of rows smaller than the hint then ends a little short of max_bytes).
+// max_bytes (a page of rows smaller than the hint then ends a little short of max_bytes); at
+// most kFirstPageRows while there is no hint. When events grow much larger from one page to the
+// next, that one page still drains what it asked for beyond the byte limit; the hint then follows.
+inline constexpr std::size_t kFirstPageRows = 1000;
 std::size_t rows_to_ask(const PageLimits& limits);
 
 struct StreamPageQuery {

@@ -49,6 +49,7 @@ std::int64_t rows_sent_by(store::Connection& conn, F&& read) {
 
 TEST(StoreReads, RowsToAskFollowsTheHint) {
   EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 1u << 20, 0}), 1000u);        // nothing known: the count limit
+  EXPECT_EQ(reader::rows_to_ask(PageLimits{10000, 1u << 20, 0}), reader::kFirstPageRows);  // ... up to a first page
   EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 16384, 2048}), 8u);           // what fits by bytes
   EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 16384, 100000}), 1u);         // one event always fits
   EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 1u << 20, 100}), 1000u);      // small rows: the count limit
