@@ -100,7 +100,7 @@ void ReadWorker::run() {
 PageLimits ReadWorker::page_limits(std::uint32_t max_count) const {
   PageLimits limits = options_.page;
   if (max_count != 0) limits.max_events = std::min<std::size_t>(max_count, limits.max_events);
-  limits.row_bytes_hint = row_bytes_hint_;
+  limits.max_events = rows_to_ask(limits, row_bytes_hint_);
   return limits;
 }
 

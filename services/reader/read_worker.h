@@ -51,7 +51,8 @@ class ReadWorker {
   // Runs `f(StoreReads&)` on the store, reconnecting and retrying once when the connection is lost.
   template <typename F>
   auto with_store(F&& f) -> decltype(f(std::declval<StoreReads&>()));
-  // The limits of a page the client asked at most `max_count` events of (0: no limit of its own).
+  // The limits of a page the client asked at most `max_count` events of (0: no limit of its own),
+  // with as many events as the sizes of the last page say fit (rows_to_ask).
   PageLimits page_limits(std::uint32_t max_count) const;
 
   const int index_;
@@ -62,7 +63,7 @@ class ReadWorker {
   std::shared_ptr<spdlog::logger> log_;
   kj::Array<capnp::word> scratch_;           // first segment of every reply; worker thread only
   std::unique_ptr<store::Connection> conn_;  // worker thread only; null until first use / after a loss
-  std::size_t row_bytes_hint_ = 0;           // mean event size of the last page (PageLimits::row_bytes_hint)
+  std::size_t row_bytes_hint_ = 0;           // mean event size of the last page (rows_to_ask)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -17,17 +17,17 @@ void append_list(std::string& sql, const std::vector<std::string>& values) {
   }
 }
 
-std::string limit_clause(std::size_t ask) {
+std::string limit_clause(const PageLimits& limits) {
   // One row more than a page holds tells whether the read reached the end.
-  return " LIMIT " + std::to_string(ask + 1);
+  return " LIMIT " + std::to_string(limits.max_events + 1);
 }
 
 }  // namespace
 
-std::size_t rows_to_ask(const PageLimits& limits) {
+std::size_t rows_to_ask(const PageLimits& limits, std::size_t row_bytes_hint) {
   // Nothing known yet: a modest first page, so that large events cannot make it drain thousands.
-  if (limits.row_bytes_hint == 0) return std::min<std::size_t>(limits.max_events, kFirstPageRows);
-  return std::clamp<std::size_t>(limits.max_bytes / limits.row_bytes_hint, 1, limits.max_events);
+  if (row_bytes_hint == 0) return std::min<std::size_t>(limits.max_events, kFirstPageRows);
+  return std::clamp<std::size_t>(limits.max_bytes / row_bytes_hint, 1, limits.max_events);
 }
 
 capnp::Orphan<capnp::List<schema::RecordedEvent>> Page::take_events() {
@@ -35,16 +35,15 @@ capnp::Orphan<capnp::List<schema::RecordedEvent>> Page::take_events() {
   return std::move(events);
 }
 
-Page StoreReads::fill_page(const std::string& sql, std::size_t ask, const PageLimits& limits,
-                           capnp::Orphanage orphanage) {
+Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage) {
   Page page;
-  page.events = orphanage.newOrphan<capnp::List<schema::RecordedEvent>>(static_cast<unsigned>(ask));
+  page.events = orphanage.newOrphan<capnp::List<schema::RecordedEvent>>(static_cast<unsigned>(limits.max_events));
   auto list = page.events.get();
   auto rs = conn_.query_streaming(sql);
   bool more = false;
   // Columns as in store::kEventColumns; blobs are copied once, from the row into the message.
   while (rs->next()) {
-    if (page.count >= ask) {
+    if (page.count >= limits.max_events) {
       more = true;
       break;
     }
@@ -84,9 +83,8 @@ std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const Page
   sql += q.backward ? " AND stream_seq <= " : " AND stream_seq >= ";
   sql += std::to_string(q.from.value());
   sql += q.backward ? " ORDER BY stream_seq DESC" : " ORDER BY stream_seq";
-  const std::size_t ask = rows_to_ask(limits);
-  sql += limit_clause(ask);
-  Page page = fill_page(sql, ask, limits, orphanage);
+  sql += limit_clause(limits);
+  Page page = fill_page(sql, limits, orphanage);
   if (page.count == 0 && !stream_version(q.stream)) return std::nullopt;
   if (page.count == 0) {
     page.next_stream_seq = q.from;
@@ -99,7 +97,6 @@ std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const Page
 }
 
 Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage) {
-  const std::size_t ask = rows_to_ask(limits);
   const std::string from = std::to_string(q.from.value());
   std::string sql;
   auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
@@ -116,7 +113,7 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
       append_list(s, q.event_types);
       s += ")";
     }
-    s += " ORDER BY global_seq" + limit_clause(ask);
+    s += " ORDER BY global_seq" + limit_clause(limits);
     return s;
   };
   // A list of values: one index range per value, merged by global_seq (each part is bounded by
@@ -128,7 +125,7 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
       if (i) s += " UNION ALL ";
       s += "(" + one(index, column, values[i], filter_types) + ")";
     }
-    s += ") AS page ORDER BY global_seq" + limit_clause(ask);
+    s += ") AS page ORDER BY global_seq" + limit_clause(limits);
     return s;
   };
   if (!q.categories.empty()) {
@@ -137,23 +134,22 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
     sql = merged("ix_events_type", "event_type", q.event_types, false);
   } else {
     sql = std::string(kSelect) + " FORCE INDEX (PRIMARY) WHERE global_seq >= " + from + " ORDER BY global_seq" +
-          limit_clause(ask);
+          limit_clause(limits);
   }
-  Page page = fill_page(sql, ask, limits, orphanage);
+  Page page = fill_page(sql, limits, orphanage);
   page.next_global_seq = page.count == 0 ? q.from : GlobalSeq(page.events.get()[page.count - 1].getGlobalSeq() + 1);
   return page;
 }
 
 std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, const PageLimits& limits,
                                                 capnp::Orphanage orphanage) {
-  const std::size_t ask = rows_to_ask(limits);
   std::string name;
   store::append_quoted(name, q.name);
   std::string sql =
       "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
       "e.payload_format FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq WHERE p.name = " +
-      name + " AND p.seq >= " + std::to_string(q.from.value()) + " ORDER BY p.seq" + limit_clause(ask);
-  Page page = fill_page(sql, ask, limits, orphanage);
+      name + " AND p.seq >= " + std::to_string(q.from.value()) + " ORDER BY p.seq" + limit_clause(limits);
+  Page page = fill_page(sql, limits, orphanage);
   if (page.count == 0 &&
       !conn_.query_int("SELECT 1 FROM projection_stream_checkpoints WHERE projection = " + name))
     return std::nullopt;

@@ -29,18 +29,17 @@ namespace even::reader {
 struct PageLimits {
   std::size_t max_events = 10000;
   std::size_t max_bytes = 2u << 20;  // stop before the event that would cross it (one event always fits)
-  // The mean size of recently read events (Page::bytes / count of the worker's last page), 0 when
-  // unknown. It sets how many rows a query asks for (rows_to_ask): a streamed result cannot be
-  // abandoned part way, so every row asked for but cut by max_bytes is still sent and drained.
-  std::size_t row_bytes_hint = 0;
 };
 
-// Rows a page query asks for: max_events, or fewer when the hint says they would not fit in
-// max_bytes (a page of rows smaller than the hint then ends a little short of max_bytes); at
-// most kFirstPageRows while there is no hint. When events grow much larger from one page to the
-// next, that one page still drains what it asked for beyond the byte limit; the hint then follows.
+// The max_events worth asking the store for. A page query asks for max_events + 1 rows, and a
+// streamed result cannot be abandoned part way: every row asked for but cut by max_bytes is
+// still sent and drained. So: max_events, or fewer when `row_bytes_hint` (the mean size of
+// recently read events, 0 when unknown) says they would not fit in max_bytes (a page of rows
+// smaller than the hint then ends a little short of max_bytes); at most kFirstPageRows while
+// there is no hint. When events grow much larger from one page to the next, that one page still
+// drains what it asked for beyond the byte limit; the hint then follows.
 inline constexpr std::size_t kFirstPageRows = 1000;
-std::size_t rows_to_ask(const PageLimits& limits);
+std::size_t rows_to_ask(const PageLimits& limits, std::size_t row_bytes_hint);
 
 struct StreamPageQuery {
   std::string stream;
@@ -92,9 +91,8 @@ class StoreReads {
   GlobalSeq head();
 
  private:
-  // Runs `sql` (which selects kEventColumns, at most `ask` + 1 rows) and fills a page of at most
-  // `ask` events and limits.max_bytes.
-  Page fill_page(const std::string& sql, std::size_t ask, const PageLimits& limits, capnp::Orphanage orphanage);
+  // Runs `sql` (which selects kEventColumns, at most limits.max_events + 1 rows) and fills a page.
+  Page fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage);
 
   store::Connection& conn_;
 };

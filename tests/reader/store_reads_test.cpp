@@ -41,19 +41,25 @@ std::int64_t rows_sent(store::Connection& conn) {
 template <typename F>
 std::int64_t rows_sent_by(store::Connection& conn, F&& read) {
   const auto before = rows_sent(conn);
-  const auto calibration = rows_sent(conn) - before;
   const auto start = rows_sent(conn);
+  const auto calibration = start - before;
   read();
   return rows_sent(conn) - start - calibration;
 }
 
+// The limits a worker uses after a page of `hint`-byte events (0: none yet).
+PageLimits hinted(PageLimits limits, std::size_t hint) {
+  limits.max_events = reader::rows_to_ask(limits, hint);
+  return limits;
+}
+
 TEST(StoreReads, RowsToAskFollowsTheHint) {
-  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 1u << 20, 0}), 1000u);        // nothing known: the count limit
-  EXPECT_EQ(reader::rows_to_ask(PageLimits{10000, 1u << 20, 0}), reader::kFirstPageRows);  // ... up to a first page
-  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 16384, 2048}), 8u);           // what fits by bytes
-  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 16384, 100000}), 1u);         // one event always fits
-  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 1u << 20, 100}), 1000u);      // small rows: the count limit
-  EXPECT_EQ(reader::rows_to_ask(PageLimits{5, 1u << 20, 2048}), 5u);           // a client's max_count
+  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 1u << 20}, 0), 1000u);        // nothing known: the count limit
+  EXPECT_EQ(reader::rows_to_ask(PageLimits{10000, 1u << 20}, 0), reader::kFirstPageRows);  // ... up to a first page
+  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 16384}, 2048), 8u);           // what fits by bytes
+  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 16384}, 100000), 1u);         // one event always fits
+  EXPECT_EQ(reader::rows_to_ask(PageLimits{1000, 1u << 20}, 100), 1000u);      // small rows: the count limit
+  EXPECT_EQ(reader::rows_to_ask(PageLimits{5, 1u << 20}, 2048), 5u);           // a client's max_count
 }
 
 // With large events and a small byte limit, a page asked for max_events rows drains most of them;
@@ -64,16 +70,16 @@ TEST(StoreReads, PagesOfLargeEventsAskForWhatFits) {
   insert_events(*conn, "blob-1", 300, 2000);
   StoreReads reads(*conn);
 
-  PageLimits limits{1000, 16384, 0};
+  const PageLimits configured{1000, 16384};
   capnp::MallocMessageBuilder first_msg;
   reader::Page first;
-  const auto first_cost =
-      rows_sent_by(*conn, [&] { first = reads.read_all({GlobalSeq(1), {}, {}}, limits, first_msg.getOrphanage()); });
+  const auto first_cost = rows_sent_by(
+      *conn, [&] { first = reads.read_all({GlobalSeq(1), {}, {}}, configured, first_msg.getOrphanage()); });
   ASSERT_GT(first.count, 0u);
   ASSERT_LT(first.count, 10u);
   EXPECT_EQ(first_cost, 300);  // asked for 1001 rows: all 300 were sent, most of them drained
 
-  limits.row_bytes_hint = first.bytes / first.count;
+  const PageLimits limits = hinted(configured, first.bytes / first.count);
   capnp::MallocMessageBuilder second_msg;
   reader::Page second;
   const auto second_cost = rows_sent_by(
@@ -93,7 +99,8 @@ TEST(StoreReads, HintedPagesDeliverEveryEventOnce) {
   insert_events(*conn, "small-2", 60, 20);
   StoreReads reads(*conn);
 
-  PageLimits limits{25, 8192, 0};
+  const PageLimits configured{25, 8192};
+  PageLimits limits = hinted(configured, 0);
   GlobalSeq from(1);
   std::vector<std::uint64_t> seen;
   std::int64_t total_sent = 0;
@@ -104,7 +111,7 @@ TEST(StoreReads, HintedPagesDeliverEveryEventOnce) {
     total_sent += rows_sent_by(*conn, [&] { page = reads.read_all({from, {}, {}}, limits, msg.getOrphanage()); });
     auto events = page.events.get();
     for (unsigned i = 0; i < page.count; ++i) seen.push_back(events[i].getGlobalSeq());
-    if (page.count > 0) limits.row_bytes_hint = page.bytes / page.count;
+    if (page.count > 0) limits = hinted(configured, page.bytes / page.count);
     from = page.next_global_seq;
     if (page.end) break;
   }
