@@ -16,7 +16,8 @@ DispatcherService::DispatcherService(zmq::context_t& ctx, config::DbOptions db, 
       pull_(ctx_, zmq::socket_type::pull),
       pub_(ctx_, zmq::socket_type::pub),
       publisher_(pub_, store_, options_.publisher),
-      tracker_(store_, options_.gap, [this](const store::StoredEvent& e) { publisher_.publish(e); }, log_) {}
+      tracker_(store_, options_.gap, [this](const store::StoredEvent& e) { publisher_.publish(e); }, log_),
+      verifier_(store_) {}
 
 void DispatcherService::request_stop() {
   stop_ = true;
@@ -119,32 +120,119 @@ int DispatcherService::run() {
   return 0;
 }
 
-void DispatcherService::receive_batches(net::Clock::time_point now) {
-  // A bounded number per wake-up, so heartbeats and gap work are not starved.
-  for (int n = 0; n < 256; ++n) {
-    zmq::message_t frame;
-    if (!pull_.recv(frame, zmq::recv_flags::dontwait)) return;
-    while (frame.more()) {  // a stray multipart message: not ours
-      zmq::message_t rest;
-      (void)pull_.recv(rest, zmq::recv_flags::none);
-      frame = std::move(rest);
-      ++malformed_;
+namespace {
+
+// The sending peer as libzmq saw it (its IP address over tcp; "an unknown peer" where the
+// transport has none, e.g. inproc). Only for logs: nothing is decided on it.
+std::string peer_of(const zmq::message_t& frame) {
+  const char* address = zmq_msg_gets(frame.handle(), "Peer-Address");
+  return address && *address ? address : "an unknown peer";
+}
+
+// Text from the feed, for one log line: at most `max` bytes, control characters escaped.
+std::string printable(std::string_view text, std::size_t max = 64) {
+  std::string out;
+  for (unsigned char ch : text.substr(0, max)) {
+    if (ch < 0x20 || ch == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[ch >> 4];
+      out += kHex[ch & 15];
+    } else {
+      out += static_cast<char>(ch);
     }
-    auto decoded = wire::decode<schema::CommittedBatch>(std::move(frame), options_.limits);
-    if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
-      if (malformed_++ % 1000 == 0) log_->warn("ignoring a feed message from the writer: {}", err->message);
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
+}  // namespace
+
+void DispatcherService::receive_batches(net::Clock::time_point now) {
+  // A bounded number of frames and events per wake-up, so heartbeats and gap work are not
+  // starved and memory stays bounded; the rest stays queued for the next one. Their events are
+  // checked against the store together, with one read (FeedVerifier).
+  constexpr std::size_t kMaxClaims = 4096;
+  std::vector<FeedClaim> claims;
+  std::vector<std::string> senders;
+  for (int n = 0; n < 256 && claims.size() < kMaxClaims; ++n) {
+    zmq::message_t frame;
+    if (!pull_.recv(frame, zmq::recv_flags::dontwait)) break;
+    if (frame.more()) {  // a multipart message: not ours; drop all of its frames, count it once
+      std::string sender = peer_of(frame);
+      std::size_t frames = 1;
+      do {
+        (void)pull_.recv(frame, zmq::recv_flags::none);  // the rest of a message is there at once
+        ++frames;
+      } while (frame.more());
+      ++malformed_;
+      if (auto count = malformed_log_.note(now))
+        log_->warn("ignoring a feed message from {}: {} frames, a CommittedBatch is one ({} malformed since the "
+                   "last such line, {} in all)",
+                   sender, frames, count, malformed_);
       continue;
     }
-    last_push_ = now;
-    auto batch = std::get<wire::Decoded>(decoded).root<schema::CommittedBatch>();
-    for (auto ev : batch.getEvents()) {
-      try {
-        tracker_.on_committed(store::from_wire(ev), now);
-      } catch (const sql::SQLException& e) {
-        // publish() could not look up a category; the event stays pending and is retried.
-        if (store_errors_++ % 100 == 0) log_->warn("store error while publishing: {}", store::describe(e));
-        store_retry_ = now + std::chrono::milliseconds(100);
-      }
+    std::string sender = peer_of(frame);
+    auto decoded = wire::decode<schema::CommittedBatch>(std::move(frame), options_.limits);
+    if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
+      ++malformed_;
+      if (auto count = malformed_log_.note(now))
+        log_->warn("ignoring a feed message from {}: {} ({} malformed since the last such line, {} in all)", sender,
+                   err->message, count, malformed_);
+      continue;
+    }
+    if (senders.empty() || senders.back() != sender) senders.push_back(std::move(sender));
+    const auto tag = static_cast<std::uint32_t>(senders.size() - 1);
+    for (auto ev : std::get<wire::Decoded>(decoded).root<schema::CommittedBatch>().getEvents()) {
+      auto id = ev.getEventId();
+      claims.push_back(FeedClaim{GlobalSeq(ev.getGlobalSeq()), EventId::from_bytes(id.begin(), id.size()),
+                                 wire::text_string(ev.getStream()), tag});
+    }
+  }
+  if (!claims.empty()) offer_verified(std::move(claims), senders, now);
+}
+
+void DispatcherService::offer_verified(std::vector<FeedClaim> claims, const std::vector<std::string>& senders,
+                                       net::Clock::time_point now) {
+  if (now < store_retry_) {
+    // The store failed a moment ago: believe nothing unchecked; read the head once it answers.
+    recheck_head_ = true;
+    return;
+  }
+  Verified verified;
+  try {
+    const auto started = net::Clock::now();
+    verified = verifier_.verify(std::move(claims));
+    const auto took = net::Clock::now() - started;
+    ++feed_checks_.count;
+    feed_checks_.total += took;
+    feed_checks_.max = std::max(feed_checks_.max, took);
+  } catch (const sql::SQLException& e) {
+    if (store_errors_++ % 100 == 0) log_->warn("store error while checking feed events: {}", store::describe(e));
+    store_retry_ = now + std::chrono::milliseconds(100);
+    recheck_head_ = true;
+    return;
+  }
+  for (const auto& r : verified.refused) {
+    ++refused_;
+    auto count = refused_log_.note(now);
+    if (!count) continue;
+    const auto& c = r.claim;
+    log_->warn("refused a feed event from {}: global seq {}, id {}, stream '{}': {}{} ({} refused since the last "
+               "such line, {} in all)",
+               c.sender < senders.size() ? senders[c.sender] : "an unknown peer", c.global_seq.value(),
+               c.event_id ? c.event_id->to_string() : "(not 16 bytes)", printable(c.stream), to_string(r.reason),
+               r.stored_id ? " (id " + r.stored_id->to_string() + ", stream '" + printable(r.stored_stream) + "')" : "",
+               count, refused_);
+  }
+  if (!verified.events.empty()) last_push_ = now;
+  for (auto& e : verified.events) {
+    try {
+      tracker_.on_committed(std::move(e), now);
+    } catch (const sql::SQLException& ex) {
+      // publish() could not look up a category; the event stays pending and is retried.
+      if (store_errors_++ % 100 == 0) log_->warn("store error while publishing: {}", store::describe(ex));
+      store_retry_ = now + std::chrono::milliseconds(100);
     }
   }
 }
@@ -155,10 +243,12 @@ void DispatcherService::store_work(net::Clock::time_point now) {
     tracker_.run_due(now);
     // The writer has been silent: events may still have reached the store (pushed while we were
     // down, dropped on a full queue, or written by another process).
-    if (now >= next_poll_) {
+    // Also when feed events went unchecked after a store error: the store has what they claimed.
+    if (now >= next_poll_ || recheck_head_) {
       next_poll_ = now + options_.poll;
-      if (now - last_push_ >= options_.poll && !tracker_.in_gap()) {
+      if ((now - last_push_ >= options_.poll || recheck_head_) && !tracker_.in_gap()) {
         tracker_.on_store_head(store_.head(), now);
+        recheck_head_ = false;
         tracker_.run_due(now);
       }
     }
@@ -174,9 +264,17 @@ void DispatcherService::log_stats(bool force) {
   last_stats_ = now;
   const auto& g = tracker_.stats();
   const auto& p = publisher_.stats();
-  log_->info("published {} events (head {}), {} from the store, {} duplicates, {} gaps, {} holes, {} heartbeats{}",
+  using us = std::chrono::microseconds;
+  const auto& f = feed_checks_;
+  log_->info("published {} events (head {}), {} from the store, {} duplicates, {} gaps, {} holes, {} heartbeats, "
+             "{} feed events refused, {} malformed feed messages; feed checked in {} store reads since the last line "
+             "(mean {} us, max {} us){}",
              g.published, tracker_.published().value(), g.from_store, g.duplicates, g.gaps, g.holes, p.heartbeats,
+             refused_, malformed_, f.count,
+             f.count ? std::chrono::duration_cast<us>(f.total).count() / static_cast<std::int64_t>(f.count) : 0,
+             std::chrono::duration_cast<us>(f.max).count(),
              p.test_dropped ? ", " + std::to_string(p.test_dropped) + " dropped on purpose (--test-drop-every)" : "");
+  feed_checks_ = {};
 }
 
 }  // namespace even::dispatcher

@@ -1,6 +1,7 @@
 // DispatcherService: the even-dispatcher process's main loop. PULLs committed events from the
-// writer, orders them with a GapTracker (reading the store for what did not arrive), publishes
-// them with a FeedPublisher on PUB, heartbeats, and polls the store when the writer is silent.
+// writer, believes only those the store holds (FeedVerifier), orders them with a GapTracker
+// (reading the store for what did not arrive), publishes them with a FeedPublisher on PUB,
+// heartbeats, and polls the store when the writer is silent.
 //
 // Owns its sockets (PULL, PUB) and its store connection; run() is called on one thread and
 // returns after shutdown (SIGTERM, or request_stop() from any thread).
@@ -12,13 +13,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <spdlog/logger.h>
 #include <zmq.hpp>
 
 #include "dispatcher/feed_publisher.h"
+#include "dispatcher/feed_verifier.h"
 #include "dispatcher/gap_store.h"
 #include "dispatcher/gap_tracker.h"
+#include "dispatcher/log_throttle.h"
 #include "even/common/config.h"
 #include "even/common/net.h"
 #include "even/common/wire.h"
@@ -52,6 +56,10 @@ class DispatcherService {
   bool stopping() const;
   GlobalSeq resume_position();
   void receive_batches(net::Clock::time_point now);
+  // Checks the claims of one wake-up's frames against the store and hands what it holds to the
+  // tracker; logs what it refuses. `senders` names the peer of each claim's `sender` tag.
+  void offer_verified(std::vector<FeedClaim> claims, const std::vector<std::string>& senders,
+                      net::Clock::time_point now);
   void store_work(net::Clock::time_point now);
   void log_stats(bool force);
 
@@ -63,16 +71,26 @@ class DispatcherService {
   zmq::socket_t pub_;
   FeedPublisher publisher_;
   GapTracker tracker_;
+  FeedVerifier verifier_;
   net::Wakeup stop_wakeup_;
   std::atomic<bool> stop_{false};
 
-  net::Clock::time_point last_push_{};
+  net::Clock::time_point last_push_{};    // the last frame with an event the store holds
+  bool recheck_head_ = false;             // feed events went unchecked (store error): poll the head
   net::Clock::time_point next_poll_{};
   net::Clock::time_point next_heartbeat_{};
   net::Clock::time_point store_retry_{};  // after a store error, no store work before this
   net::Clock::time_point last_stats_{};
-  std::uint64_t malformed_ = 0;
+  std::uint64_t malformed_ = 0;           // feed messages that are not one well-formed CommittedBatch
+  std::uint64_t refused_ = 0;             // feed events the store does not hold (FeedVerifier)
   std::uint64_t store_errors_ = 0;
+  struct FeedCheckStats {
+    std::uint64_t count = 0;  // FeedVerifier::verify() calls since the last stats line
+    net::Clock::duration total{}, max{};
+  };
+  FeedCheckStats feed_checks_;
+  LogThrottle malformed_log_{std::chrono::seconds(1)};
+  LogThrottle refused_log_{std::chrono::seconds(1)};
 };
 
 }  // namespace even::dispatcher

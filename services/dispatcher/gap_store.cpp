@@ -2,6 +2,15 @@
 
 namespace even::dispatcher {
 
+std::vector<store::StoredEvent> GapStore::read_ranges(const std::vector<SeqRange>& ranges) {
+  std::vector<store::StoredEvent> out;
+  for (const auto& r : ranges) {
+    if (r.to < r.from) continue;
+    for (auto& e : read_range(r.from, r.to, r.to.value() - r.from.value() + 1)) out.push_back(std::move(e));
+  }
+  return out;
+}
+
 store::Connection& MysqlGapStore::conn() {
   if (!conn_) {
     conn_ = store::Connection::open(db_);
@@ -28,6 +37,23 @@ std::vector<store::StoredEvent> MysqlGapStore::read_range(GlobalSeq from, Global
     auto rs = c.query(std::string("SELECT ") + store::kEventColumns + " FROM events WHERE global_seq BETWEEN " +
                       std::to_string(from.value()) + " AND " + std::to_string(to.value()) +
                       " ORDER BY global_seq LIMIT " + std::to_string(limit));
+    while (rs->next()) out.push_back(store::read_event_row(*rs));
+    return out;
+  });
+}
+
+std::vector<store::StoredEvent> MysqlGapStore::read_ranges(const std::vector<SeqRange>& ranges) {
+  return guarded([&](store::Connection& c) {
+    std::vector<store::StoredEvent> out;
+    if (ranges.empty()) return out;
+    std::string q = std::string("SELECT ") + store::kEventColumns + " FROM events WHERE ";
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      if (i > 0) q += " OR ";
+      q += "global_seq BETWEEN " + std::to_string(ranges[i].from.value()) + " AND " +
+           std::to_string(ranges[i].to.value());
+    }
+    q += " ORDER BY global_seq";
+    auto rs = c.query(q);
     while (rs->next()) out.push_back(store::read_event_row(*rs));
     return out;
   });

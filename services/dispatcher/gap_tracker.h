@@ -1,6 +1,7 @@
 // GapTracker: turns committed events that arrive in any order, with gaps and duplicates (the
-// writer's best-effort PUSH), into one publication in strict global order, reading the store for
-// what did not arrive, and skipping holes only once they are proven (services/dispatcher/README.md).
+// writer's best-effort PUSH, once checked against the store), into one publication in strict
+// global order, reading the store for what did not arrive, and skipping holes only once they are
+// proven (services/dispatcher/README.md). Every event it is given or reads is a store row.
 //
 // The hole rule. An id m is missing while a higher id n is committed. The transaction that took
 // m took it before n was taken, so it has inserted m's row (InnoDB takes the id and then inserts
@@ -45,7 +46,7 @@ struct GapOptions {
 struct GapStats {
   std::uint64_t published = 0;
   std::uint64_t from_store = 0;     // events that came from store reads rather than the writer
-  std::uint64_t duplicates = 0;     // arrived after they were published (or twice)
+  std::uint64_t duplicates = 0;     // arrived after they were published (or twice): same position, same event
   std::uint64_t holes = 0;          // ids proven absent and skipped
   std::uint64_t gaps = 0;           // gaps that needed a store read
 };
@@ -62,7 +63,11 @@ class GapTracker {
 
   // Everything <= `published` counts as published; the next event published is the first one above.
   void reset(GlobalSeq published);
-  // An event the writer committed.
+  // An event the store holds: its row, read from the store or checked against it (FeedVerifier),
+  // never an event as the feed states it. It raises the known committed position, from which
+  // missing ids may become holes, so a position the store has not reached must never come here.
+  // A position already published or pending is a duplicate (the same event: the store holds one
+  // event per position) and is dropped.
   void on_committed(store::StoredEvent event, Clock::time_point now);
   // The store holds committed events up to `head` (found by polling while the writer is silent).
   void on_store_head(GlobalSeq head, Clock::time_point now);

@@ -145,8 +145,14 @@ void FeedRecorder::run(std::string endpoint, std::string topic) {
         continue;
       }
       auto fe = msg.getEvent();
-      FeedRecord r{fe.getEvent().getGlobalSeq(), fe.getPrevGlobalSeq(), fe.getPrevInCategory(),
-                   fe.getEvent().getStream()};
+      auto id = fe.getEvent().getEventId();
+      auto payload = fe.getEvent().getPayload();
+      FeedRecord r{fe.getEvent().getGlobalSeq(),
+                   fe.getPrevGlobalSeq(),
+                   fe.getPrevInCategory(),
+                   wire::text_string(fe.getEvent().getStream()),
+                   EventId::from_bytes(id.begin(), id.size()).value_or(EventId()).to_string(),
+                   std::string(payload.asChars().begin(), payload.size())};
       {
         std::lock_guard lock(mu_);
         events_.push_back(r);

@@ -67,6 +67,8 @@ class OpenTransaction {
 struct FeedRecord {
   std::uint64_t seq = 0, prev = 0, prev_in_category = 0;
   std::string stream;
+  std::string event_id;  // canonical UUID form
+  std::string payload;
 };
 class FeedRecorder {
  public:

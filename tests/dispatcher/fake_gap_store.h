@@ -2,7 +2,10 @@
 // transactions the test opens hold ids the way InnoDB's AUTO_INCREMENT does.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "dispatcher/gap_store.h"
@@ -11,10 +14,18 @@ namespace even::test {
 
 class FakeGapStore final : public dispatcher::GapStore {
  public:
+  // The event id commit() gives `seq` unless told otherwise.
+  static EventId id_of(std::uint64_t seq) {
+    std::array<std::uint8_t, EventId::kSize> b{};
+    for (std::size_t i = 0; i < 8; ++i) b[15 - i] = static_cast<std::uint8_t>(seq >> (8 * i));
+    b[0] = 0xe7;
+    return EventId(b);
+  }
   // A committed event at `seq`.
-  void commit(std::uint64_t seq, const std::string& stream = "fake-1") {
+  void commit(std::uint64_t seq, const std::string& stream = "fake-1", std::optional<EventId> id = std::nullopt) {
     store::StoredEvent e;
     e.global_seq = GlobalSeq(seq);
+    e.event_id = id.value_or(id_of(seq));
     e.stream = stream;
     e.type = "Fake";
     committed[seq] = e;
@@ -37,6 +48,11 @@ class FakeGapStore final : public dispatcher::GapStore {
     }
     return out;
   }
+  std::vector<store::StoredEvent> read_ranges(const std::vector<dispatcher::SeqRange>& ranges) override {
+    ++range_reads;
+    max_ranges_per_read = std::max(max_ranges_per_read, ranges.size());
+    return GapStore::read_ranges(ranges);  // range by range, through read_range
+  }
   GlobalSeq head() override { return GlobalSeq(committed.empty() ? 0 : committed.rbegin()->first); }
   std::optional<bool> uncommitted_in(GlobalSeq from, GlobalSeq to) override {
     ++lock_checks;
@@ -58,6 +74,8 @@ class FakeGapStore final : public dispatcher::GapStore {
   bool can_check_locks = true;
   bool fail_next = false;
   int reads = 0;
+  int range_reads = 0;  // read_ranges() calls (each one statement in MySQL)
+  std::size_t max_ranges_per_read = 0;
   int lock_checks = 0;
 };
 
