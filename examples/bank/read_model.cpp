@@ -7,9 +7,8 @@
 #include "bank/account.h"
 #include "bank/transfer.h"
 #include "even/client/event_types.h"
-#include "projector/checkpoints.h"
-#include "projector/projector_config.h"
-#include "projector/sql_projection.h"
+#include "even/projector/checkpoint.h"
+#include "even/projector/sql_projection.h"
 
 namespace bank {
 
@@ -117,9 +116,8 @@ void BankProjection::handle(const RecordedEvent& e, even::projector::QueryTx& tx
 }
 
 std::shared_ptr<even::projector::Projection> activity_projection(const std::string& path) {
-  auto config = even::projector::load_projector_config(path.empty() ? BANK_PROJECTIONS_FILE : path);
-  for (auto& def : config.projections)
-    if (def.name == kActivityProjection) return std::make_shared<even::projector::SqlProjection>(def);
+  for (auto& p : even::projector::load_sql_projections(path.empty() ? BANK_PROJECTIONS_FILE : path))
+    if (p->name() == kActivityProjection) return p;
   throw std::runtime_error("no projection '" + std::string(kActivityProjection) + "' in " + path);
 }
 
@@ -131,7 +129,6 @@ BankProjector::BankProjector(even::client::Client& client, const even::config::D
   even::store::Connection::open(query_db, false)
       ->execute("CREATE DATABASE IF NOT EXISTS " + even::store::identifier(query_db.name));
   conn_ = even::store::Connection::open(query_db);
-  even::projector::CheckpointTable(*conn_, even::projector::kQueryCheckpointTable).ensure();
   even::config::LogOptions lo;
   lo.level = std::getenv("BANK_LOG_LEVEL") ? std::getenv("BANK_LOG_LEVEL") : "warn";
   auto log = even::config::make_logger("bank-projector", lo);
@@ -161,8 +158,8 @@ GlobalSeq BankProjector::position() {
     // Before a requested rebuild has reset the read model, the old checkpoint says nothing.
     if (rebuild_ && r->status().rebuilds == 0) return GlobalSeq(0);
     // The runner's own commits, or another process's (this runner stands by while it holds the lock).
-    std::string sql = "SELECT position FROM even_checkpoints WHERE projection = " + sql_text(r->name());
-    GlobalSeq table(static_cast<std::uint64_t>(conn_->query_int(sql).value_or(0)));
+    auto checkpoint = even::projector::read_checkpoint(*conn_, r->name());
+    GlobalSeq table = checkpoint ? checkpoint->position : GlobalSeq(0);
     low = std::min(low, std::max(r->status().position, table));
   }
   return low;
@@ -194,8 +191,8 @@ GlobalSeq BankReadModel::catch_up(even::client::Client& client, const even::conf
 }
 
 GlobalSeq BankReadModel::checkpoint(const std::string& projection) {
-  return GlobalSeq(static_cast<std::uint64_t>(
-      conn_->query_int("SELECT position FROM even_checkpoints WHERE projection = " + sql_text(projection)).value_or(0)));
+  auto c = even::projector::read_checkpoint(*conn_, projection);
+  return c ? c->position : GlobalSeq(0);
 }
 
 std::optional<ActivityRow> BankReadModel::activity(const std::string& account) {

@@ -25,8 +25,8 @@
 #include "even/client/client.h"
 #include "even/common/config.h"
 #include "even/common/store/mysql.h"
-#include "projector/projection.h"
-#include "projector/projection_runner.h"
+#include "even/projector/projection.h"
+#include "even/projector/projection_runner.h"
 
 namespace bank {
 

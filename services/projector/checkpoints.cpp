@@ -118,6 +118,42 @@ std::string CheckpointTable::update_sql(const std::string& projection, GlobalSeq
   return sql;
 }
 
+namespace {
+bool is_missing_table(const sql::SQLException& e) {
+  return e.getErrorCode() == store::kErBadDb || e.getErrorCode() == store::kErNoSuchTable;
+}
+}  // namespace
+
+std::optional<Checkpoint> read_checkpoint(store::Connection& conn, const std::string& projection,
+                                          const std::string& table) {
+  try {
+    return CheckpointTable(conn, table).load(projection);
+  } catch (const sql::SQLException& e) {
+    if (is_missing_table(e)) return std::nullopt;
+    throw;
+  }
+}
+
+std::optional<std::vector<Checkpoint>> read_checkpoints(const config::DbOptions& db, const std::string& table) {
+  try {
+    auto conn = store::Connection::open(db);
+    return CheckpointTable(*conn, table).load_all();
+  } catch (const sql::SQLException& e) {
+    if (is_missing_table(e)) return std::nullopt;
+    throw;
+  }
+}
+
+bool request_rebuild(const config::DbOptions& db, const std::string& projection, const std::string& table) {
+  try {
+    auto conn = store::Connection::open(db);
+    return CheckpointTable(*conn, table).request_rebuild(projection);
+  } catch (const sql::SQLException& e) {
+    if (is_missing_table(e)) return false;
+    throw;
+  }
+}
+
 std::string CheckpointTable::reset_done_sql(const std::string& projection) const {
   return "UPDATE " + store::identifier(table_) + " SET state = 'rebuilding', updated_at_us = " +
          std::to_string(now_us()) + where(projection);

@@ -1,16 +1,6 @@
-// Checkpoints: one row per projection in a table of the database its read model lives in
-// (`even_checkpoints` in a query database; `projection_stream_checkpoints` in the event store for
-// projection streams, migration 2). The row is updated in the same transaction as the read model,
-// so `position` always tells exactly which events the read model holds.
-//
-//   position            every event matching the projection with global_seq <= position is applied
-//   definition_hash     the definition the read model was built with
-//   state               resetting | rebuilding | running | failed | stopped
-//   events_applied      events applied since the last reset
-//   head, rate          the store's head seen and events/s, at the last commit (for status)
-//   rebuild_from_head   the store's head when the current rebuild started (0: none)
-//   rebuild_requested   set by `evenctl projection rebuild`; the projector rebuilds and clears it
-//   error               why the projection stopped (state failed)
+// CheckpointTable: the runner's side of a checkpoint table (the columns are described in
+// even/projector/checkpoint.h): create it, reset, change state, and the UPDATE each batch ends
+// with. Internal to the projector; readers outside use even/projector/checkpoint.h.
 //
 // Not thread-safe: used by one runner thread over its connection.
 #pragma once
@@ -21,25 +11,9 @@
 
 #include "even/common/store/mysql.h"
 #include "even/common/types.h"
+#include "even/projector/checkpoint.h"
 
 namespace even::projector {
-
-inline constexpr const char* kQueryCheckpointTable = "even_checkpoints";
-inline constexpr const char* kStreamCheckpointTable = "projection_stream_checkpoints";
-
-struct Checkpoint {
-  std::string projection;
-  GlobalSeq position;
-  std::string definition_hash;
-  std::string state;
-  std::uint64_t events_applied = 0;
-  GlobalSeq head;
-  double rate = 0;
-  GlobalSeq rebuild_from_head;
-  bool rebuild_requested = false;
-  std::string error;
-  std::int64_t updated_at_us = 0;
-};
 
 // The CREATE TABLE of a checkpoint table named `table`.
 std::string checkpoint_table_ddl(const std::string& table);

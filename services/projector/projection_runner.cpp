@@ -1,9 +1,11 @@
-#include "projector/projection_runner.h"
+#include "even/projector/projection_runner.h"
 
 #include <algorithm>
 #include <deque>
 #include <future>
 #include <stdexcept>
+
+#include "projector/checkpoints.h"
 
 namespace even::projector {
 
@@ -85,14 +87,16 @@ std::string eta_text(double seconds) {
   return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
 }
 
-}  // namespace
-
+// The GET_LOCK name that keeps one runner per projection and database (<= 64 bytes).
 std::string projection_lock_name(const config::DbOptions& db, const std::string& table, const std::string& projection) {
   std::string name = "even-projection:" + db.name + ":" + projection;
   if (table != kQueryCheckpointTable) name = "even-pstream:" + db.name + ":" + projection;
   if (name.size() <= 64) return name;
   return "even-projection:" + stable_hash(db.url + "/" + db.name + "/" + table + "/" + projection);
 }
+
+}  // namespace
+
 
 // --- Session -------------------------------------------------------------------------------
 

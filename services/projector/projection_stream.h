@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "projector/projection.h"
+#include "even/projector/projection.h"
 
 namespace even::projector {
 

@@ -133,4 +133,10 @@ ProjectorConfig load_projector_config(const std::string& path) {
   return parse_projector_config(ss.str(), path);
 }
 
+std::vector<std::shared_ptr<Projection>> load_sql_projections(const std::string& path) {
+  std::vector<std::shared_ptr<Projection>> out;
+  for (auto& def : load_projector_config(path).projections) out.push_back(make_sql_projection(std::move(def)));
+  return out;
+}
+
 }  // namespace even::projector

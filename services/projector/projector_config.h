@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "projector/projection_stream.h"
-#include "projector/sql_projection.h"
+#include "projector/sql_config_projection.h"
 
 namespace even::projector {
 

@@ -18,7 +18,7 @@
 #include "even/client/client.h"
 #include "even/common/config.h"
 #include "even/common/net.h"
-#include "projector/projection_runner.h"
+#include "even/projector/projection_runner.h"
 #include "projector/projector_config.h"
 
 namespace even::projector {

@@ -1,4 +1,4 @@
-#include "projector/sql_projection.h"
+#include "projector/sql_config_projection.h"
 
 #include <cstdio>
 #include <ctime>
@@ -212,6 +212,10 @@ void SqlProjection::handle(const client::RecordedEvent& e, QueryTx& tx) {
     s.bind(v, sql);
     tx.add(std::move(sql));
   }
+}
+
+std::shared_ptr<Projection> make_sql_projection(SqlProjectionDef def) {
+  return std::make_shared<SqlProjection>(std::move(def));
 }
 
 }  // namespace even::projector

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "projector/projector_config.h"
-#include "projector/sql_projection.h"
+#include "projector/sql_config_projection.h"
 
 namespace even::projector {
 namespace {

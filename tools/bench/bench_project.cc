@@ -14,8 +14,8 @@
 #include "even/client/client.h"
 #include "even/common/net.h"
 #include "even/common/store/mysql.h"
-#include "projector/projection_runner.h"
-#include "projector/sql_projection.h"
+#include "even/projector/projection_runner.h"
+#include "even/projector/sql_projection.h"
 
 namespace even::bench {
 
@@ -178,7 +178,7 @@ int bench_project(int argc, char** argv) {
     ro.max_batch_events = batch;
     ro.rebuild_at_start = true;
     ro.progress_interval = std::chrono::milliseconds(1000);
-    auto projection = std::make_shared<projector::SqlProjection>(def);
+    auto projection = projector::make_sql_projection(def);
     projector::ProjectionRunner runner(c, projection, qdb, ro, log);
     auto start = Clock::now();
     runner.start();

@@ -1,9 +1,9 @@
 // evenctl projection status|rebuild and evenctl read-projection.
 //
-// status and rebuild work on the checkpoint tables directly (services/projector/checkpoints.h):
-// `even_checkpoints` in the query database (--query-db-*) and `projection_stream_checkpoints` in
-// the event store (--db-*). rebuild sets rebuild_requested; a running projector notices it within
-// its --progress-interval-ms, a stopped one at its next start.
+// status and rebuild read and flag the projector's checkpoints through its public API
+// (even/projector/checkpoint.h): `even_checkpoints` in the query database (--query-db-*) and
+// `projection_stream_checkpoints` in the event store (--db-*). rebuild sets rebuild_requested; a
+// running projector notices it within its --progress-interval-ms, a stopped one at its next start.
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "even/common/store/mysql.h"
+#include "even/projector/checkpoint.h"
 #include "evenctl/commands.h"
 
 namespace even::ctl {
@@ -25,52 +26,22 @@ using json = nlohmann::ordered_json;
 
 struct Row {
   std::string kind;  // projection | stream
-  std::string name, state, hash, error;
-  std::uint64_t position = 0, head = 0, events = 0, rebuild_from_head = 0;
-  double rate = 0;
-  bool rebuild_requested = false;
-  std::int64_t updated_at_us = 0;
+  projector::Checkpoint cp;
 };
+
+// Rows of one checkpoint table; nullopt when the database or table does not exist.
+std::optional<std::vector<Row>> load_rows(const config::DbOptions& db, const std::string& table,
+                                          const std::string& kind) {
+  auto checkpoints = projector::read_checkpoints(db, table);
+  if (!checkpoints) return std::nullopt;
+  std::vector<Row> rows;
+  for (auto& c : *checkpoints) rows.push_back(Row{kind, std::move(c)});
+  return rows;
+}
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Rows of one checkpoint table; nullopt when the database or table does not exist.
-std::optional<std::vector<Row>> load_rows(const config::DbOptions& db, const std::string& table, const std::string& kind,
-                                          const std::string& only = {}) {
-  try {
-    auto c = store::Connection::open(db);
-    std::string sql = "SELECT projection, state, definition_hash, COALESCE(error, ''), position, head, events_applied, "
-                      "rebuild_from_head, rate, rebuild_requested, updated_at_us FROM " + table;
-    if (!only.empty()) {
-      sql += " WHERE projection = ";
-      store::append_quoted(sql, only);
-    }
-    auto rs = c->query(sql + " ORDER BY projection");
-    std::vector<Row> rows;
-    while (rs->next()) {
-      Row r;
-      r.kind = kind;
-      r.name = rs->getString(1);
-      r.state = rs->getString(2);
-      r.hash = rs->getString(3);
-      r.error = rs->getString(4);
-      r.position = rs->getUInt64(5);
-      r.head = rs->getUInt64(6);
-      r.events = rs->getUInt64(7);
-      r.rebuild_from_head = rs->getUInt64(8);
-      r.rate = static_cast<double>(rs->getDouble(9));
-      r.rebuild_requested = rs->getInt(10) != 0;
-      r.updated_at_us = rs->getInt64(11);
-      rows.push_back(std::move(r));
-    }
-    return rows;
-  } catch (const sql::SQLException& e) {
-    if (e.getErrorCode() == store::kErBadDb || e.getErrorCode() == 1146) return std::nullopt;
-    throw;
-  }
 }
 
 std::uint64_t store_head(const config::DbOptions& store_db, std::uint64_t fallback) {
@@ -106,12 +77,12 @@ std::string fmt(double v, int precision) {
 
 int status(const config::DbOptions& query_db, const config::DbOptions& store_db, bool as_json) {
   std::vector<Row> rows;
-  auto q = load_rows(query_db, "even_checkpoints", "projection");
-  auto s = load_rows(store_db, "projection_stream_checkpoints", "stream");
+  auto q = load_rows(query_db, projector::kQueryCheckpointTable, "projection");
+  auto s = load_rows(store_db, projector::kStreamCheckpointTable, "stream");
   if (q) rows.insert(rows.end(), q->begin(), q->end());
   if (s) rows.insert(rows.end(), s->begin(), s->end());
   std::uint64_t seen = 0;
-  for (const auto& r : rows) seen = std::max(seen, r.head);
+  for (const auto& r : rows) seen = std::max(seen, r.cp.head.value());
   const std::uint64_t head = store_head(store_db, seen);
   const auto now = now_us();
   if (!as_json) {
@@ -120,28 +91,37 @@ int status(const config::DbOptions& query_db, const config::DbOptions& store_db,
               << std::setw(11) << "EVENTS" << std::setw(10) << "RATE/s" << std::setw(9) << "ETA" << std::setw(10)
               << "UPDATED" << "  ERROR\n";
   }
-  for (const auto& r : rows) {
-    const std::uint64_t lag = head > r.position ? head - r.position : 0;
+  for (const auto& row : rows) {
+    const auto& r = row.cp;
+    const std::uint64_t lag = head > r.position.value() ? head - r.position.value() : 0;
     const double age_s = static_cast<double>(now - r.updated_at_us) / 1e6;
     std::optional<double> eta;
-    if (r.state == "rebuilding" && r.rate > 0 && r.position > 0 && r.events > 0) {
+    if (r.state == "rebuilding" && r.rate > 0 && r.position.value() > 0 && r.events_applied > 0) {
       // events still to apply, estimated from the share of matching events so far
-      const double share = static_cast<double>(r.events) / static_cast<double>(r.position);
+      const double share = static_cast<double>(r.events_applied) / static_cast<double>(r.position.value());
       eta = share * static_cast<double>(lag) / r.rate;
     }
     std::string state = r.state + (r.rebuild_requested ? "*" : "");
     if (as_json) {
-      json j{{"name", r.name},     {"kind", r.kind},     {"state", r.state},        {"position", r.position},
-             {"head", head},       {"lag", lag},         {"events_applied", r.events}, {"rate", r.rate},
-             {"rebuild_from_head", r.rebuild_from_head}, {"rebuild_requested", r.rebuild_requested},
-             {"definition_hash", r.hash},                {"updated_s_ago", age_s}};
+      json j{{"name", r.projection},
+             {"kind", row.kind},
+             {"state", r.state},
+             {"position", r.position.value()},
+             {"head", head},
+             {"lag", lag},
+             {"events_applied", r.events_applied},
+             {"rate", r.rate},
+             {"rebuild_from_head", r.rebuild_from_head.value()},
+             {"rebuild_requested", r.rebuild_requested},
+             {"definition_hash", r.definition_hash},
+             {"updated_s_ago", age_s}};
       if (eta) j["eta_s"] = *eta;
       if (!r.error.empty()) j["error"] = r.error;
       std::cout << j.dump() << "\n";
     } else {
-      std::cout << std::left << std::setw(28) << r.name << std::setw(11) << r.kind << std::setw(11) << state
-                << std::right << std::setw(12) << r.position << std::setw(12) << head << std::setw(10) << lag
-                << std::setw(11) << r.events << std::setw(10) << fmt(r.rate, 0) << std::setw(9)
+      std::cout << std::left << std::setw(28) << r.projection << std::setw(11) << row.kind << std::setw(11) << state
+                << std::right << std::setw(12) << r.position.value() << std::setw(12) << head << std::setw(10) << lag
+                << std::setw(11) << r.events_applied << std::setw(10) << fmt(r.rate, 0) << std::setw(9)
                 << (eta ? fmt(*eta, 0) + "s" : std::string("-")) << std::setw(10) << (fmt(age_s, 0) + "s ago")
                 << "  " << r.error.substr(0, 200) << "\n";
     }
@@ -158,35 +138,31 @@ int status(const config::DbOptions& query_db, const config::DbOptions& store_db,
 int rebuild(const std::string& name, const config::DbOptions& query_db, const config::DbOptions& store_db, bool stream,
             bool wait, int wait_s) {
   const config::DbOptions& db = stream ? store_db : query_db;
-  const std::string table = stream ? "projection_stream_checkpoints" : "even_checkpoints";
-  auto rows = load_rows(db, table, stream ? "stream" : "projection", name);
-  if (!rows || rows->empty()) {
+  const std::string table = stream ? projector::kStreamCheckpointTable : projector::kQueryCheckpointTable;
+  if (!projector::request_rebuild(db, name, table)) {
     std::cerr << "evenctl: no " << (stream ? "projection stream" : "projection") << " '" << name << "' in "
               << table << " of database '" << db.name << "'" << (stream ? "" : " (a projection stream? add --stream)")
               << "\n";
     return 3;
   }
-  std::string sql = "UPDATE " + table + " SET rebuild_requested = 1 WHERE projection = ";
-  store::append_quoted(sql, name);
-  store::Connection::open(db)->execute(sql);
   std::cerr << "rebuild of '" << name << "' requested; a running projector starts it within its progress interval\n";
   if (!wait) return 0;
   // Done when the flag was taken, the reset happened and the replay reached the head it started at.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+  auto conn = store::Connection::open(db);
   bool taken = false;
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto r = load_rows(db, table, "", name);
-    if (!r || r->empty()) continue;
-    const Row& row = r->front();
-    if (row.state == "failed") {
-      std::cerr << "evenctl: the rebuild failed: " << row.error << "\n";
+    auto cp = projector::read_checkpoint(*conn, name, table);
+    if (!cp) continue;
+    if (cp->state == "failed") {
+      std::cerr << "evenctl: the rebuild failed: " << cp->error << "\n";
       return 1;
     }
-    if (!row.rebuild_requested) taken = true;
-    if (taken && row.state == "running" && row.position >= row.rebuild_from_head) {
-      std::cout << json{{"name", name}, {"state", row.state}, {"position", row.position},
-                        {"events_applied", row.events}}.dump()
+    if (!cp->rebuild_requested) taken = true;
+    if (taken && cp->state == "running" && cp->position >= cp->rebuild_from_head) {
+      std::cout << json{{"name", name}, {"state", cp->state}, {"position", cp->position.value()},
+                        {"events_applied", cp->events_applied}}.dump()
                 << "\n";
       return 0;
     }
@@ -194,7 +170,6 @@ int rebuild(const std::string& name, const config::DbOptions& query_db, const co
   std::cerr << "evenctl: the rebuild did not finish within " << wait_s << " s (is a projector running it?)\n";
   return 1;
 }
-
 
 }  // namespace
 

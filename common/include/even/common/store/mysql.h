@@ -25,6 +25,7 @@ inline constexpr int kErDupEntry = 1062;
 inline constexpr int kErLockWaitTimeout = 1205;
 inline constexpr int kErLockDeadlock = 1213;
 inline constexpr int kErBadDb = 1049;
+inline constexpr int kErNoSuchTable = 1146;
 
 // True when the error means the connection is gone (server gone away, lost, cannot connect):
 // after such an error the outcome of an in-flight COMMIT is unknown.

@@ -33,8 +33,8 @@
 
 #include "even/client/client.h"
 #include "even/common/config.h"
-#include "projector/checkpoints.h"
-#include "projector/projection.h"
+#include "even/projector/checkpoint.h"
+#include "even/projector/projection.h"
 
 namespace even::projector {
 
@@ -98,8 +98,5 @@ class ProjectionRunner {
   RunnerStatus status_;          // guarded by mu_
   std::thread thread_;
 };
-
-// The GET_LOCK name that keeps one runner per projection and database (<= 64 bytes).
-std::string projection_lock_name(const config::DbOptions& db, const std::string& table, const std::string& projection);
 
 }  // namespace even::projector

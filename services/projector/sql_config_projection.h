@@ -1,17 +1,6 @@
-// SQL-config projections: a read model kept current by SQL statements per event type, with
-// parameters bound from the event, configured in the projector's JSON file (projector_config.h),
-// no code.
-//
-// Parameters, written :name in a statement (outside quotes and comments):
-//   :global_seq :stream :stream_seq :category :type :event_id (UUID text) :created_at_us
-//   :created_at ('YYYY-MM-DD HH:MM:SS.ffffff', UTC, for DATETIME(6) columns)
-//   :payload / :metadata          the whole payload / metadata as text
-//   :payload.a.b / :metadata.a.b  a field of the JSON payload / metadata (array elements by index:
-//                                 :payload.items.0); strings are quoted, numbers and booleans
-//                                 written as literals, objects and arrays as JSON text, and a
-//                                 missing field (or a payload that is not JSON) as NULL.
-// Every value is put into the SQL text through store::append_quoted or as a number rendered
-// here, never pasted raw; so a payload cannot change a statement's structure.
+// The inside of SQL-config projections (the public face is even/projector/sql_projection.h, which
+// also lists the statement parameters): SqlTemplate, a statement with its :parameters found, and
+// SqlProjection, the Projection that binds and queues them per event.
 #pragma once
 
 #include <map>
@@ -20,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "projector/projection.h"
+#include "even/projector/sql_projection.h"
 
 namespace even::projector {
 
@@ -58,17 +47,6 @@ class SqlTemplate {
 
 // Appends a JSON value as an SQL literal (see the header comment).
 void append_json_literal(std::string& out, const nlohmann::json* value);
-
-struct SqlProjectionDef {
-  std::string name;
-  std::string database;                  // query database name; empty: the projector's --query-db-name
-  std::vector<std::string> categories;   // optional category filter
-  std::vector<std::string> event_types;  // the handlers' event types
-  std::vector<std::string> setup;        // CREATE TABLE IF NOT EXISTS ... (run at every start)
-  std::vector<std::string> reset;        // clear the read model (rebuild)
-  std::map<std::string, std::vector<std::string>> handlers;  // event type -> statements, in order
-  std::string definition_hash;           // of everything above but name and database
-};
 
 class SqlProjection : public Projection {
  public:
