@@ -23,7 +23,7 @@ AppendResult to_result(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
   if (r.isError()) {
     auto e = r.getError();
-    throw_error(e.getCode(), e.getMessage(), e.getCurrentVersion());
+    throw_error(e.getCode(), wire::text_string(e.getMessage()), e.getCurrentVersion());
   }
   if (!r.isAppend()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the writer");
   auto a = r.getAppend();
@@ -49,7 +49,7 @@ std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, cons
   req.setProtocolVersion(schema::PROTOCOL_VERSION);
   req.setRequestId(id);
   auto a = req.initAppend();
-  a.setStream(stream);
+  a.setStream(wire::as_text(stream));
   auto ex = a.initExpected();
   switch (expected.kind) {
     case ExpectedVersion::Kind::any: ex.setAny(); break;
@@ -62,7 +62,7 @@ std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, cons
     const auto& e = events[i];
     auto out = list[i];
     out.setEventId(kj::arrayPtr(e.id.data(), EventId::kSize));
-    out.setType(e.type);
+    out.setType(wire::as_text(e.type));
     out.setMetadata(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.metadata.data()), e.metadata.size()));
     out.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.payload.data()), e.payload.size()));
     out.setPayloadFormat(e.format == PayloadFormat::json ? schema::PayloadFormat::JSON : schema::PayloadFormat::BINARY);
@@ -114,7 +114,7 @@ void Client::ping_writer(std::chrono::milliseconds timeout) {
           id, wire::encode(msg),
           [](wire::Decoded& d) {
             auto r = d.root<schema::WriterReply>();
-            if (r.isError()) throw_error(r.getError().getCode(), r.getError().getMessage());
+            if (r.isError()) throw_error(r.getError().getCode(), wire::text_string(r.getError().getMessage()));
             return true;
           },
           timeout)

@@ -31,7 +31,7 @@ std::uint32_t wire_count(std::size_t max_count) {
 
 schema::ReaderReply::Reader checked(wire::Decoded& d) {
   auto r = d.root<schema::ReaderReply>();
-  if (r.isError()) throw_error(r.getError().getCode(), r.getError().getMessage());
+  if (r.isError()) throw_error(r.getError().getCode(), wire::text_string(r.getError().getMessage()));
   return r;
 }
 
@@ -89,7 +89,7 @@ std::pair<std::uint64_t, zmq::message_t> stream_request(RpcChannel& channel, con
                                                         StreamSeq from, Direction dir, std::size_t max_count) {
   return make_request(channel, [&](schema::ReaderRequest::Builder req) {
     auto r = req.initReadStream();
-    r.setStream(stream);
+    r.setStream(wire::as_text(stream));
     r.setFrom(from.value());
     r.setDirection(dir == Direction::forward ? schema::Direction::FORWARD : schema::Direction::BACKWARD);
     r.setMaxCount(wire_count(max_count));
@@ -102,9 +102,9 @@ std::pair<std::uint64_t, zmq::message_t> all_request(RpcChannel& channel, Global
     auto r = req.initReadAll();
     r.setFrom(from.value());
     auto cats = r.initCategories(static_cast<unsigned>(filter.categories.size()));
-    for (unsigned i = 0; i < filter.categories.size(); ++i) cats.set(i, filter.categories[i]);
+    for (unsigned i = 0; i < filter.categories.size(); ++i) cats.set(i, wire::as_text(filter.categories[i]));
     auto types = r.initEventTypes(static_cast<unsigned>(filter.event_types.size()));
-    for (unsigned i = 0; i < filter.event_types.size(); ++i) types.set(i, filter.event_types[i]);
+    for (unsigned i = 0; i < filter.event_types.size(); ++i) types.set(i, wire::as_text(filter.event_types[i]));
     r.setMaxCount(wire_count(max_count));
   });
 }
@@ -273,7 +273,7 @@ EventStream Client::read_all(GlobalSeq from, const Filter& filter, std::size_t m
 
 std::future<std::optional<StreamSeq>> Client::stream_version_async(const std::string& stream) {
   auto [id, frame] = make_request(impl_->reader, [&](schema::ReaderRequest::Builder req) {
-    req.initStreamInfo().setStream(stream);
+    req.initStreamInfo().setStream(wire::as_text(stream));
   });
   return impl_->reader.call_future<std::optional<StreamSeq>>(id, std::move(frame), [](wire::Decoded& d) {
     auto r = checked(d);

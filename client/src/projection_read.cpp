@@ -16,7 +16,7 @@ namespace {
 
 ReadPage to_projection_page(wire::Decoded& d) {
   auto r = d.root<schema::ReaderReply>();
-  if (r.isError()) throw_error(r.getError().getCode(), r.getError().getMessage());
+  if (r.isError()) throw_error(r.getError().getCode(), wire::text_string(r.getError().getMessage()));
   if (!r.isPage()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
   auto p = r.getPage();
   ReadPage page;
@@ -36,7 +36,7 @@ std::future<ReadPage> Client::read_projection_page_async(const std::string& name
   req.setProtocolVersion(schema::PROTOCOL_VERSION);
   req.setRequestId(id);
   auto r = req.initReadProjection();
-  r.setName(name);
+  r.setName(wire::as_text(name));
   r.setFrom(from.value());
   r.setMaxCount(static_cast<std::uint32_t>(std::min<std::size_t>(max_count, std::numeric_limits<std::uint32_t>::max())));
   return impl_->reader.call_future<ReadPage>(id, wire::encode(msg), to_projection_page);

@@ -57,17 +57,27 @@ std::variant<Decoded, DecodeError> decode_any(zmq::message_t&& frame, const Limi
 void Decoded::reset_reader() { reader_ = std::make_unique<capnp::FlatArrayMessageReader>(words_, options_); }
 
 namespace {
-void validate_value(const capnp::DynamicValue::Reader& v);
-
-void validate_list(capnp::DynamicList::Reader list) {
-  for (auto element : list) validate_value(element);
+// Text may not hold a NUL before its terminator (see wire.h): reading the field checked the
+// terminator, this checks the bytes.
+void check_text(capnp::Text::Reader t, const char* field) {
+  if (const void* nul = std::memchr(t.begin(), '\0', t.size())) {
+    const auto offset = static_cast<const char*>(nul) - t.begin();
+    kj::throwFatalException(KJ_EXCEPTION(FAILED, kj::str("text field '", field, "' holds a NUL byte at offset ",
+                                                         offset, " (text must not contain NUL)")));
+  }
 }
 
-void validate_value(const capnp::DynamicValue::Reader& v) {
+void validate_value(const capnp::DynamicValue::Reader& v, const char* field);
+
+void validate_list(capnp::DynamicList::Reader list, const char* field) {
+  for (auto element : list) validate_value(element, field);
+}
+
+void validate_value(const capnp::DynamicValue::Reader& v, const char* field) {
   switch (v.getType()) {
-    case capnp::DynamicValue::TEXT: (void)v.as<capnp::Text>(); break;
+    case capnp::DynamicValue::TEXT: check_text(v.as<capnp::Text>(), field); break;
     case capnp::DynamicValue::DATA: (void)v.as<capnp::Data>(); break;
-    case capnp::DynamicValue::LIST: validate_list(v.as<capnp::DynamicList>()); break;
+    case capnp::DynamicValue::LIST: validate_list(v.as<capnp::DynamicList>(), field); break;
     case capnp::DynamicValue::STRUCT: validate_deep(v.as<capnp::DynamicStruct>()); break;
     default: break;  // scalars and enums are always readable
   }
@@ -77,11 +87,12 @@ void validate_value(const capnp::DynamicValue::Reader& v) {
 void validate_deep(capnp::DynamicStruct::Reader root) {
   auto schema = root.getSchema();
   for (auto field : schema.getNonUnionFields()) {
-    if (field.getType().isStruct() || field.getProto().isGroup() || root.has(field)) validate_value(root.get(field));
+    if (field.getType().isStruct() || field.getProto().isGroup() || root.has(field))
+      validate_value(root.get(field), field.getProto().getName().cStr());
   }
   if (schema.getUnionFields().size() > 0) {
     KJ_IF_MAYBE(active, root.which()) {
-      validate_value(root.get(*active));
+      validate_value(root.get(*active), active->getProto().getName().cStr());
     }
   }
 }
@@ -89,19 +100,19 @@ void validate_deep(capnp::DynamicStruct::Reader root) {
 namespace {
 void read_all_fields(schema::EventData::Reader e) {
   (void)e.getEventId();
-  (void)e.getType();
+  check_text(e.getType(), "type");
   (void)e.getMetadata();
   (void)e.getPayload();
 }
 void read_all_fields(schema::RecordedEvent::Reader e) {
   (void)e.getEventId();
-  (void)e.getStream();
-  (void)e.getType();
+  check_text(e.getStream(), "stream");
+  check_text(e.getType(), "type");
   (void)e.getMetadata();
   (void)e.getPayload();
 }
-void read_all_fields(capnp::List<capnp::Text>::Reader list) {
-  for (auto t : list) (void)t;
+void read_all_fields(capnp::List<capnp::Text>::Reader list, const char* field) {
+  for (auto t : list) check_text(t, field);
 }
 }  // namespace
 
@@ -109,34 +120,34 @@ void read_all_fields(capnp::List<capnp::Text>::Reader list) {
 void validate(schema::WriterRequest::Reader r) {
   if (!r.isAppend()) return;  // ping: no pointers
   auto a = r.getAppend();
-  (void)a.getStream();
+  check_text(a.getStream(), "stream");
   (void)a.getExpected();
   for (auto e : a.getEvents()) read_all_fields(e);
 }
 
 void validate(schema::WriterReply::Reader r) {
-  if (r.isError()) (void)r.getError().getMessage();
+  if (r.isError()) check_text(r.getError().getMessage(), "message");
   else if (r.isAppend()) (void)r.getAppend();
 }
 
 void validate(schema::ReaderRequest::Reader r) {
   switch (r.which()) {
-    case schema::ReaderRequest::READ_STREAM: (void)r.getReadStream().getStream(); break;
+    case schema::ReaderRequest::READ_STREAM: check_text(r.getReadStream().getStream(), "stream"); break;
     case schema::ReaderRequest::READ_ALL: {
       auto a = r.getReadAll();
-      read_all_fields(a.getCategories());
-      read_all_fields(a.getEventTypes());
+      read_all_fields(a.getCategories(), "categories");
+      read_all_fields(a.getEventTypes(), "eventTypes");
       break;
     }
-    case schema::ReaderRequest::READ_PROJECTION: (void)r.getReadProjection().getName(); break;
-    case schema::ReaderRequest::STREAM_INFO: (void)r.getStreamInfo().getStream(); break;
+    case schema::ReaderRequest::READ_PROJECTION: check_text(r.getReadProjection().getName(), "name"); break;
+    case schema::ReaderRequest::STREAM_INFO: check_text(r.getStreamInfo().getStream(), "stream"); break;
     default: break;
   }
 }
 
 void validate(schema::ReaderReply::Reader r) {
   switch (r.which()) {
-    case schema::ReaderReply::ERROR: (void)r.getError().getMessage(); break;
+    case schema::ReaderReply::ERROR: check_text(r.getError().getMessage(), "message"); break;
     case schema::ReaderReply::PAGE:
       for (auto e : r.getPage().getEvents()) read_all_fields(e);
       break;
@@ -153,7 +164,7 @@ void validate(schema::FeedMessage::Reader r) {
   if (r.isEvent()) {
     read_all_fields(r.getEvent().getEvent());
   } else if (r.isHeartbeat()) {
-    for (auto h : r.getHeartbeat().getCategoryHeads()) (void)h.getCategory();
+    for (auto h : r.getHeartbeat().getCategoryHeads()) check_text(h.getCategory(), "category");
   }
 }
 

@@ -137,7 +137,10 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
   };
 
   auto decoded = wire::decode<schema::ReaderRequest>(std::move(request), options_.limits);
-  if (auto* err = std::get_if<wire::DecodeError>(&decoded)) return error_reply(err->code, err->message);
+  if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
+    request_id = err->request_id;  // when it could still be read, so that the client's call ends now
+    return error_reply(err->code, err->message);
+  }
   auto req = std::get<wire::Decoded>(decoded).root<schema::ReaderRequest>();
   request_id = req.getRequestId();
 
@@ -152,7 +155,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
     switch (req.which()) {
       case schema::ReaderRequest::READ_STREAM: {
         auto r = req.getReadStream();
-        StreamPageQuery q{r.getStream(), StreamSeq(r.getFrom()), r.getDirection() == schema::Direction::BACKWARD};
+        StreamPageQuery q{wire::text_string(r.getStream()), StreamSeq(r.getFrom()), r.getDirection() == schema::Direction::BACKWARD};
         check_stream(q.stream);
         if (r.getDirection() != schema::Direction::FORWARD && r.getDirection() != schema::Direction::BACKWARD)
           throw Rejected{EC::UNSUPPORTED_VERSION, "unknown read direction"};
@@ -172,7 +175,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
           throw Rejected{EC::TOO_LARGE, "a read may filter by at most " + std::to_string(options_.max_filter_values) +
                                             " categories and as many event types"};
         for (auto c : r.getCategories()) {
-          std::string category = c;
+          std::string category = wire::text_string(c);
           check_stream(category);
           if (category.find('-') != std::string::npos)
             throw Rejected{EC::INVALID_STREAM, "category '" + category + "' has a '-' (a category is the part of a "
@@ -180,7 +183,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
           q.categories.push_back(std::move(category));
         }
         for (auto t : r.getEventTypes()) {
-          std::string type = t;
+          std::string type = wire::text_string(t);
           if (auto why = validate_event_type(type); !why.empty()) throw Rejected{EC::INVALID_EVENT, why};
           q.event_types.push_back(std::move(type));
         }
@@ -200,7 +203,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
       }
       case schema::ReaderRequest::READ_PROJECTION: {
         auto r = req.getReadProjection();
-        ProjectionPageQuery q{r.getName(), ProjectionSeq(r.getFrom())};
+        ProjectionPageQuery q{wire::text_string(r.getName()), ProjectionSeq(r.getFrom())};
         if (q.name.empty() || q.name.size() > 190) throw Rejected{EC::INVALID_STREAM, "a projection stream name has 1..190 bytes"};
         if (q.from.value() < 1) throw Rejected{EC::BAD_RANGE, "projection sequences start at 1"};
         const PageLimits limits = page_limits(r.getMaxCount());
@@ -211,7 +214,7 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
         break;
       }
       case schema::ReaderRequest::STREAM_INFO: {
-        std::string stream = req.getStreamInfo().getStream();
+        std::string stream = wire::text_string(req.getStreamInfo().getStream());
         check_stream(stream);
         out.kind = Outcome::Kind::stream_info;
         out.version = with_store([&](StoreReads& s) { return s.stream_version(stream); });

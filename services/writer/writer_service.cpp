@@ -23,7 +23,7 @@ struct Rejection {
 std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o) {
   using EC = schema::ErrorCode;
   AppendCommand cmd;
-  cmd.stream = req.getStream();
+  cmd.stream = wire::text_string(req.getStream());
   if (auto why = validate_stream_name(cmd.stream); !why.empty()) return Rejection{EC::INVALID_STREAM, why};
   auto ex = req.getExpected();
   switch (ex.which()) {
@@ -53,7 +53,7 @@ std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Re
     if (!ids.insert(*parsed).second)
       return Rejection{EC::INVALID_EVENT, "event id " + parsed->to_string() + " appears twice in one append"};
     ev.id = *parsed;
-    ev.type = e.getType();
+    ev.type = wire::text_string(e.getType());
     if (auto why = validate_event_type(ev.type); !why.empty()) return Rejection{EC::INVALID_EVENT, why};
     auto md = e.getMetadata();
     if (md.size() > o.max_metadata_bytes)

@@ -124,15 +124,19 @@ TEST(Wire, FuzzCorruptedFrames) {
 
 // The typed validators (wire::validate) must reject exactly what the schema-driven traversal
 // (wire::validate_deep) rejects: both run over the same corrupted frames of each hot message type.
+// Half of the frames get one byte zeroed besides the random flips, so that text fields with a
+// NUL before their end are among them (`nul_texts`: how many the typed validator refused for that).
 template <typename T>
 void expect_validators_agree(const zmq::message_t& good, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::string base(static_cast<const char*>(good.data()), good.size());
-  int rejected = 0, accepted = 0;
+  int rejected = 0, accepted = 0, nul_texts = 0;
   for (int i = 0; i < 5000; ++i) {
     std::string m = base;
     const int flips = 1 + static_cast<int>(rng() % 6);
     for (int f = 0; f < flips; ++f) m[rng() % m.size()] = static_cast<char>(rng());
+    if (i % 2 == 0) m[rng() % m.size()] = '\0';
+    std::string why;
     auto outcome = [&](auto check) {
       auto r = wire::decode_any(zmq::message_t(m.data(), m.size()), {});
       auto* d = std::get_if<wire::Decoded>(&r);
@@ -140,17 +144,20 @@ void expect_validators_agree(const zmq::message_t& good, std::uint32_t seed) {
       try {
         check(d->root<T>());
         return std::string("ok");
-      } catch (const kj::Exception&) {
+      } catch (const kj::Exception& e) {
+        why = e.getDescription().cStr();
         return std::string("throws");
       }
     };
     const auto typed = outcome([](typename T::Reader r) { wire::validate(r); });
+    if (why.find("NUL byte") != std::string::npos) ++nul_texts;
     const auto deep = outcome([](typename T::Reader r) { wire::validate_deep(capnp::toDynamic(r)); });
-    ASSERT_EQ(typed, deep) << "frame " << i << " of " << T::_capnpPrivate::typeId;
+    ASSERT_EQ(typed, deep) << "frame " << i << " of " << T::_capnpPrivate::typeId << ": " << why;
     (typed == "ok" ? accepted : rejected) += 1;
   }
   EXPECT_GT(rejected, 0);
   EXPECT_GT(accepted, 0);
+  EXPECT_GT(nul_texts, 0) << "no frame had a NUL inside a text field";
 }
 
 void fill_recorded(schema::RecordedEvent::Builder e, std::uint64_t seq) {
@@ -209,6 +216,131 @@ TEST(Wire, TypedValidatorsAgreeWithSchemaTraversal) {
     heads[1].setCategory("transfer");
     expect_validators_agree<schema::FeedMessage>(wire::encode(msg), 7);
   }
+}
+
+// Cap'n Proto Text guarantees only its terminating NUL. A NUL before it would cut the text
+// wherever it is copied as a C string ("abc\0def" stored as stream "abc"), so every decoder
+// refuses it as malformed, naming the field, whatever the message and whichever its text field.
+capnp::Text::Reader nul_text(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+const std::string kNul("abc\0def", 7);
+
+template <typename T>
+void expect_nul_refused(capnp::MallocMessageBuilder& msg, const std::string& field, std::uint64_t request_id = 0) {
+  SCOPED_TRACE(field);
+  auto frame = wire::encode(msg);
+  std::string copy(static_cast<const char*>(frame.data()), frame.size());
+  auto r = wire::decode<T>(std::move(frame), {});
+  auto* err = std::get_if<wire::DecodeError>(&r);
+  ASSERT_NE(err, nullptr) << "accepted a text with a NUL byte";
+  EXPECT_EQ(err->code, schema::ErrorCode::MALFORMED);
+  EXPECT_NE(err->message.find("'" + field + "' holds a NUL byte at offset 3"), std::string::npos) << err->message;
+  EXPECT_EQ(err->request_id, request_id);
+  // The schema traversal (used for messages without a typed validator) refuses it too.
+  auto any = wire::decode_any(zmq::message_t(copy.data(), copy.size()), {});
+  ASSERT_TRUE(std::holds_alternative<wire::Decoded>(any));
+  EXPECT_THROW(wire::validate_deep(capnp::toDynamic(std::get<wire::Decoded>(any).root<T>())), kj::Exception);
+}
+
+TEST(Wire, TextWithANulIsMalformedInEveryMessage) {
+  {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<schema::WriterRequest>();
+    req.setRequestId(41);
+    auto a = req.initAppend();
+    a.setStream(nul_text(kNul));
+    a.initEvents(1)[0].setType("Opened");
+    expect_nul_refused<schema::WriterRequest>(msg, "stream", 41);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<schema::WriterRequest>();
+    req.setRequestId(42);
+    auto a = req.initAppend();
+    a.setStream("account-1");
+    auto events = a.initEvents(2);
+    events[0].setType("Opened");
+    events[1].setType(nul_text(kNul));
+    expect_nul_refused<schema::WriterRequest>(msg, "type", 42);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto e = msg.initRoot<schema::WriterReply>().initError();
+    e.setMessage(nul_text(kNul));
+    expect_nul_refused<schema::WriterReply>(msg, "message");
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<schema::ReaderRequest>();
+    req.setRequestId(43);
+    req.initReadStream().setStream(nul_text(kNul));
+    expect_nul_refused<schema::ReaderRequest>(msg, "stream", 43);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<schema::ReaderRequest>();
+    req.setRequestId(44);
+    req.initStreamInfo().setStream(nul_text(kNul));
+    expect_nul_refused<schema::ReaderRequest>(msg, "stream", 44);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<schema::ReaderRequest>();
+    req.setRequestId(45);
+    auto cats = req.initReadAll().initCategories(2);
+    cats.set(0, "account");
+    cats.set(1, nul_text(kNul));
+    expect_nul_refused<schema::ReaderRequest>(msg, "categories", 45);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<schema::ReaderRequest>();
+    req.setRequestId(46);
+    req.initReadAll().initEventTypes(1).set(0, nul_text(kNul));
+    expect_nul_refused<schema::ReaderRequest>(msg, "eventTypes", 46);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<schema::ReaderRequest>();
+    req.setRequestId(47);
+    req.initReadProjection().setName(nul_text(kNul));
+    expect_nul_refused<schema::ReaderRequest>(msg, "name", 47);
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto events = msg.initRoot<schema::ReaderReply>().initPage().initEvents(1);
+    fill_recorded(events[0], 1);
+    events[0].setStream(nul_text(kNul));
+    expect_nul_refused<schema::ReaderReply>(msg, "stream");
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto events = msg.initRoot<schema::CommittedBatch>().initEvents(1);
+    fill_recorded(events[0], 1);
+    events[0].setType(nul_text(kNul));
+    expect_nul_refused<schema::CommittedBatch>(msg, "type");
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto fe = msg.initRoot<schema::FeedMessage>().initEvent();
+    fill_recorded(fe.initEvent(), 9);
+    fe.getEvent().setStream(nul_text(kNul));
+    expect_nul_refused<schema::FeedMessage>(msg, "stream");
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::FeedMessage>().initHeartbeat().initCategoryHeads(1)[0].setCategory(nul_text(kNul));
+    expect_nul_refused<schema::FeedMessage>(msg, "category");
+  }
+}
+
+// Text is taken with its length both ways (wire::as_text / text_string), not as a C string.
+TEST(Wire, TextHelpersKeepEveryByte) {
+  capnp::MallocMessageBuilder msg;
+  auto a = msg.initRoot<schema::WriterRequest>().initAppend();
+  a.setStream(wire::as_text(kNul));
+  EXPECT_EQ(a.asReader().getStream().size(), kNul.size());
+  EXPECT_EQ(wire::text_string(a.asReader().getStream()), kNul);
+  EXPECT_EQ(wire::text_view(a.asReader().getStream()), std::string_view(kNul));
 }
 
 }  // namespace

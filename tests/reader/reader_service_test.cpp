@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "even/common/wire.h"
 #include "even/schemas/reader.capnp.h"
@@ -238,6 +240,49 @@ TEST_F(ReaderService, InvalidArgumentsGetClearErrors) {
     request(msg, 7).initStreamInfo().setStream("");
     raw.expect_error(msg, EC::INVALID_STREAM, 7);
   }
+}
+
+// A text field with a NUL byte is refused as malformed, not cut at the NUL: "acct-1\0x" must not
+// read stream "acct-1" (nor a category "acct\0x" category "acct", ...). Raw Cap'n Proto text
+// with the bytes given, as a foreign client would send it.
+TEST_F(ReaderService, TextWithANulIsRefusedNotCut) {
+  cluster.append_n("acct-1", "Opened", 2);
+  const std::string stream("acct-1\0x", 8), category("acct\0x", 6), type("Opened\0x", 8), name("balances\0x", 10);
+  auto nul_text = [](const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); };
+  std::vector<std::string> messages;
+  {
+    capnp::MallocMessageBuilder msg;
+    auto rs = request(msg, 21).initReadStream();
+    rs.setStream(nul_text(stream));
+    rs.setFrom(1);
+    messages.push_back(raw.expect_error(msg, EC::MALFORMED, 21));
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 22).initStreamInfo().setStream(nul_text(stream));
+    messages.push_back(raw.expect_error(msg, EC::MALFORMED, 22));
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    request(msg, 23).initReadAll().initCategories(1).set(0, nul_text(category));
+    messages.push_back(raw.expect_error(msg, EC::MALFORMED, 23));
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto ra = request(msg, 24).initReadAll();
+    ra.initCategories(1).set(0, "acct");
+    ra.initEventTypes(2).set(0, "Closed");
+    ra.getEventTypes().set(1, nul_text(type));
+    messages.push_back(raw.expect_error(msg, EC::MALFORMED, 24));
+  }
+  {
+    capnp::MallocMessageBuilder msg;
+    auto rp = request(msg, 25).initReadProjection();
+    rp.setName(nul_text(name));
+    rp.setFrom(1);
+    messages.push_back(raw.expect_error(msg, EC::MALFORMED, 25));
+  }
+  for (const auto& m : messages) EXPECT_NE(m.find("NUL"), std::string::npos) << m;
 }
 
 TEST_F(ReaderService, StopsCleanlyOnSigterm) {

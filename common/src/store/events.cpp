@@ -4,6 +4,8 @@
 #include <iterator>
 #include <memory>
 
+#include "even/common/wire.h"
+
 namespace even::store {
 
 namespace {
@@ -32,9 +34,9 @@ StoredEvent read_event_row(sql::ResultSet& rs) {
 void to_wire(const StoredEvent& e, schema::RecordedEvent::Builder out) {
   out.setGlobalSeq(e.global_seq.value());
   out.setEventId(kj::arrayPtr(e.event_id.data(), EventId::kSize));
-  out.setStream(e.stream);
+  out.setStream(wire::as_text(e.stream));
   out.setStreamSeq(e.stream_seq.value());
-  out.setType(e.type);
+  out.setType(wire::as_text(e.type));
   out.setCreatedAtUs(e.created_at_us);
   out.setMetadata(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.metadata.data()), e.metadata.size()));
   out.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.payload.data()), e.payload.size()));
@@ -46,9 +48,9 @@ StoredEvent from_wire(schema::RecordedEvent::Reader in) {
   e.global_seq = GlobalSeq(in.getGlobalSeq());
   auto id = in.getEventId();
   if (auto parsed = EventId::from_bytes(id.begin(), id.size())) e.event_id = *parsed;
-  e.stream = in.getStream();
+  e.stream = wire::text_string(in.getStream());
   e.stream_seq = StreamSeq(in.getStreamSeq());
-  e.type = in.getType();
+  e.type = wire::text_string(in.getType());
   e.created_at_us = in.getCreatedAtUs();
   auto md = in.getMetadata();
   e.metadata.assign(reinterpret_cast<const char*>(md.begin()), md.size());

@@ -41,6 +41,7 @@ class Client {
 
   // Appends `events` to `stream` if its version matches `expected`. Returns their positions.
   // Throws WrongExpectedVersion, DuplicateEvent, InvalidRequest, Timeout or Unavailable.
+  // Names are sent with every byte (one with a NUL is refused by the writer, never cut at it).
   AppendResult append(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events);
   // The same, without waiting: the future yields the result or throws as append() would.
   std::future<AppendResult> append_async(const std::string& stream, ExpectedVersion expected,

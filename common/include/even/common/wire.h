@@ -95,15 +95,32 @@ std::uint64_t peek_request_id(const zmq::message_t& frame) {
   }
 }
 
-// Reads every field of `root` once, as its schema types it (text is NUL-terminated, data is
-// bytes, lists have the right element size ...). Throws kj::Exception on the first bad one.
+// Text fields. Cap'n Proto's Text guarantees only the NUL after its last byte; the bytes before
+// it may hold another NUL, and the generated readers convert to std::string through cStr(), which
+// cuts the text at that NUL ("abc\0def" would become "abc"). So text is always taken with its
+// length, both ways:
+//  - text_view / text_string: every byte of a Text field (validated messages hold no NUL, see
+//    below, but a copy never depends on it);
+//  - as_text: a std::string as Text with all its bytes (std::string's data() is NUL-terminated,
+//    as Text::Reader(ptr, size) requires). `s` must outlive the returned reader.
+inline std::string_view text_view(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
+inline std::string text_string(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
+inline capnp::Text::Reader as_text(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+// Reads every field of `root` once, as its schema types it (text is NUL-terminated and holds no
+// other NUL, data is bytes, lists have the right element size ...). Throws kj::Exception on the
+// first bad one.
 void validate_deep(capnp::DynamicStruct::Reader root);
 
 // The same check for the messages on the hot paths, through the generated accessors: each reads
-// every pointer field once (which bounds-checks it, and checks Text for its NUL), without the
-// cost of schema reflection per field, which dominated large messages. Keep them in step with
-// schemas/: every Text/Data/List/struct field must be read here; wire_test checks on corrupted
-// frames that each agrees with validate_deep.
+// every pointer field once (which bounds-checks it, and checks Text for its terminating NUL and
+// for a NUL before it), without the cost of schema reflection per field, which dominated large
+// messages. Keep them in step with schemas/: every Text/Data/List/struct field must be read here;
+// wire_test checks on corrupted frames that each agrees with validate_deep.
+//
+// A Text field with a NUL before its terminator (a stream "abc\0def", a type, a category, a
+// projection name, an error message) makes the whole message malformed: no service sees it, the
+// sender gets ErrorCode::malformed naming the field (schemas/README.md, "Framing").
 void validate(schema::WriterRequest::Reader r);
 void validate(schema::WriterReply::Reader r);
 void validate(schema::ReaderRequest::Reader r);
