@@ -2,6 +2,8 @@
 
 #include <capnp/message.h>
 
+#include <nlohmann/json.hpp>
+
 #include "client_impl.h"
 #include "even/schemas/writer.capnp.h"
 
@@ -40,9 +42,52 @@ const ClientOptions& Client::options() const { return impl_->options; }
 
 namespace {
 
-// The encoded Append request and its request id; throws InvalidRequest when it is too large.
+// Why `text` is not JSON (nlohmann's parse error, with the byte position), or empty when it is.
+// One SAX pass that keeps nothing: no document is built, nesting costs no stack.
+std::string json_error(const std::string& text) {
+  using json = nlohmann::json;
+  struct Checker final : nlohmann::json_sax<json> {
+    std::string error;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+      error = e.what();
+      return false;
+    }
+  } checker;
+  if (!json::sax_parse(text, &checker) && checker.error.empty()) checker.error = "not valid JSON";
+  return checker.error;
+}
+
+// Refuses, before anything is sent, an event declared JSON whose payload does not parse (an
+// empty payload is allowed: an event without data).
+void check_json_payloads(const std::vector<NewEvent>& events) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (e.format != PayloadFormat::json || e.payload.empty()) continue;
+    if (auto why = json_error(e.payload); !why.empty())
+      throw InvalidRequest(schema::ErrorCode::INVALID_EVENT,
+                           "invalidEvent: event " + std::to_string(i) + " (" + e.type +
+                               ") is declared JSON but its payload is not JSON (" + why +
+                               "); send it as PayloadFormat::binary if it is not meant to be");
+  }
+}
+
+// The encoded Append request and its request id; throws InvalidRequest when it is too large or
+// a JSON payload does not parse.
 std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, const std::string& stream,
                                                         ExpectedVersion expected, const std::vector<NewEvent>& events) {
+  check_json_payloads(events);
   capnp::MallocMessageBuilder msg;
   auto req = msg.initRoot<schema::WriterRequest>();
   const auto id = impl.writer.next_request_id();

@@ -78,7 +78,7 @@ std::size_t EventIdHash::operator()(const EventId& id) const noexcept {
 
 std::optional<ExpectedVersion> ExpectedVersion::parse(std::string_view text) {
   if (text == "any") return any();
-  if (text == "no-stream" || text == "0") return no_stream();
+  if (text == "no-stream") return no_stream();
   if (text == "exists") return exists();
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);

@@ -32,7 +32,9 @@ TEST(EventId, ParsesAndPrintsUuidForm) {
 TEST(ExpectedVersion, Parses) {
   EXPECT_EQ(ExpectedVersion::parse("any"), ExpectedVersion::any());
   EXPECT_EQ(ExpectedVersion::parse("no-stream"), ExpectedVersion::no_stream());
-  EXPECT_EQ(ExpectedVersion::parse("0"), ExpectedVersion::no_stream());
+  // Versions start at 1; a stream that must not exist yet is "no-stream", not "0".
+  EXPECT_FALSE(ExpectedVersion::parse("0"));
+  EXPECT_EQ(ExpectedVersion::parse("1"), ExpectedVersion::exact(1));
   EXPECT_EQ(ExpectedVersion::parse("exists"), ExpectedVersion::exists());
   EXPECT_EQ(ExpectedVersion::parse("42"), ExpectedVersion::exact(42));
   EXPECT_FALSE(ExpectedVersion::parse("-1"));

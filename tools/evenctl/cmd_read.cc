@@ -44,7 +44,7 @@ int cmd_read(int argc, char** argv) {
   po::options_description desc("evenctl read options");
   desc.add_options()
       ("stream", po::value(&words)->multitoken(), "the stream to read")
-      ("from", po::value(&from), "first stream sequence (default: 1, or the last one with --backward)")
+      ("from", po::value(&from), "first stream sequence, >= 0 (default: 1, or the last one with --backward)")
       ("backward", po::bool_switch(&backward), "read from `from` down to the first event")
       ("max", po::value(&max), "print at most this many events");
   add_client_options(desc, co, timeout_ms);
@@ -55,6 +55,9 @@ int cmd_read(int argc, char** argv) {
   if (!vm) return 0;
   finish_client_options(co, timeout_ms);
   if (words.size() != 1) throw po::error("usage: evenctl read STREAM [--from N] [--backward] [--max N]");
+  if (vm->count("from") && from < 0)
+    throw po::error("--from must be a stream sequence >= 0, got " + std::to_string(from) +
+                    " (leave it out to start at the first event, or the last with --backward)");
   StreamSeq start = from >= 0 ? StreamSeq(from) : backward ? client::kStreamEnd : StreamSeq(1);
   client::Client c(co);
   return guarded([&] {
@@ -66,12 +69,12 @@ int cmd_read(int argc, char** argv) {
 int cmd_read_all(int argc, char** argv) {
   client::ClientOptions co;
   int timeout_ms = 0;
-  std::uint64_t from = 0;
+  std::string from_text = "0";
   std::size_t max = std::numeric_limits<std::size_t>::max();
   client::Filter filter;
   po::options_description desc("evenctl read-all options");
   desc.add_options()
-      ("from", po::value(&from)->default_value(from), "first global sequence (inclusive)")
+      ("from", po::value(&from_text)->default_value(from_text), "first global sequence (inclusive), >= 0")
       ("category", po::value(&filter.categories)->composing(), "only this category (repeatable)")
       ("type", po::value(&filter.event_types)->composing(), "only this event type (repeatable)")
       ("max", po::value(&max), "print at most this many events");
@@ -80,8 +83,9 @@ int cmd_read_all(int argc, char** argv) {
                           "Usage: evenctl read-all [--from N] [--category C]... [--type T]... [--max N] [options]");
   if (!vm) return 0;
   finish_client_options(co, timeout_ms);
+  const GlobalSeq from = parse_global_seq(from_text, "--from");
   client::Client c(co);
-  return guarded([&] { return print_all(c.read_all(GlobalSeq(from), filter, max)); });
+  return guarded([&] { return print_all(c.read_all(from, filter, max)); });
 }
 
 int cmd_head(int argc, char** argv) {

@@ -19,12 +19,12 @@ int cmd_tail(int argc, char** argv) {
   namespace po = config::po;
   client::ClientOptions co;
   int timeout_ms = 0;
-  std::uint64_t from = 0;
+  std::string from_text = "0";
   client::Filter filter;
   po::options_description desc("evenctl tail options");
   desc.add_options()
-      ("from", po::value(&from)->default_value(0),
-       "start at this global seq (history first); 0: only events published from now on")
+      ("from", po::value(&from_text)->default_value(from_text),
+       "start at this global seq (history first); 0: only events stored from now on")
       ("category", po::value(&filter.categories)->multitoken(), "only these categories (repeatable)")
       ("type", po::value(&filter.event_types)->multitoken(), "only these event types (repeatable)");
   add_client_options(desc, co, timeout_ms);
@@ -33,6 +33,7 @@ int cmd_tail(int argc, char** argv) {
                           "line each, until interrupted");
   if (!vm) return 0;
   finish_client_options(co, timeout_ms);
+  std::uint64_t from = parse_global_seq(from_text, "--from").value();
 
   const int shutdown = net::shutdown_fd();
   client::Client client(co);

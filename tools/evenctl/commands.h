@@ -33,6 +33,9 @@ int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);
 // Applies what add_client_options parsed.
 void finish_client_options(client::ClientOptions& co, int timeout_ms);
+// A global sequence given to `option` (e.g. "--from"): digits only. Throws po::error for anything
+// else, a sign included (Boost.Program_options would read "-1" into an unsigned as 2^64 - 1).
+GlobalSeq parse_global_seq(const std::string& text, const std::string& option);
 // Prints one event as a JSON line on stdout (event_json.cc): payload and metadata embedded when
 // they are JSON, else a string when UTF-8, else base64 beside "<key>_encoding": "base64".
 // Projection-stream reads add the event's projection sequence as "seq".

@@ -1,3 +1,4 @@
+#include <charconv>
 #include <iomanip>
 #include <ostream>
 
@@ -17,6 +18,15 @@ void add_client_options(config::po::options_description& desc, client::ClientOpt
 }
 
 void finish_client_options(client::ClientOptions& co, int timeout_ms) { co.timeout = std::chrono::milliseconds(timeout_ms); }
+
+GlobalSeq parse_global_seq(const std::string& text, const std::string& option) {
+  std::uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || p != end)
+    throw config::po::error(option + " must be a global sequence: a whole number >= 0, got '" + text + "'");
+  return GlobalSeq(v);
+}
 
 void write_json_string(std::ostream& out, const std::string& s) {
   out << '"';

@@ -11,7 +11,8 @@ namespace {
 
 const even::ctl::Command kCommands[] = {
     {"store", "store init|status: create or upgrade the store's tables; show the schema version", even::ctl::cmd_store},
-    {"append", "append STREAM --type T [--data JSON] [--expected V] [--id UUID]: append one event",
+    {"append", "append STREAM --type T [--data JSON | --data - | --data-file PATH] [--expected V] [--id UUID]: "
+     "append one event (--data - reads the payload from stdin)",
      even::ctl::cmd_append},
     {"ping", "ping: round trip to the writer", even::ctl::cmd_ping},
     {"read", "read STREAM [--from N] [--backward] [--max N]: a stream's events as JSON lines", even::ctl::cmd_read},

@@ -42,6 +42,11 @@ class Client {
   // Appends `events` to `stream` if its version matches `expected`. Returns their positions.
   // Throws WrongExpectedVersion, DuplicateEvent, InvalidRequest, Timeout or Unavailable.
   // Names are sent with every byte (one with a NUL is refused by the writer, never cut at it).
+  // An event with PayloadFormat::json must carry a payload that parses as JSON (or none at all):
+  // otherwise InvalidRequest (invalidEvent) is thrown here, before anything is sent. The check is
+  // one SAX pass without a document: microseconds for a small payload, tens of milliseconds for
+  // a MiB (schemas/README.md, "Payload formats"). The writer stores the bytes as given and does
+  // not check, so events appended by other clients may still hold anything.
   AppendResult append(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events);
   // The same, without waiting: the future yields the result or throws as append() would.
   std::future<AppendResult> append_async(const std::string& stream, ExpectedVersion expected,

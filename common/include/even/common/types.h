@@ -62,7 +62,10 @@ struct EventIdHash {
   std::size_t operator()(const EventId& id) const noexcept;
 };
 
-// What an append expects of the stream's current version.
+// What an append expects of the stream's current version. A stream's version is the stream
+// sequence of its last event, so an existing stream is at version >= 1; "no stream yet" is
+// no_stream(), never exact(0) (the writer refuses exact(0) as it refuses any version < 1, and
+// writer.capnp's `exact` says the same).
 struct ExpectedVersion {
   enum class Kind { any, no_stream, exists, exact };
   Kind kind = Kind::any;
@@ -72,7 +75,8 @@ struct ExpectedVersion {
   static ExpectedVersion no_stream() { return {Kind::no_stream, 0}; }
   static ExpectedVersion exists() { return {Kind::exists, 0}; }
   static ExpectedVersion exact(std::int64_t v) { return {Kind::exact, v}; }
-  // "any", "no-stream", "exists" or a number (0 means no-stream).
+  // "any", "no-stream", "exists" or a version >= 1; nullopt otherwise ("0" included: no-stream
+  // is spelled "no-stream").
   static std::optional<ExpectedVersion> parse(std::string_view text);
   std::string to_string() const;
   bool operator==(const ExpectedVersion&) const = default;
