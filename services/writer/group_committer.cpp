@@ -75,52 +75,130 @@ GroupCommitter::GroupCommitter(config::DbOptions db, CommitterOptions options, s
 
 void GroupCommitter::sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
-bool GroupCommitter::try_connect_and_lock(int wait_s) {
+bool GroupCommitter::connect() {
   try {
-    if (!conn_) {
-      version_cache_.clear();
-      conn_ = store::Connection::open(db_);
-      auto mode = conn_->query_int("SELECT @@innodb_autoinc_lock_mode");
-      read_back_ids_ = mode && *mode == 2;
-      auto packet = conn_->query_int("SELECT @@max_allowed_packet");
-      if (packet) max_statement_bytes_ = static_cast<std::size_t>(*packet);
-    }
+    conn_ = store::Connection::open(db_);
+    auto mode = conn_->query_int("SELECT @@innodb_autoinc_lock_mode");
+    read_back_ids_ = mode && *mode == 2;
+    auto packet = conn_->query_int("SELECT @@max_allowed_packet");
+    if (packet) max_statement_bytes_ = static_cast<std::size_t>(*packet);
+  } catch (const sql::SQLException& e) {
+    // About every 5 s at the default retry interval, so that an outage is visible but not a flood.
+    if (unreachable_attempts_++ % 20 == 0)
+      log_->warn("cannot reach the store at {}: {} (retrying every {} ms)", db_.url, store::describe(e),
+                 options_.reconnect_backoff_max_ms);
+    conn_.reset();
+    return false;
+  }
+  if (unreachable_attempts_ > 0)
+    log_->info("the store at {} is reachable again (after {} failed attempts)", db_.url, unreachable_attempts_);
+  unreachable_attempts_ = 0;
+  return true;
+}
+
+GroupCommitter::LockAttempt GroupCommitter::try_connect_and_lock(int wait_s) {
+  if (!conn_ && !connect()) return LockAttempt::store_unreachable;
+  try {
     std::string sql = "SELECT GET_LOCK(";
     store::append_quoted(sql, lock_name_);
     sql += ", " + std::to_string(wait_s) + ")";
     auto got = conn_->query_int(sql);
     if (got && *got == 1) {
+      // A new term as master: whatever was cached before may have been overwritten by another
+      // writer while this one did not hold the lock.
+      version_cache_.clear();
       conn_->begin();
       log_->info("holding the master lock '{}' (autoinc ids {}; max batch {} KiB)", lock_name_,
                  read_back_ids_ ? "read back" : "consecutive", max_batch_event_bytes() >> 10);
-      return true;
+      standby_waits_ = 0;
+      return LockAttempt::taken;
     }
-    static thread_local int waits = 0;
-    if (waits++ % 30 == 0) log_->info("standby: another even-writer holds the master lock '{}'; waiting", lock_name_);
-    return false;
+    if (wait_s > 0 && standby_waits_++ % 30 == 0)
+      log_->info("standby: another even-writer holds the master lock '{}'; waiting", lock_name_);
+    return LockAttempt::held_elsewhere;
   } catch (const sql::SQLException& e) {
-    log_->warn("cannot reach the store at {}: {}", db_.url, store::describe(e));
+    log_->warn("lost the store connection while asking for the master lock: {}", store::describe(e));
     conn_.reset();
-    sleep_ms(500);
-    return false;
+    return LockAttempt::store_unreachable;
   }
 }
 
 void GroupCommitter::reconnect_or_throw() {
   // After a lost connection the lock is gone with it; retake it without waiting: if another
   // writer took over meanwhile, this one must not write again.
-  if (try_connect_and_lock(0)) return;
-  if (conn_) {
-    conn_.reset();
-    throw NotMaster("lost the master lock '" + lock_name_ + "' while reconnecting; another even-writer took over");
+  switch (try_connect_and_lock(0)) {
+    case LockAttempt::taken: return;
+    case LockAttempt::held_elsewhere:
+      conn_.reset();  // no connection, no lock: nothing is written before start() retakes it
+      version_cache_.clear();
+      throw NotMaster("lost the master lock '" + lock_name_ + "' while reconnecting; another even-writer took over");
+    case LockAttempt::store_unreachable: break;
   }
   throw sql::SQLException("store unreachable", "08S01", 2013);
+}
+
+bool GroupCommitter::names_stream_seq_key(const sql::SQLException& e) {
+  // "Duplicate entry '...' for key 'ux_events_stream_seq'" (MySQL 8 prefixes the table name).
+  return std::string_view(e.what()).find("ux_events_stream_seq") != std::string_view::npos;
+}
+
+void GroupCommitter::repair_stream_versions(std::span<const AppendCommand> batch) {
+  std::unordered_set<std::string_view> names;
+  for (const auto& c : batch) names.insert(c.stream);
+  std::string in;
+  append_list(in, names, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
+  conn_->begin();
+  // The truth is in `events`; `streams` and the cache are what this writer believed.
+  auto rs = conn_->query("SELECT e.stream, e.version, s.version FROM (SELECT stream, MAX(stream_seq) AS version "
+                         "FROM events WHERE stream IN (" + in + ") GROUP BY stream) e "
+                         "LEFT JOIN streams s ON s.stream = e.stream");
+  struct Behind {
+    std::string stream;
+    std::int64_t in_events;
+    std::int64_t in_streams;  // 0: no row
+    std::int64_t believed;    // the cached version, else in_streams
+  };
+  std::vector<Behind> behind;
+  while (rs->next()) {
+    auto name = rs->getString(1);
+    std::int64_t in_events = rs->getInt64(2);
+    std::int64_t in_streams = rs->isNull(3) ? 0 : rs->getInt64(3);
+    std::string stream(name.c_str(), name.length());
+    auto cached = version_cache_.find(stream);
+    const std::int64_t believed = cached != version_cache_.end() ? cached->second : in_streams;
+    if (in_events > in_streams || believed != in_events)
+      behind.push_back({std::move(stream), in_events, in_streams, believed});
+  }
+  for (const auto& n : names) version_cache_.erase(std::string(n));
+  if (behind.empty()) {
+    conn_->commit();
+    return;
+  }
+  std::string sql = "INSERT INTO streams (stream, version, updated_at_us) VALUES ";
+  const std::int64_t now = now_us();
+  append_list(sql, behind, [now](std::string& s, const Behind& b) {
+    s += '(';
+    store::append_quoted(s, b.stream);
+    s += ',' + std::to_string(b.in_events) + ',' + std::to_string(now) + ')';
+  });
+  sql += " ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), updated_at_us = VALUES(updated_at_us)";
+  conn_->execute(sql);
+  conn_->commit();
+  for (const auto& b : behind)
+    log_->warn("stream '{}' is at version {} in the events table, but this writer had {} (streams table: {}): an "
+               "insert this writer did not make (only even-writer may insert events); dropped the cached version, "
+               "repaired the streams table, deciding the appends to it again",
+               b.stream, b.in_events, b.believed, b.in_streams);
 }
 
 std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand> batch,
                                                    std::vector<store::StoredEvent>* committed, bool check_ids) {
   std::vector<AppendOutcome> out(batch.size());
   conn_->begin();
+  if (batch.empty()) {  // the idle probe: one round trip (a COMMIT with nothing to commit sends none)
+    conn_->query_int("SELECT 1");
+    return out;
+  }
 
   // 1. Current versions: from the cache (this process is the only writer while it holds the
   //    lock), the rest from the store. 0 means "no such stream". Should another process write

@@ -56,66 +56,122 @@ class NotMaster : public std::runtime_error {
 };
 
 struct CommitterOptions {
-  std::string lock_name;          // default: "even-writer:<db name>"
-  bool standby = true;            // wait for the master lock (true) or fail at once (false)
-  int reconnect_backoff_ms = 200; // first retry delay after a lost connection, doubled up to 5 s
+  std::string lock_name;  // default: "even-writer:<db name>"
+  // Wait for the master lock (true) or fail at once with NotMaster (false). The writer service
+  // also uses it to decide what a master that lost the lock does: wait as a standby again (true)
+  // or exit (false).
+  bool standby = true;
+  // Delay between attempts to reach the store: the first retry after a lost connection waits
+  // reconnect_backoff_ms, doubled up to reconnect_backoff_max_ms, which is also the standby's
+  // retry interval while the store is unreachable. Small, so that appends resume well within a
+  // second of the store being back (connecting to a stopped server fails at once).
+  int reconnect_backoff_ms = 50;
+  int reconnect_backoff_max_ms = 250;
+  // How long a standby whose store was unreachable waits, once it is back, before asking for the
+  // lock (see start()). Longer than the master's reconnect interval; it delays a takeover only
+  // when the master died together with the store connections.
+  int standby_grace_ms = 1000;
 };
 
 class GroupCommitter {
  public:
   GroupCommitter(config::DbOptions db, CommitterOptions options, std::shared_ptr<spdlog::logger> log);
 
-  // Connects and takes the master lock. In standby mode waits for it, checking `stop` (returns
-  // false when stop() became true first); otherwise throws NotMaster when another writer holds it.
+  // Connects and takes the master lock: the start of a term as master, with an empty version
+  // cache. Waits while the store is unreachable. In standby mode also waits while another writer
+  // holds the lock; otherwise throws NotMaster then. Checks `stop` about once a second and returns
+  // false when it became true first.
+  //
+  // After the store was unreachable, a standby waits standby_grace_ms once it is reachable again
+  // before it asks for the lock: a master that only lost its connection (a store restart) retakes
+  // its own lock first and keeps its clients.
+  //
+  // Also the way back after NotMaster: commit() left no connection behind, so a demoted master
+  // calls start() again and waits as a standby.
   template <typename StopFn>
   bool start(StopFn stop) {
+    bool after_outage = false;
     for (;;) {
       if (stop()) return false;
-      if (try_connect_and_lock(options_.standby ? 1 : 0)) return true;
-      if (!options_.standby) throw NotMaster("another even-writer holds the master lock '" + lock_name_ + "'");
+      if (!conn_ && !connect()) {
+        after_outage = true;
+        sleep_ms(options_.reconnect_backoff_max_ms);
+        continue;
+      }
+      if (after_outage && options_.standby) {
+        after_outage = false;
+        for (int waited = 0; waited < options_.standby_grace_ms && !stop(); waited += 100)
+          sleep_ms(std::min(100, options_.standby_grace_ms - waited));
+        continue;  // (the connection may be gone again)
+      }
+      switch (try_connect_and_lock(options_.standby ? 1 : 0)) {
+        case LockAttempt::taken: return true;
+        case LockAttempt::held_elsewhere:
+          if (!options_.standby) throw NotMaster("another even-writer holds the master lock '" + lock_name_ + "'");
+          break;  // GET_LOCK waited a second already
+        case LockAttempt::store_unreachable: after_outage = true; break;
+      }
     }
   }
 
   // Commits `batch` (any mix of expected versions, any number of streams) and returns one outcome
   // per command, in order. A command's conflict, duplicate or idempotent retry concerns it alone.
-  // The accepted events, with their global positions, are appended to `committed`.
+  // The accepted events, with their global positions, are appended to `committed`. An empty
+  // batch commits nothing and only checks that this writer is still master (reconnecting and
+  // retaking the lock if its connection was lost): the writer's idle probe.
   //
   // Returns only once the store has said whether the batch landed: when the connection drops
   // (even during COMMIT), it reconnects, retakes the master lock and replays the batch with the
-  // idempotency check, which finds what landed. Throws NotMaster if the lock was taken meanwhile,
+  // idempotency check, which finds what landed. Throws NotMaster if the lock was taken meanwhile
+  // (the connection is dropped then: nothing more is written until start() retakes the lock),
   // and rethrows the store error only when `give_up()` (e.g. shutdown) says so.
+  //
+  // A duplicate key is resolved in at most two redos: with the per-event id check (an idempotent
+  // retry, or a duplicate id), and with the batch's stream versions re-read from `events` and
+  // `streams` repaired (a (stream, stream_seq) taken by an insert this writer did not make; logged
+  // as a warning naming the stream). A duplicate after both isolates the requests one by one.
   template <typename StopFn>
   std::vector<AppendOutcome> commit(std::span<const AppendCommand> batch, std::vector<store::StoredEvent>* committed,
                                     StopFn give_up) {
     bool check_ids = false;
+    bool repair_pending = false;  // re-read the versions from `events` before the next attempt
+    bool repaired = false;
     int backoff = options_.reconnect_backoff_ms;
     for (;;) {
       try {
         if (!conn_) reconnect_or_throw();
+        if (repair_pending) {
+          repair_stream_versions(batch);
+          repair_pending = false;
+        }
         return attempt(batch, committed, check_ids);
       } catch (const sql::SQLException& e) {
-        version_cache_.clear();  // whatever this batch assumed is undone
-        if (e.getErrorCode() == store::kErDupEntry && !check_ids) {
-          // Some event id is stored already: redo with the per-event idempotency check.
+        if (conn_ && e.getErrorCode() == store::kErDupEntry) {  // the server answered: still connected
           conn_->rollback();
+          if (check_ids && repaired) return commit_one_by_one(batch, committed);
+          // First the cheap fix for the common case (a resent append), unless the key says that
+          // a stream sequence is taken; then the versions.
+          if (check_ids || names_stream_seq_key(e)) repair_pending = repaired = true;
           check_ids = true;
           continue;
         }
-        if (!store::is_connection_lost(e) && conn_ && conn_->valid()) {
+        version_cache_.clear();  // the lock may be gone with the connection: another writer may write
+        if (conn_ && !store::is_connection_lost(e) && conn_->valid()) {
           conn_->rollback();
-          if (e.getErrorCode() == store::kErDupEntry) return commit_one_by_one(batch, committed);
           throw;
         }
-        version_cache_.clear();
-        log_->warn("store connection lost during a batch of {} appends ({}); the outcome is unknown until "
-                   "the store is asked again",
-                   batch.size(), store::describe(e));
+        if (conn_ && batch.empty())  // (failed reconnects are logged by connect())
+          log_->warn("store connection lost ({}); reconnecting and retaking the master lock", store::describe(e));
+        else if (conn_)
+          log_->warn("store connection lost during a batch of {} appends ({}); the outcome is unknown until "
+                     "the store is asked again",
+                     batch.size(), store::describe(e));
         conn_.reset();
         check_ids = true;  // sticky: the replay asks the store what landed before writing anything
 
         if (give_up()) throw;
         sleep_ms(backoff);
-        backoff = std::min(backoff * 2, 5000);
+        backoff = std::min(backoff * 2, options_.reconnect_backoff_max_ms);
       }
     }
   }
@@ -129,8 +185,20 @@ class GroupCommitter {
   std::size_t max_batch_event_bytes() const { return max_statement_bytes_ / 2 - (256u << 10); }
 
  private:
-  bool try_connect_and_lock(int wait_s);
+  enum class LockAttempt { taken, held_elsewhere, store_unreachable };
+  // Opens the connection (there is none); false when the store is unreachable. Logs an
+  // unreachable store at most every few seconds, and when it is reachable again.
+  bool connect();
+  // Connects (when there is no connection) and asks for the master lock, waiting up to wait_s.
+  // On `taken` the version cache is empty: a new term begins.
+  LockAttempt try_connect_and_lock(int wait_s);
   void reconnect_or_throw();
+  // Raises the batch's stream versions in `streams` to what `events` holds (MAX(stream_seq)),
+  // where an insert this writer did not make left them behind, in a transaction of its own; drops
+  // those streams from the cache, and logs a warning for each stream repaired.
+  void repair_stream_versions(std::span<const AppendCommand> batch);
+  // Whether a duplicate-key error names the UNIQUE (stream, stream_seq) key.
+  static bool names_stream_seq_key(const sql::SQLException& e);
   std::vector<AppendOutcome> attempt(std::span<const AppendCommand> batch, std::vector<store::StoredEvent>* committed,
                                      bool check_ids);
   std::vector<AppendOutcome> commit_one_by_one(std::span<const AppendCommand> batch,
@@ -144,8 +212,12 @@ class GroupCommitter {
   std::unique_ptr<store::Connection> conn_;
   bool read_back_ids_ = false;
   std::size_t max_statement_bytes_ = 16u << 20;  // from the server's max_allowed_packet
+  int unreachable_attempts_ = 0;  // failed connects since the store was last reached (for the log)
+  int standby_waits_ = 0;         // lock requests refused since this writer last held it (for the log)
   // Stream versions as committed by this process (0: known not to exist). Valid only while the
-  // master lock is held; cleared on any store error and when it grows past kMaxCachedStreams.
+  // master lock is held: emptied when a term as master begins, on a lost connection or any other
+  // store error but a duplicate key (whose streams repair_stream_versions drops), and when it
+  // grows past kMaxCachedStreams.
   std::unordered_map<std::string, std::int64_t> version_cache_;
   static constexpr std::size_t kMaxCachedStreams = 1'000'000;
 };

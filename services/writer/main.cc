@@ -38,7 +38,8 @@ int writer_main(int argc, char** argv) {
       ("lock-name", po::value(&w.committer.lock_name)->default_value(""),
        "name of the master lock (GET_LOCK); default even-writer:<db-name>")
       ("no-standby", po::bool_switch(&no_standby),
-       "exit with an error when another writer is master, instead of waiting as a standby")
+       "exit with an error when another writer is master, instead of waiting as a standby; and exit with code 3 "
+       "when the master lock is lost, instead of becoming a standby again")
       ("init-store", po::bool_switch(&init_store), "create or upgrade the store's tables, then continue");
   config::add_db_options(desc, db);
   config::add_log_options(desc, log_options);
@@ -50,17 +51,27 @@ int writer_main(int argc, char** argv) {
   w.committer.standby = !no_standby;
 
   auto log = config::make_logger("writer", log_options);
-  if (init_store) {
-    auto r = store::init_store(db);
-    log->info("store '{}' at schema version {} (was {})", db.name, r.to_version, r.from_version);
-  } else if (int v = store::schema_version(db); v != store::latest_schema_version()) {
-    log->error("store '{}' has schema version {}, this writer needs {}; run `evenctl store init` or --init-store",
-               db.name, v, store::latest_schema_version());
-    return 2;
+  // Every reason to exit goes to the log (with --log-file, stderr may be seen by nobody).
+  try {
+    if (init_store) {
+      auto r = store::init_store(db);
+      log->info("store '{}' at schema version {} (was {})", db.name, r.to_version, r.from_version);
+    } else if (int v = store::schema_version(db); v != store::latest_schema_version()) {
+      log->error("store '{}' has schema version {}, this writer needs {}; run `evenctl store init` or --init-store; "
+                 "exiting with code 2",
+                 db.name, v, store::latest_schema_version());
+      return 2;
+    }
+    zmq::context_t ctx(1);
+    writer::WriterService service(ctx, db, w, log);
+    return service.run();
+  } catch (const sql::SQLException& e) {
+    log->critical("exiting with code 1: {}", store::describe(e));
+    throw;
+  } catch (const std::exception& e) {
+    log->critical("exiting with code 1: {}", e.what());
+    throw;
   }
-  zmq::context_t ctx(1);
-  writer::WriterService service(ctx, db, w, log);
-  return service.run();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <thread>
 #include <unordered_set>
 #include <zmq_addon.hpp>
@@ -23,7 +24,7 @@ struct Rejection {
 std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o) {
   using EC = schema::ErrorCode;
   AppendCommand cmd;
-  cmd.stream = wire::text_string(req.getStream());
+  cmd.stream = req.getStream();
   if (auto why = validate_stream_name(cmd.stream); !why.empty()) return Rejection{EC::INVALID_STREAM, why};
   auto ex = req.getExpected();
   switch (ex.which()) {
@@ -53,7 +54,7 @@ std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Re
     if (!ids.insert(*parsed).second)
       return Rejection{EC::INVALID_EVENT, "event id " + parsed->to_string() + " appears twice in one append"};
     ev.id = *parsed;
-    ev.type = wire::text_string(e.getType());
+    ev.type = e.getType();
     if (auto why = validate_event_type(ev.type); !why.empty()) return Rejection{EC::INVALID_EVENT, why};
     auto md = e.getMetadata();
     if (md.size() > o.max_metadata_bytes)
@@ -91,36 +92,113 @@ void WriterService::request_stop() {
 bool WriterService::stopping() const { return stop_ || net::shutdown_requested(); }
 
 int WriterService::run() {
-  const int shutdown = net::shutdown_fd();
   log_->info("starting; taking the master lock '{}'", committer_.lock_name());
-  if (!committer_.start([this] { return stopping(); })) {
-    log_->info("stopped while in standby");
-    return 0;
+  int exit_code = 0;
+  for (;;) {
+    if (!committer_.start([this] { return stopping(); })) {
+      log_->info("stopped while in standby");
+      break;
+    }
+    if (!bind_router()) {
+      log_->info("stopped while waiting to bind {} (the master lock is given back on exit)", options_.endpoint);
+      break;
+    }
+    const TermEnd end = serve();
+    close_router();
+    if (end == TermEnd::stopped) break;
+    if (!options_.committer.standby) {
+      log_->error("lost the master lock '{}' and standby is off (--no-standby): exiting with code 3 so that only "
+                  "one writer writes",
+                  committer_.lock_name());
+      exit_code = 3;
+      break;
+    }
+    log_->warn("lost the master lock '{}': another even-writer is master now; this one closed {} and is a standby "
+               "again",
+               committer_.lock_name(), options_.endpoint);
   }
+  log_stats(std::chrono::steady_clock::now());
+  log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped); "
+             "{:.1f} appends per batch, {:.2f} ms per commit; exit code {}",
+             stats_.batches, stats_.appends, stats_.events, stats_.rejected, stats_.feed_dropped,
+             stats_.batches ? double(stats_.appends) / double(stats_.batches) : 0.0,
+             stats_.batches ? stats_.commit_seconds * 1000 / double(stats_.batches) : 0.0, exit_code);
+  return exit_code;
+}
+
+bool WriterService::bind_router() {
+  router_ = zmq::socket_t(ctx_, zmq::socket_type::router);
   net::SocketOptions so;
   so.recv_hwm = options_.recv_hwm;
   so.send_hwm = options_.recv_hwm;
   so.max_msg_bytes = static_cast<std::int64_t>(options_.limits.max_message_bytes) * 2;
   net::configure(router_, so);
   router_.set(zmq::sockopt::router_mandatory, 0);
-  router_.bind(options_.endpoint);
-  if (!options_.dispatcher_endpoint.empty()) {
+  const auto since = std::chrono::steady_clock::now();
+  for (int attempt = 0;; ++attempt) {
+    if (stopping()) return false;
+    try {
+      router_.bind(options_.endpoint);
+      if (attempt > 0)
+        log_->info("bound {} after {} ms", options_.endpoint,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
+                       .count());
+      return true;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EADDRINUSE) throw;
+      // On one host, the previous master still has it until it notices that it lost the lock
+      // (its next commit or idle probe), and then it lets go. Keeping the lock meanwhile means
+      // that it cannot retake the lock and write; nothing is written here before the bind.
+      if (attempt % 100 == 0)
+        log_->warn("holding the master lock but {} is in use ({}), presumably by the previous master until it "
+                   "notices that it lost the lock; retrying every {} ms, lock kept",
+                   options_.endpoint, e.what(), options_.bind_retry_ms);
+      zmq::pollitem_t items[] = {{nullptr, net::shutdown_fd(), ZMQ_POLLIN, 0},
+                                 {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0}};
+      net::poll(items, 2, std::chrono::milliseconds(options_.bind_retry_ms));
+    }
+  }
+}
+
+void WriterService::close_router() {
+  // What the clients sent and this writer never read would wait for their resend timers:
+  // answering `unavailable` makes them retry at once (on whoever binds the endpoint next).
+  master_ = false;
+  std::vector<zmq::message_t> frames;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  while (std::chrono::steady_clock::now() < deadline) {
+    frames.clear();
+    if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+    handle_message(frames);
+  }
+  router_.set(zmq::sockopt::linger, 200);  // let those answers leave; the endpoint is freed at once
+  router_.close();
+}
+
+WriterService::TermEnd WriterService::serve() {
+  const int shutdown = net::shutdown_fd();
+  if (!options_.dispatcher_endpoint.empty() && !push_connected_) {
     net::SocketOptions po;
     po.send_hwm = options_.push_hwm;
     po.heartbeat_ivl_ms = 0;
     net::configure(push_, po);
     push_.connect(options_.dispatcher_endpoint);
+    push_connected_ = true;
   }
+  master_ = true;
   log_->info("serving appends on {}{}", options_.endpoint,
              options_.dispatcher_endpoint.empty() ? "" : ", feeding the dispatcher at " + options_.dispatcher_endpoint);
   last_stats_log_ = std::chrono::steady_clock::now();
+  last_commit_done_ = last_stats_log_;
 
-  int exit_code = 0;
+  TermEnd end = TermEnd::stopped;
   commit_thread_ = std::make_unique<CommitThread>(committer_, [this] { return stopping(); });
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, shutdown, ZMQ_POLLIN, 0},
                              {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
                              {nullptr, commit_thread_->fd(), ZMQ_POLLIN, 0}};
+  const auto poll_timeout = std::chrono::milliseconds(
+      options_.idle_probe_ms > 0 ? std::min(options_.idle_probe_ms, 1000) : 1000);
   std::vector<zmq::message_t> frames;
   auto batch_full = [this] {
     return batch_pending_.size() >= options_.max_batch_requests || batch_events_ >= options_.max_batch_events;
@@ -138,11 +216,17 @@ int WriterService::run() {
       // With a full batch waiting for the commit thread, requests stay queued in the socket
       // (up to its high-water mark, then clients feel the pushback).
       items[0].events = batch_full() ? 0 : ZMQ_POLLIN;
-      net::poll(items, 4, std::chrono::milliseconds(1000));
+      net::poll(items, 4, poll_timeout);
       if (stopping()) break;
       if (auto done = commit_thread_->try_take()) finish_batch(std::move(*done));
       drain();
-      if (batch_.empty() || commit_thread_->busy()) continue;
+      if (commit_thread_->busy()) continue;
+      if (batch_.empty()) {
+        if (options_.idle_probe_ms > 0 &&
+            std::chrono::steady_clock::now() - last_commit_done_ >= std::chrono::milliseconds(options_.idle_probe_ms))
+          submit_probe();
+        continue;
+      }
       // Group commit: requests that arrived during the last commit are in the batch now; with a
       // window, also wait a little for the clients that were just answered to send again.
       if (options_.batch_window_us > 0) {
@@ -166,17 +250,11 @@ int WriterService::run() {
     if (!batch_.empty()) submit_batch();
     if (commit_thread_->busy()) finish_batch(commit_thread_->take());
   } catch (const NotMaster& e) {
-    log_->error("{}; stopping so that only one writer writes", e.what());
-    exit_code = 3;
+    log_->error("{}; no longer master: nothing more is written until this writer holds the lock again", e.what());
+    end = TermEnd::lost_master_lock;
   }
   commit_thread_.reset();
-  log_stats(std::chrono::steady_clock::now());
-  log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped); "
-             "{:.1f} appends per batch, {:.2f} ms per commit",
-             stats_.batches, stats_.appends, stats_.events, stats_.rejected, stats_.feed_dropped,
-             stats_.batches ? double(stats_.appends) / double(stats_.batches) : 0.0,
-             stats_.batches ? stats_.commit_seconds * 1000 / double(stats_.batches) : 0.0);
-  return exit_code;
+  return end;
 }
 
 void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
@@ -197,6 +275,11 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
     reply_error(envelope, id, schema::ErrorCode::UNSUPPORTED_VERSION,
                 "protocol version " + std::to_string(req.getProtocolVersion()) + " is not supported (this writer speaks " +
                     std::to_string(schema::PROTOCOL_VERSION) + ")");
+    return;
+  }
+  if (!master_) {
+    reply_error(envelope, id, schema::ErrorCode::UNAVAILABLE,
+                "this writer lost the master lock and is a standby now; retry (appends are idempotent)");
     return;
   }
   switch (req.which()) {
@@ -235,6 +318,11 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
   batch_pending_.push_back(Pending{std::move(envelope), id});
 }
 
+void WriterService::submit_probe() {
+  in_flight_pending_.clear();
+  commit_thread_->submit({});
+}
+
 void WriterService::submit_batch() {
   if (commit_thread_->busy()) finish_batch(commit_thread_->take());  // which may submit this batch itself
   if (batch_.empty() || commit_thread_->busy()) return;
@@ -259,16 +347,21 @@ void WriterService::finish_batch(CommitThread::Result result) {
           reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
       batch_.clear();
       batch_pending_.clear();
+      batch_events_ = 0;
+      batch_bytes_ = 0;
       throw;
     } catch (const sql::SQLException& e) {
       // Only reached when stopping while the store is unreachable: outcome unknown, the client retries.
       for (auto& p : pending)
         reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE,
                     "the writer is stopping and the store is unreachable; retry (appends are idempotent)");
-      log_->error("gave up a batch of {} appends on shutdown: {}", pending.size(), store::describe(e));
+      if (!pending.empty())
+        log_->error("gave up a batch of {} appends on shutdown: {}", pending.size(), store::describe(e));
       return;
     }
   }
+  last_commit_done_ = std::chrono::steady_clock::now();
+  if (result.outcomes.empty()) return;  // an idle probe: the connection and the lock are fine
   stats_.commit_seconds += result.seconds;
   if (stats_.recent_commit_ms.size() < 100000) stats_.recent_commit_ms.push_back(result.seconds * 1000);
   // The collected batch can start now, before this one's answers go out.

@@ -5,6 +5,12 @@
 //
 // Owns its thread's sockets (ROUTER, optional PUSH) and the GroupCommitter; run() is called on
 // one thread and returns after shutdown (SIGTERM, or request_stop()).
+//
+// Roles: a standby holds no ROUTER; a master binds it once it holds the master lock (retrying,
+// lock kept, while the endpoint is still held by a previous master on the same host) and closes
+// it when it loses the lock, answering what it had accepted with `unavailable` (clients resend
+// to whichever writer serves the endpoint next). With standby allowed, a master that lost the
+// lock becomes a standby again; with --no-standby it exits with code 3.
 #pragma once
 
 #include <atomic>
@@ -36,6 +42,12 @@ struct WriterOptions {
   wire::Limits limits;            // max message size etc.
   int recv_hwm = 10000;           // requests queued in the socket before clients feel pushback
   int push_hwm = 100000;          // committed events queued for the dispatcher before dropping
+  // A master with nothing to commit checks its store connection (and so the lock) this often, so
+  // that it notices a store restart, or another writer having taken the lock, without waiting for
+  // an append. 0: never.
+  int idle_probe_ms = 250;
+  // A master that cannot bind its endpoint (address in use) retries this often, keeping the lock.
+  int bind_retry_ms = 50;
   CommitterOptions committer;
 };
 
@@ -53,8 +65,11 @@ class WriterService {
  public:
   WriterService(zmq::context_t& ctx, config::DbOptions db, WriterOptions options, std::shared_ptr<spdlog::logger> log);
 
-  // Takes the master lock (standby waits), binds, serves until stopped. Returns the exit code:
-  // 0 after a clean stop, 3 when mastership was lost.
+  // Takes the master lock (standby waits), binds, serves until stopped; after losing the lock,
+  // waits as a standby again (or, without standby, stops). Returns the exit code: 0 after a clean
+  // stop, 3 when mastership was lost and standby is off. Every reason to return is logged.
+  // Throws on broken infrastructure (e.g. an endpoint that cannot be bound for another reason
+  // than being in use).
   int run();
   // Thread-safe; run() returns soon after.
   void request_stop();
@@ -65,9 +80,18 @@ class WriterService {
     std::uint64_t request_id;
   };
 
+  enum class TermEnd { stopped, lost_master_lock };
+  // Binds a fresh ROUTER to the endpoint, retrying while it is in use; false when stopped first.
+  bool bind_router();
+  // Serves appends while master: the main loop of one term.
+  TermEnd serve();
+  // Answers what is queued on the ROUTER with `unavailable`, then closes it (freeing the endpoint).
+  void close_router();
   void handle_message(std::vector<zmq::message_t>& frames);
   // Hands the batch being collected to the commit thread (after finishing the one it works on).
   void submit_batch();
+  // Hands an empty batch to the idle commit thread: it checks the connection and the lock.
+  void submit_probe();
   // Answers and publishes the batch the commit thread finished; rethrows NotMaster.
   void finish_batch(CommitThread::Result result);
   void reply_error(const std::vector<zmq::message_t>& envelope, std::uint64_t request_id, schema::ErrorCode code,
@@ -85,6 +109,8 @@ class WriterService {
   zmq::socket_t push_;
   net::Wakeup stop_wakeup_;
   std::atomic<bool> stop_{false};
+  bool master_ = false;          // serving a term: requests are decided, not answered `unavailable`
+  bool push_connected_ = false;  // the PUSH socket stays connected across terms
 
   std::unique_ptr<CommitThread> commit_thread_;  // exists while run() serves
 
@@ -97,6 +123,7 @@ class WriterService {
   std::size_t batch_bytes_ = 0;
   WriterStats stats_;
   std::chrono::steady_clock::time_point last_stats_log_;
+  std::chrono::steady_clock::time_point last_commit_done_;  // for the idle probe
 };
 
 }  // namespace even::writer

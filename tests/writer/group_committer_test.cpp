@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
 
 #include "support/test_env.h"
 
@@ -124,6 +127,57 @@ TEST_F(GroupCommitterTest, AnotherProcessWritingIsCaughtByTheUniqueKey) {
   auto next = commit({cmd("s-1", ExpectedVersion::exact(2), 1)})[0];
   EXPECT_TRUE(next.ok()) << next.message;
   EXPECT_EQ(next.first_seq.value(), 3);
+}
+
+// Issue 12.3: one row inserted into `events` behind the writer's back, into a stream whose version
+// it caches, with `streams` left as it was. Before the fix every later append to the stream failed
+// with "conflicting write by another process" (the redo read the same stale version from
+// `streams`).
+TEST(GroupCommitterRecovery, ForeignInsertIntoACachedStreamIsRepairedAndDecidedAgain) {
+  test::TestStore store;
+  std::ostringstream log_text;
+  auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(log_text));
+  GroupCommitter committer{store.db(), CommitterOptions{}, log};
+  ASSERT_TRUE(committer.start([] { return false; }));
+  auto commit = [&](std::vector<AppendCommand> batch) { return committer.commit(batch, nullptr, [] { return false; }); };
+  ASSERT_TRUE(commit({cmd("s-1", ExpectedVersion::no_stream(), 1), cmd("s-2", ExpectedVersion::no_stream(), 1)})[0].ok());
+  auto foreign = [&](const std::string& stream, int seq, const std::string& hex_id) {
+    store.connect()->execute(
+        "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
+        "payload_format) VALUES (X'" + hex_id + "', '" + stream + "', " + std::to_string(seq) +
+        ", 's', 'Foreign', 0, '', '', 0)");
+  };
+  foreign("s-1", 2, "00112233445566778899aabbccddee01");
+  foreign("s-2", 2, "00112233445566778899aabbccddee02");
+  ASSERT_EQ(store.scalar("SELECT version FROM streams WHERE stream = 's-1'"), 1);
+
+  // An exact expected version is now a normal conflict, with the version the store holds.
+  auto exact = commit({cmd("s-1", ExpectedVersion::exact(1), 1), cmd("s-3", ExpectedVersion::any(), 1)});
+  EXPECT_EQ(exact[0].error, schema::ErrorCode::WRONG_EXPECTED_VERSION) << exact[0].message;
+  EXPECT_EQ(exact[0].current_version, 2);
+  EXPECT_TRUE(exact[1].ok()) << exact[1].message;
+  EXPECT_EQ(store.scalar("SELECT version FROM streams WHERE stream = 's-1'"), 2);
+
+  // `any` succeeds, at the next free sequence (the stream the exact append did not touch).
+  auto any = commit({cmd("s-2", ExpectedVersion::any(), 2)})[0];
+  ASSERT_TRUE(any.ok()) << any.message;
+  EXPECT_EQ(any.first_seq.value(), 3);
+  EXPECT_EQ(any.last_seq.value(), 4);
+  EXPECT_EQ(store.scalar("SELECT version FROM streams WHERE stream = 's-2'"), 4);
+  // And the exact append with the right version goes through; nothing is stuck.
+  auto next = commit({cmd("s-1", ExpectedVersion::exact(2), 1)})[0];
+  ASSERT_TRUE(next.ok()) << next.message;
+  EXPECT_EQ(next.first_seq.value(), 3);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE stream = 's-1'"), 3);
+
+  const std::string text = log_text.str();
+  for (std::string stream : {"s-1", "s-2"}) {
+    auto at = text.find("stream '" + stream + "' is at version 2 in the events table");
+    ASSERT_NE(at, std::string::npos) << text;
+    auto line_start = text.rfind('\n', at);
+    std::string line = text.substr(line_start == std::string::npos ? 0 : line_start + 1, at - line_start);
+    EXPECT_NE(line.find("[warning]"), std::string::npos) << line;
+  }
 }
 
 TEST_F(GroupCommitterTest, SecondCommitterIsRefusedTheMasterLock) {

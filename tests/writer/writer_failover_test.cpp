@@ -1,13 +1,20 @@
-// even-writer under faults: SIGKILL during a load, store connections killed mid-batch, and a
-// standby taking over. Every append that got a success reply must be stored exactly once.
+// even-writer under faults: SIGKILL during a load, store connections killed mid-batch, a
+// standby taking over, and the store restarted under a master and a standby on one host. Every
+// append that got a success reply must be stored exactly once.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "even/common/store/schema.h"
+#include "support/private_mariadb.h"
 #include "writer_fixture.h"
 
 namespace even::test {
@@ -17,7 +24,8 @@ namespace {
 // retrying the same events (same ids) after a timeout until they get an answer.
 class Load {
  public:
-  Load(const std::string& endpoint, int clients) {
+  using Clock = std::chrono::steady_clock;
+  Load(const std::string& endpoint, int clients) : ack_times_(static_cast<std::size_t>(clients)) {
     for (int c = 0; c < clients; ++c) threads_.emplace_back([this, endpoint, c] { run(endpoint, c); });
   }
   void stop() {
@@ -39,6 +47,27 @@ class Load {
     return n;
   }
   int retries() const { return retries_; }
+  // The first acknowledgement (of any client) after `t`, if there was one.
+  std::optional<Clock::time_point> first_ack_after(Clock::time_point t) const {
+    std::lock_guard lock(mu_);
+    std::optional<Clock::time_point> first;
+    for (const auto& times : ack_times_) {
+      auto it = std::upper_bound(times.begin(), times.end(), t);
+      if (it != times.end() && (!first || *it < *first)) first = *it;
+    }
+    return first;
+  }
+  // When every client had an acknowledgement after `t` (the latest of their first ones), if all had.
+  std::optional<Clock::time_point> all_acked_after(Clock::time_point t) const {
+    std::lock_guard lock(mu_);
+    Clock::time_point last = t;
+    for (const auto& times : ack_times_) {
+      auto it = std::upper_bound(times.begin(), times.end(), t);
+      if (it == times.end()) return std::nullopt;
+      last = std::max(last, *it);
+    }
+    return last;
+  }
 
  private:
   void run(const std::string& endpoint, int c) {
@@ -56,6 +85,7 @@ class Load {
           version = r.last_stream_seq.value();
           std::lock_guard lock(mu_);
           for (auto& e : events) acked_[stream].push_back(e.id);
+          ack_times_[static_cast<std::size_t>(c)].push_back(Clock::now());
           break;
         } catch (const client::Timeout&) {
           ++retries_;  // outcome unknown: send the same events again
@@ -70,13 +100,14 @@ class Load {
   std::atomic<int> retries_{0};
   mutable std::mutex mu_;
   std::map<std::string, std::vector<EventId>> acked_;  // guarded by mu_
+  std::vector<std::vector<Clock::time_point>> ack_times_;  // per client, ascending; guarded by mu_
   std::vector<std::thread> threads_;
 };
 
 // Every acknowledged event is stored exactly once, at its stream's next position, and streams
 // have no holes.
-void expect_store_consistent(const TestStore& store, const Load& load) {
-  auto conn = store.connect();
+void expect_store_consistent(store::Connection& db, const Load& load) {
+  auto* conn = &db;
   for (const auto& [stream, ids] : load.acked()) {
     for (const auto& id : ids) {
       std::string sql = "SELECT COUNT(*) FROM events WHERE event_id = ";
@@ -91,6 +122,16 @@ void expect_store_consistent(const TestStore& store, const Load& load) {
     EXPECT_GE(count, static_cast<std::int64_t>(ids.size()));
   }
   EXPECT_EQ(conn->query_int("SELECT COUNT(*) - COUNT(DISTINCT event_id) FROM events").value_or(-1), 0);
+}
+
+void expect_store_consistent(const TestStore& store, const Load& load) { expect_store_consistent(*store.connect(), load); }
+
+// Whether a writer's log says that it serves now: its last "serving appends" is after its last
+// return to standby.
+bool serves(const std::string& log) {
+  auto serving = log.rfind("serving appends on");
+  auto standby = log.rfind("is a standby again");
+  return serving != std::string::npos && (standby == std::string::npos || serving > standby);
 }
 
 TEST(WriterFailover, SigkillDuringLoadLosesNoAcknowledgedAppend) {
@@ -161,6 +202,136 @@ TEST(WriterFailover, StandbyTakesOverWhenTheMasterDies) {
   ASSERT_TRUE(standby.wait_serving(std::chrono::seconds(20))) << standby.process().log();
   client::Client c2(client_options(standby.endpoint(), 10000));
   EXPECT_EQ(c2.append("x-1", ExpectedVersion::any(), {event()}).first_stream_seq.value(), 1);
+}
+
+// Issue 12.5, the other way to meet it: the master is frozen (SIGSTOP) while its store connection
+// is killed. The standby takes the lock at once but cannot bind the endpoint the frozen master
+// holds; it keeps the lock and retries (before the fix it exited 1, "Address already in use" on
+// stderr only). Once thawed, the old master finds its lock taken and becomes a standby (it used
+// to exit 3), closing the endpoint, and the new master binds it. The old master then really is a
+// standby: it takes over when the new one dies.
+TEST(WriterFailover, FrozenMasterWhoseConnectionWasKilledBecomesStandby) {
+  TestStore store;
+  const std::string endpoint = loopback_endpoint();
+  WriterProcess a(store, endpoint, {}, "writer-a");
+  ASSERT_TRUE(a.wait_serving()) << a.process().log();
+  WriterProcess b(store, endpoint, {}, "writer-b");
+  ASSERT_TRUE(b.process().wait_for_log("standby", std::chrono::seconds(10))) << b.process().log();
+  client::Client c(client_options(endpoint, 15000));
+  ASSERT_EQ(c.append("frozen-1", ExpectedVersion::no_stream(), {event()}).first_stream_seq.value(), 1);
+  Load load(endpoint, 4);  // appends in flight through both role changes
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  a.process().signal(SIGSTOP);
+  auto admin = store.connect();
+  const auto holder = admin->query_int("SELECT IS_USED_LOCK('even-writer:" + store.db().name + "')");
+  ASSERT_TRUE(holder);
+  admin->execute("KILL CONNECTION " + std::to_string(*holder));
+  EXPECT_TRUE(b.process().wait_for_log("is in use", std::chrono::seconds(10))) << b.process().log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(b.process().running()) << b.process().log();
+  a.process().signal(SIGCONT);
+
+  ASSERT_TRUE(b.wait_serving(std::chrono::seconds(10))) << b.process().log();
+  EXPECT_TRUE(a.process().wait_for_log("is a standby again", std::chrono::seconds(10))) << a.process().log();
+  // The cache of the old term is not trusted: the new master appends at the store's version.
+  ASSERT_EQ(c.append("frozen-1", ExpectedVersion::exact(1), {event()}).first_stream_seq.value(), 2);
+  EXPECT_TRUE(a.process().running()) << a.process().log();
+  EXPECT_TRUE(b.process().running()) << b.process().log();
+
+  b.process().signal(SIGKILL);
+  b.process().wait(std::chrono::seconds(5));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!serves(a.process().log()) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(serves(a.process().log())) << a.process().log();
+  EXPECT_EQ(c.append("frozen-1", ExpectedVersion::exact(2), {event()}).first_stream_seq.value(), 3);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE stream = 'frozen-1'"), 3);
+  EXPECT_EQ(a.process().log().find("exiting"), std::string::npos) << a.process().log();
+  const int before_stop = load.acked_count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  load.stop();
+  EXPECT_GT(load.acked_count(), before_stop) << "the load did not resume on the old master";
+  expect_store_consistent(store, load);
+}
+
+// Issue 12.5: a master and a standby on one host, configured alike (the same endpoint, which only
+// the master binds), and the store restarted under load, by SIGTERM and by SIGKILL. Before the
+// fix, the standby took the freed lock first, failed to bind the endpoint the master still held
+// and exited; appends resumed 4.5-8.2 s after the store was back (the reconnect backoff). Now the
+// master reconnects within a quarter second and retakes its lock, while the standby gives it a
+// grace period first.
+// EVEN_TEST_STORE_RESTARTS raises the number of restarts (default 5, about 30 s).
+TEST(WriterFailover, MasterAndStandbyOnOneHostSurviveStoreRestarts) {
+  PrivateMariaDb mariadb;
+  const auto db = mariadb.options("even");
+  store::init_store(db);
+  const std::string endpoint = loopback_endpoint();
+  WriterProcess a(db, endpoint, {}, "writer-a");
+  ASSERT_TRUE(a.wait_serving()) << a.process().log();
+  WriterProcess b(db, endpoint, {}, "writer-b");
+  ASSERT_TRUE(b.process().wait_for_log("standby", std::chrono::seconds(10))) << b.process().log();
+
+  int restarts = 5;
+  if (const char* n = std::getenv("EVEN_TEST_STORE_RESTARTS")) restarts = std::max(1, std::atoi(n));
+  Load load(endpoint, 6);
+  std::vector<double> first_ms, all_ms;
+  for (int i = 0; i < restarts; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    const bool kill = i % 2 == 1;
+    const auto down = Load::Clock::now();
+    if (kill) {
+      mariadb.kill();
+    } else {
+      mariadb.stop();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    mariadb.start();
+    const auto back = Load::Clock::now();
+    const auto deadline = back + std::chrono::seconds(20);
+    while (!load.all_acked_after(back) && Load::Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto first = load.first_ack_after(back);
+    auto all = load.all_acked_after(back);
+    ASSERT_TRUE(first && all) << "appends did not resume within 20 s of restart " << i << "\n--- writer a:\n"
+                              << a.process().log() << "\n--- writer b:\n" << b.process().log();
+    auto ms = [&](Load::Clock::time_point t) { return std::chrono::duration<double, std::milli>(t - back).count(); };
+    first_ms.push_back(ms(*first));
+    all_ms.push_back(ms(*all));
+    std::cout << "restart " << i + 1 << " (" << (kill ? "SIGKILL" : "SIGTERM") << "): store down for "
+              << std::chrono::duration<double, std::milli>(back - down).count() << " ms; appends resumed "
+              << first_ms.back() << " ms after it was back, on every client after " << all_ms.back() << " ms"
+              << std::endl;
+    ASSERT_TRUE(a.process().running()) << a.process().log();
+    ASSERT_TRUE(b.process().running()) << b.process().log();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  load.stop();
+
+  // Both still run, and exactly one of them is master (the other may need a probe to notice).
+  EXPECT_TRUE(a.process().running()) << a.process().log();
+  EXPECT_TRUE(b.process().running()) << b.process().log();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (serves(a.process().log()) == serves(b.process().log()) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_NE(serves(a.process().log()), serves(b.process().log()))
+      << "--- writer a:\n" << a.process().log() << "\n--- writer b:\n" << b.process().log();
+  for (auto* w : {&a, &b}) EXPECT_EQ(w->process().log().find("exiting"), std::string::npos) << w->process().log();
+  auto conn = store::Connection::open(db);
+  EXPECT_EQ(conn->query_int("SELECT IS_USED_LOCK('even-writer:even') IS NOT NULL").value_or(0), 1);
+  client::Client c(client_options(endpoint, 5000));
+  EXPECT_GT(c.append("after-1", ExpectedVersion::any(), {event()}).first_global_seq.value(), 0u);
+  expect_store_consistent(*conn, load);
+  EXPECT_GT(load.acked_count(), 0);
+
+  std::sort(first_ms.begin(), first_ms.end());
+  std::sort(all_ms.begin(), all_ms.end());
+  std::cout << "resume after the store was back, over " << first_ms.size() << " restarts: first append median "
+            << first_ms[first_ms.size() / 2] << " ms, max " << first_ms.back() << " ms; every client median "
+            << all_ms[all_ms.size() / 2] << " ms, max " << all_ms.back() << " ms" << std::endl;
+  // Target: under 1 s. The bound for any single restart is looser, as the machine is shared.
+  EXPECT_LT(first_ms[first_ms.size() / 2], 1000.0);
+  EXPECT_LT(first_ms.back(), 2000.0);
 }
 
 }  // namespace

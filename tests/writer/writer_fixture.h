@@ -16,10 +16,14 @@ class WriterProcess {
  public:
   WriterProcess(const TestStore& store, std::string endpoint, std::vector<std::string> extra = {},
                 const std::string& log_name = "writer")
+      : WriterProcess(store.db(), std::move(endpoint), std::move(extra), log_name) {}
+  // On any store, e.g. a PrivateMariaDb's.
+  WriterProcess(const config::DbOptions& db, std::string endpoint, std::vector<std::string> extra = {},
+                const std::string& log_name = "writer")
       : endpoint_(std::move(endpoint)) {
     std::vector<std::string> args = {bin("services/writer/even-writer"), "--writer-endpoint", endpoint_,
                                      "--log-level", "debug"};
-    for (auto& f : db_flags(store.db())) args.push_back(f);
+    for (auto& f : db_flags(db)) args.push_back(f);
     for (auto& e : extra) args.push_back(e);
     log_path_ = ::testing::TempDir() + "/" + log_name + "-" + std::to_string(::getpid()) + "-" +
                 std::to_string(counter()++) + ".log";

@@ -97,6 +97,28 @@ TEST_F(WriterServiceTest, ManyClientsRacingOnOneStreamLeaveNoHoles) {
   EXPECT_EQ(store.scalar("SELECT version FROM streams WHERE stream = 'race-1'"), wins.load());
 }
 
+// Issue 12.3, as it was seen: after one row was inserted into `events` behind the writer's back,
+// every later append to that stream failed with "conflicting write by another process".
+TEST_F(WriterServiceTest, ForeignInsertIntoACachedStreamDoesNotStickTheStream) {
+  start();
+  client->append("stuck-1", ExpectedVersion::no_stream(), {event()});
+  store.connect()->execute(
+      "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
+      "payload_format) VALUES (X'00112233445566778899aabbccddeeff', 'stuck-1', 2, 'stuck', 'Foreign', 0, '', '', 0)");
+  auto r = client->append("stuck-1", ExpectedVersion::any(), {event()});
+  EXPECT_EQ(r.first_stream_seq.value(), 3);
+  try {
+    client->append("stuck-1", ExpectedVersion::exact(2), {event()});
+    FAIL() << "expected a conflict";
+  } catch (const client::WrongExpectedVersion& e) {
+    EXPECT_EQ(e.current_version(), 3);
+  }
+  EXPECT_EQ(client->append("stuck-1", ExpectedVersion::exact(3), {event()}).first_stream_seq.value(), 4);
+  EXPECT_EQ(store.scalar("SELECT version FROM streams WHERE stream = 'stuck-1'"), 4);
+  EXPECT_NE(writer->process().log().find("warning [writer] stream 'stuck-1' is at version 2"), std::string::npos)
+      << writer->process().log();
+}
+
 TEST_F(WriterServiceTest, RetriedAppendIsIdempotent) {
   start();
   std::vector<client::NewEvent> events = {event("A"), event("B")};
