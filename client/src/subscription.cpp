@@ -1,6 +1,8 @@
 #include "even/client/subscription.h"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <optional>
 #include <zmq.hpp>
 
@@ -32,6 +34,16 @@ namespace {
 constexpr const char* kHeartbeatTopic = "hb|";  // services/dispatcher/feed_publisher.h
 
 }  // namespace
+
+const char* to_string(SubscriptionState state) {
+  switch (state) {
+    case SubscriptionState::catching_up: return "catching up";
+    case SubscriptionState::live: return "live";
+    case SubscriptionState::feed_unreachable: return "feed unreachable";
+    case SubscriptionState::stopped: return "stopped";
+  }
+  return "?";
+}
 
 std::unique_ptr<CatchUpSubscription> Client::subscribe(GlobalSeq from, const Filter& filter,
                                                        CatchUpSubscription::Handler handler,
@@ -79,10 +91,36 @@ bool CatchUpSubscription::matches(const RecordedEvent& e) const {
 }
 
 void CatchUpSubscription::handle(const RecordedEvent& e) {
-  handler_(e);  // may throw: run() stops the subscription
+  try {
+    handler_(e);  // may throw: run() stops the subscription
+  } catch (...) {
+    handler_failed_ = true;  // even a client::Error: catch_up must not take it for a failed read
+    throw;
+  }
   position_ = e.global_seq.value();
   std::lock_guard lock(mu_);
   ++stats_.handled;
+}
+
+void CatchUpSubscription::set_state(SubscriptionState state, const std::string& detail) {
+  if (state_.exchange(state) == state) return;
+  if (options_.log) {
+    options_.log->log(state == SubscriptionState::feed_unreachable ? spdlog::level::warn : spdlog::level::info,
+                      "subscription at {}: {}: {}", position_.load(), to_string(state), detail);
+  }
+  if (options_.on_state_change) options_.on_state_change(state, detail);
+}
+
+std::optional<std::uint64_t> CatchUpSubscription::store_head() {
+  try {
+    auto head = client_.head_async();
+    // Waits in short steps so that stop() is not held up by a reader that does not answer.
+    while (head.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+      if (stop_) return std::nullopt;
+    return head.get().value();
+  } catch (const Error&) {
+    return std::nullopt;  // reader unavailable or timing out: the next poll tries again
+  }
 }
 
 bool CatchUpSubscription::catch_up(std::uint64_t upto) {
@@ -102,10 +140,12 @@ bool CatchUpSubscription::catch_up(std::uint64_t upto) {
         std::lock_guard lock(mu_);
         ++stats_.from_history;
       }
-      // Everything matching up to `upto` is handled: the dispatcher published up to there, so
-      // every id <= upto is committed or a proven hole.
+      // Everything matching up to `upto` is handled: the dispatcher published up to there (or
+      // the store showed it as its head, store_settle ago), so every id <= upto is committed or
+      // a hole.
       position_ = std::max(position_.load(), upto);
     } catch (const Error&) {
+      if (handler_failed_) throw;
       // Reader unavailable or timing out: try again from where we are.
       zmq::pollitem_t items[] = {{nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
       net::poll(items, 1, options_.retry_after);
@@ -115,8 +155,10 @@ bool CatchUpSubscription::catch_up(std::uint64_t upto) {
 }
 
 void CatchUpSubscription::run() {
+  using Clock = net::Clock;
   const bool by_category = filter_.categories.size() == 1;
   const std::string event_topic = by_category ? "ev|" + filter_.categories.front() + "|" : std::string("ev|");
+  const std::string& feed_endpoint = client_.options().feed_endpoint;
   auto& ctx = client_.impl().ctx;
   wire::Limits limits;
   limits.max_message_bytes = client_.options().max_message_bytes;
@@ -130,34 +172,56 @@ void CatchUpSubscription::run() {
     net::configure(*sub, so);
     sub->set(zmq::sockopt::subscribe, event_topic);
     sub->set(zmq::sockopt::subscribe, kHeartbeatTopic);
-    sub->connect(client_.options().feed_endpoint);
+    sub->connect(feed_endpoint);
     return sub;
   };
+
+  // Following the store through the reader while the feed does not vouch for positions: a head
+  // read at `seen` is caught up to once it is store_settle old.
+  struct StoreHead {
+    std::uint64_t seq;
+    Clock::time_point seen;
+  };
+  std::optional<StoreHead> pending;
+  auto next_store_poll = Clock::now();  // the first one at once: history does not wait for the feed
+  auto follow_store = [&](Clock::time_point now) {
+    if (pending && now - pending->seen >= options_.store_settle) {
+      const auto upto = pending->seq;
+      pending.reset();
+      if (upto > position_.load() && !catch_up(upto)) return;
+    }
+    if (!pending && now >= next_store_poll) {
+      if (auto head = store_head()) pending = StoreHead{*head, Clock::now()};
+      next_store_poll = now + options_.store_poll_interval;
+      std::lock_guard lock(mu_);
+      ++stats_.store_polls;
+    }
+  };
+  // When the store loop needs to run next (a point far away when nothing is pending).
+  auto store_due = [&] { return pending ? pending->seen + options_.store_settle : next_store_poll; };
 
   try {
     auto sub = connect();
     // Heartbeat continuity, for category subscriptions (schemas/README.md, "Feed").
     std::uint64_t hb_epoch = 0, hb_seq = 0;
-    auto last_message = net::Clock::now();
+    bool feed_vouches = false;  // a feed message arrived and the feed was not silent since
+    auto last_message = Clock::now(), last_connect = last_message;
     while (!stop_) {
-      zmq::pollitem_t items[] = {{sub->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
-      net::poll(items, 2, std::chrono::milliseconds(100));
-      if (stop_) break;
-      auto now = net::Clock::now();
-      if (!(items[0].revents & ZMQ_POLLIN)) {
-        if (now - last_message >= options_.feed_timeout) {
-          // The dispatcher is gone or the connection is stuck: start over with a fresh socket.
-          sub = connect();
-          hb_epoch = hb_seq = 0;
-          last_message = now;
-          live_ = false;
-          std::lock_guard lock(mu_);
-          ++stats_.reconnects;
-        }
-        continue;
+      if (!feed_vouches) {
+        follow_store(Clock::now());
+        if (stop_) break;
       }
-      last_message = now;
-      for (int n = 0; n < 1000 && !stop_; ++n) {
+      auto wait = std::chrono::milliseconds(100);
+      if (!feed_vouches) {
+        auto until = std::chrono::ceil<std::chrono::milliseconds>(store_due() - Clock::now());
+        wait = std::clamp(until, std::chrono::milliseconds(0), wait);
+      }
+      zmq::pollitem_t items[] = {{sub->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
+      net::poll(items, 2, wait);
+      if (stop_) break;
+      const auto now = Clock::now();
+      bool spoke = false;  // a feed message we understood (garbage does not keep the feed alive)
+      for (int n = 0; n < 1000 && !stop_ && (items[0].revents & ZMQ_POLLIN); ++n) {
         auto m = wire::recv_with_topic(*sub);
         if (!m) break;
         auto decoded = wire::decode<schema::FeedMessage>(std::move(m->message), limits);
@@ -168,16 +232,17 @@ void CatchUpSubscription::run() {
         if (msg.isEvent()) {
           auto fe = msg.getEvent();
           const std::uint64_t seq = fe.getEvent().getGlobalSeq();
+          spoke = true;
           if (seq <= pos) continue;  // handled already (from history)
           const std::uint64_t prev = by_category ? fe.getPrevInCategory() : fe.getPrevGlobalSeq();
           if (prev > pos && !catch_up(prev)) break;  // missed (pos, prev]: read it
           auto e = to_client(fe.getEvent());
           if (matches(e)) handle(e);
           else position_ = seq;
-          live_ = true;
-        } else {
+        } else if (msg.isHeartbeat()) {
           auto hb = msg.getHeartbeat();
           const std::uint64_t head = hb.getHeadGlobalSeq();
+          spoke = true;
           if (!by_category) {
             // Everything <= head was published: if that is above us, we missed the tail.
             if (head > pos && !catch_up(head)) break;
@@ -185,7 +250,7 @@ void CatchUpSubscription::run() {
             const bool continuous = hb.getEpoch() == hb_epoch && hb.getSeq() == hb_seq + 1 && hb.getCategoryHeadsComplete();
             std::uint64_t category_head = 0;
             for (auto ch : hb.getCategoryHeads())
-              if (ch.getCategory() == filter_.categories.front()) category_head = ch.getGlobalSeq();
+              if (wire::text_view(ch.getCategory()) == filter_.categories.front()) category_head = ch.getGlobalSeq();
             if (!continuous || category_head > pos) {
               // A heartbeat missed (or the first one, or a new dispatcher), or the category's last
               // event is one we did not get: verify against history up to the head.
@@ -196,15 +261,52 @@ void CatchUpSubscription::run() {
             hb_epoch = hb.getEpoch();
             hb_seq = hb.getSeq();
           }
-          live_ = true;
+        }
+      }
+      if (stop_) break;
+      if (spoke) {
+        // From here the feed's pointers and heartbeats say what to read; a head read from the
+        // store meanwhile is not needed any more.
+        last_message = Clock::now();  // after any catch-up it made: that time was not silence
+        feed_vouches = true;
+        pending.reset();
+        set_state(SubscriptionState::live, "following the feed at " + feed_endpoint);
+      } else if (now - last_message >= options_.feed_timeout) {
+        if (feed_vouches || state_.load() != SubscriptionState::feed_unreachable) {
+          feed_vouches = false;
+          set_state(SubscriptionState::feed_unreachable,
+                    "no message from the feed at " + feed_endpoint + " for " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_message).count()) +
+                        " ms (is even-dispatcher running there?); following the store through the reader every " +
+                        std::to_string(options_.store_poll_interval.count()) + " ms until it returns");
+        }
+        if (now - last_connect >= options_.feed_timeout) {
+          // The dispatcher is gone or the connection is stuck: start over with a fresh socket.
+          sub = connect();
+          hb_epoch = hb_seq = 0;
+          last_connect = now;
+          std::lock_guard lock(mu_);
+          ++stats_.reconnects;
         }
       }
     }
   } catch (...) {
-    std::lock_guard lock(mu_);
-    error_ = std::current_exception();
+    auto error = std::current_exception();
+    std::string why = "stopped by an exception";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      why = std::string("stopped: ") + e.what();
+    } catch (...) {
+    }
+    {
+      std::lock_guard lock(mu_);
+      error_ = error;
+    }
+    set_state(SubscriptionState::stopped, why);
+    return;
   }
-  live_ = false;
+  set_state(SubscriptionState::stopped, "stop() was called");
 }
 
 }  // namespace even::client

@@ -1,5 +1,7 @@
 // evenctl tail: follows the live feed through a CatchUpSubscription and prints one JSON line per
-// event as it arrives (history first when --from is given), until SIGINT/SIGTERM.
+// event as it arrives (history first when --from is given), until SIGINT/SIGTERM. The
+// subscription's state changes (live, feed unreachable: following the store through the reader)
+// go to stderr, so stdout stays JSON lines.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -38,8 +40,12 @@ int cmd_tail(int argc, char** argv) {
   const int shutdown = net::shutdown_fd();
   client::Client client(co);
   if (from == 0) from = client.head().value() + 1;  // from now on (needs the reader)
+  client::SubscriptionOptions so;
+  so.on_state_change = [](client::SubscriptionState state, const std::string& detail) {
+    std::cerr << "evenctl tail: " << client::to_string(state) << ": " << detail << std::endl;
+  };
   auto sub = client.subscribe(GlobalSeq(from), filter,
-                              [](const client::RecordedEvent& e) { print_event_json(e, std::nullopt, true); });
+                              [](const client::RecordedEvent& e) { print_event_json(e, std::nullopt, true); }, so);
   while (!net::shutdown_requested() && !sub->error()) {
     zmq::pollitem_t items[] = {{nullptr, shutdown, ZMQ_POLLIN, 0}};
     net::poll(items, 1, std::chrono::milliseconds(200));
