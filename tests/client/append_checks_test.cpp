@@ -1,6 +1,6 @@
 // What Client::append checks before it sends anything: a payload declared JSON must parse (an
 // empty one is allowed). No writer listens here: a refused append throws InvalidRequest at once,
-// an accepted one is sent and times out.
+// an accepted one goes to the writer's channel and ends in Timeout.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -41,7 +41,7 @@ TEST(AppendChecks, APayloadDeclaredJsonMustParse) {
   }
   // Deeply nested JSON is checked without recursion.
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
-  // Valid JSON, binary payloads and empty payloads are sent (and time out: nobody answers).
+  // Valid JSON, binary payloads and empty payloads pass the check (and time out: nobody answers).
   for (const auto& good : {event("{\"a\":[1,2.5,\"x\",null,true]}"), event("\"just a string\""), event("42"),
                            event(""), event(deep), event("{not json", client::PayloadFormat::binary)}) {
     EXPECT_THROW(c.append("s-1", ExpectedVersion::any(), {good}), client::Timeout) << good.payload.substr(0, 40);
