@@ -215,7 +215,7 @@ TEST_F(WriterServiceTest, DuplicateIdsAreRejectedAlone) {
 }
 
 TEST_F(WriterServiceTest, InvalidRequestsGetClearErrorsAndChangeNothing) {
-  start({"--writer.max-message-bytes", "65536"});
+  start({"--max-message-bytes", "65536"});
   auto expect_invalid = [&](const std::string& stream, std::vector<client::NewEvent> events, schema::ErrorCode code) {
     try {
       client->append(stream, ExpectedVersion::any(), events);
@@ -241,7 +241,7 @@ TEST_F(WriterServiceTest, InvalidRequestsGetClearErrorsAndChangeNothing) {
 
 // Raw frames on a DEALER: garbage, wrong version, oversized. Each gets an error reply.
 TEST_F(WriterServiceTest, MalformedFramesGetErrorReplies) {
-  start({"--writer.max-message-bytes", "65536"});
+  start({"--max-message-bytes", "65536"});
   zmq::context_t ctx(1);
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::rcvtimeo, 5000);
@@ -298,7 +298,7 @@ TEST_F(WriterServiceTest, ClientTimesOutWhenNoWriterAnswers) {
 // --batch-window-us: after the first request of a batch, the writer waits that long for more, so
 // appends sent together commit together (the stop line counts the batches).
 TEST_F(WriterServiceTest, BatchWindowGroupsAppendsSentTogether) {
-  start({"--writer.batch-window-us", "300000"});
+  start({"--batch-window-us", "300000"});
   client->append("w-0", ExpectedVersion::any(), {event()});
   std::vector<std::future<client::AppendResult>> pending;
   for (int i = 1; i <= 20; ++i)
