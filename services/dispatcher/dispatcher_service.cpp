@@ -17,7 +17,8 @@ DispatcherService::DispatcherService(zmq::context_t& ctx, config::DbOptions db, 
       pub_(ctx_, zmq::socket_type::pub),
       publisher_(pub_, store_, options_.publisher),
       tracker_(store_, options_.gap, [this](const store::StoredEvent& e) { publisher_.publish(e); }, log_),
-      verifier_(store_) {}
+      verifier_(store_),
+      notify_(options_.notifier, "dispatcher") {}
 
 void DispatcherService::request_stop() {
   stop_ = true;
@@ -45,6 +46,7 @@ GlobalSeq DispatcherService::resume_position() {
       bool warned = false;
       const GlobalSeq low(head.value() > 10000 ? head.value() - 10000 : 1);
       while (head.value() > 0) {
+        notify_.alive();
         auto locked = store_.uncommitted_in(low, head);
         if (locked && !*locked) break;
         if (!locked && net::Clock::now() - started >= options_.gap.hole_safety) break;
@@ -60,6 +62,8 @@ GlobalSeq DispatcherService::resume_position() {
       return head;
     } catch (const sql::SQLException& e) {
       if (stopping()) return GlobalSeq(0);
+      notify_.alive();
+      notify_.status("bound; the store is unavailable, retrying: " + store::describe(e));
       log_->warn("store unavailable at start-up ({}); retrying", store::describe(e));
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 5000);
@@ -82,8 +86,12 @@ int DispatcherService::run() {
   net::configure(pub_, so);
   pub_.bind(options_.pub_endpoint);
 
+  notify_.status("bound; reading the store head");
   const GlobalSeq resume = resume_position();
-  if (stopping()) return 0;
+  if (stopping()) {
+    notify_.stopping();
+    return 0;
+  }
   tracker_.reset(resume);
   publisher_.reset(resume);
   log_->info("pulling committed events on {}, publishing on {} from global seq {} (heartbeat {} ms, gap wait {} ms)",
@@ -95,7 +103,20 @@ int DispatcherService::run() {
   next_poll_ = now;
   next_heartbeat_ = now;
   last_stats_ = now;
+  // READY=1: both sockets bound and the store answered; STATUS= every 2 s from here on.
+  notify_.ready("publishing on " + options_.pub_endpoint + " from global seq " + std::to_string(resume.value() + 1));
+  auto last_report = now;
+  std::uint64_t report_published = tracker_.stats().published;
   while (!stopping()) {
+    notify_.alive();
+    if (auto t = net::Clock::now(); t - last_report >= std::chrono::seconds(2)) {
+      const double secs = std::chrono::duration<double>(t - last_report).count();
+      notify_.status("publishing on " + options_.pub_endpoint + "; head " + std::to_string(tracker_.published().value()) +
+                     "; " + std::to_string(static_cast<std::uint64_t>(double(tracker_.stats().published - report_published) / secs)) +
+                     " events/s");
+      last_report = t;
+      report_published = tracker_.stats().published;
+    }
     now = net::Clock::now();
     auto wake = std::min(next_heartbeat_, next_poll_);
     if (auto d = tracker_.deadline()) wake = std::min(wake, std::max(*d, store_retry_));
@@ -115,6 +136,7 @@ int DispatcherService::run() {
     }
     log_stats(false);
   }
+  notify_.stopping();
   log_stats(true);
   log_->info("stopped at global seq {}", tracker_.published().value());
   return 0;

@@ -25,6 +25,7 @@
 #include "dispatcher/log_throttle.h"
 #include "even/common/config.h"
 #include "even/common/net.h"
+#include "even/common/service_notify.h"
 #include "even/common/wire.h"
 
 namespace even::dispatcher {
@@ -40,6 +41,9 @@ struct DispatcherOptions {
   wire::Limits limits;
   GapOptions gap;
   PublisherOptions publisher;
+  // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
+  // environment, a no-op without NOTIFY_SOCKET). even-server shares one between its services.
+  std::shared_ptr<notify::ServiceNotifier> notifier;
 };
 
 class DispatcherService {
@@ -91,6 +95,7 @@ class DispatcherService {
   FeedCheckStats feed_checks_;
   LogThrottle malformed_log_{std::chrono::seconds(1)};
   LogThrottle refused_log_{std::chrono::seconds(1)};
+  notify::ServiceNotify notify_;  // used by run()'s thread
 };
 
 }  // namespace even::dispatcher

@@ -143,6 +143,7 @@ class ProjectionRunner::Session {
     sql += ", 0)";
     bool logged = false;
     while (!r_.stop_) {
+      r_.beat();
       if (conn().query_int(sql).value_or(0) == 1) {
         if (logged) r_.log_->info("projection {}: took over (lock '{}' free)", r_.name_, lock);
         return true;
@@ -247,6 +248,7 @@ class ProjectionRunner::Session {
     progress_position_ = position_;
     progress_applied_ = applied_total();
     while (!r_.stop_) {
+      r_.beat();
       // Every matching event <= seen was pushed before seen was read: if this pop drains the
       // queue, the checkpoint may move up to seen even past the batch's last event.
       const GlobalSeq seen = sub_->position();
@@ -429,13 +431,24 @@ void ProjectionRunner::set_state(const std::string& state) {
 }
 
 bool ProjectionRunner::wait_or_stop(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [&] { return stop_.load(); });
+  // In slices, beating between them: waiting is not being stuck.
+  const auto until = std::chrono::steady_clock::now() + d;
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (stop_ || now >= until) break;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(500)),
+                   [&] { return stop_.load(); });
+    }
+    beat();
+  }
   return !stop_;
 }
 
 void ProjectionRunner::run() {
   while (!stop_) {
+    beat();
     try {
       Session session(*this);
       session.run();

@@ -2,12 +2,19 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
+#include <map>
+#include <optional>
+
 #include "projector/projection_stream.h"
 
 namespace even::projector {
 
 ProjectorService::ProjectorService(ProjectorOptions options, std::shared_ptr<spdlog::logger> log)
-    : options_(std::move(options)), log_(std::move(log)), client_(options_.client) {}
+    : options_(std::move(options)),
+      log_(std::move(log)),
+      client_(options_.client),
+      notify_(options_.notifier, "projector") {}
 
 ProjectorService::~ProjectorService() {
   for (auto& r : runners_) r->stop();
@@ -62,6 +69,7 @@ int ProjectorService::run() {
   }
   if (runners_.empty()) {
     log_->error("no projections configured (--projections FILE, or add C++ projections)");
+    notify_.stopping();
     return 1;
   }
   for (auto& r : runners_) r->start();
@@ -70,8 +78,9 @@ int ProjectorService::run() {
   const int sig_fd = net::shutdown_fd();
   int code = 0;
   while (!net::shutdown_requested()) {
+    report(std::chrono::steady_clock::now());
     zmq::pollitem_t items[] = {{nullptr, sig_fd, ZMQ_POLLIN, 0}, {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
-    net::poll(items, 2, std::chrono::milliseconds(500));
+    net::poll(items, 2, std::min(std::chrono::milliseconds(ready_ ? 500 : 100), notify_.max_wait()));
     if (items[1].revents & ZMQ_POLLIN) break;
     bool all_failed = true;
     for (const auto& r : runners_) all_failed = all_failed && r->finished() && r->failed();
@@ -82,12 +91,50 @@ int ProjectorService::run() {
     }
   }
   log_->info("stopping");
+  notify_.stopping();
   for (auto& r : runners_) r->stop();
   log_->info("stopped");
   return code;
 }
 
 void ProjectorService::stop() { wakeup_.notify(); }
+
+void ProjectorService::report(std::chrono::steady_clock::time_point now) {
+  if (notify_.watchdog_due()) {
+    const auto stall_limit = notify_.max_wait() * 2;
+    bool alive = true;
+    for (const auto& r : runners_) {
+      if (r->finished()) continue;
+      if (now - r->last_alive() > stall_limit) alive = false;
+    }
+    if (alive) notify_.ping();
+  }
+  if (ready_ && now - last_report_ < std::chrono::seconds(2)) return;
+  last_report_ = now;
+  std::map<std::string, int> states;
+  std::optional<GlobalSeq> lowest;
+  GlobalSeq head;
+  for (const auto& r : runners_) {
+    const auto st = r->status();
+    ++states[st.state];
+    if (st.state == "running" || st.state == "rebuilding")
+      lowest = lowest ? std::min(*lowest, st.position) : st.position;
+    head = std::max(head, st.head);
+  }
+  std::string text = std::to_string(runners_.size()) + " projection(s):";
+  bool first = true;
+  for (const auto& [state, n] : states) {
+    text += (first ? " " : ", ") + std::to_string(n) + " " + state;
+    first = false;
+  }
+  if (lowest) text += "; lowest position " + std::to_string(lowest->value()) + ", head " + std::to_string(head.value());
+  if (!ready_ && states.count("starting") == 0) {
+    notify_.ready(text);
+    ready_ = true;
+  } else {
+    notify_.status(text);
+  }
+}
 
 std::vector<RunnerStatus> ProjectorService::statuses() const {
   std::vector<RunnerStatus> out;

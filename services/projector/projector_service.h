@@ -18,6 +18,7 @@
 #include "even/client/client.h"
 #include "even/common/config.h"
 #include "even/common/net.h"
+#include "even/common/service_notify.h"
 #include "even/projector/projection_runner.h"
 #include "projector/projector_config.h"
 
@@ -29,6 +30,9 @@ struct ProjectorOptions {
   config::DbOptions store_db;    // the event store (projection streams live there)
   RunnerOptions runner;
   std::set<std::string> rebuild; // projections / projection streams to rebuild at start
+  // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
+  // environment, a no-op without NOTIFY_SOCKET). even-server shares one with its other services.
+  std::shared_ptr<notify::ServiceNotifier> notifier;
 };
 
 class ProjectorService {
@@ -55,6 +59,11 @@ class ProjectorService {
 
  private:
   void add_runner(std::shared_ptr<Projection> p, const config::DbOptions& db, RunnerOptions ro);
+  // systemd: READY=1 once no runner is still starting (each reached its query database and
+  // holds its lock or stands by); STATUS= what they do; WATCHDOG=1 only while every runner that
+  // still runs has gone round its loop within half the watchdog time (a stuck runner stops the
+  // pings, not only a stuck run() loop). Called from run()'s loop.
+  void report(std::chrono::steady_clock::time_point now);
 
   ProjectorOptions options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -62,6 +71,9 @@ class ProjectorService {
   std::vector<std::unique_ptr<ProjectionRunner>> runners_;
   std::vector<config::DbOptions> query_dbs_;  // created if missing at run()
   net::Wakeup wakeup_;
+  notify::ServiceNotify notify_;  // used by run()'s thread
+  bool ready_ = false;
+  std::chrono::steady_clock::time_point last_report_{};
 };
 
 }  // namespace even::projector

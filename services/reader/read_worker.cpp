@@ -70,14 +70,27 @@ void ReadWorker::run() {
   dealer.set(zmq::sockopt::linger, 0);
   dealer.connect(backend_);
   dealer.send(zmq::str_buffer("READY"), zmq::send_flags::none);
-  // Connect early so that the first read does not pay for it; a failure here is retried per request.
-  try {
-    conn_ = store::Connection::open(db_);
-  } catch (const sql::SQLException& e) {
-    log_->warn("worker {}: cannot connect to the store yet: {}", index_, store::describe(e));
-  }
+  // Connect early so that the first read does not pay for it, and again every second while idle
+  // without a connection (so that the service can tell that the store is reachable); a request
+  // also reconnects.
+  bool warned = false;
+  auto next_connect = std::chrono::steady_clock::now();
+  auto connect_when_due = [&] {
+    if (conn_ || std::chrono::steady_clock::now() < next_connect) return;
+    try {
+      conn_ = store::Connection::open(db_);
+      if (warned) log_->info("worker {}: connected to the store", index_);
+      warned = false;
+    } catch (const sql::SQLException& e) {
+      if (!warned) log_->warn("worker {}: cannot connect to the store yet: {}", index_, store::describe(e));
+      warned = true;
+      next_connect = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
+    connected_ = conn_ != nullptr;
+  };
   std::vector<zmq::message_t> frames;
   while (!stop_) {
+    connect_when_due();
     zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}};
     try {
       zmq::poll(items, 1, std::chrono::milliseconds(100));
@@ -90,11 +103,13 @@ void ReadWorker::run() {
     if (!zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) continue;
     if (frames.size() < 2) continue;  // the broker always sends routing frames + request
     zmq::message_t reply = handle(std::move(frames.back()));
+    connected_ = conn_ != nullptr;
     frames.pop_back();
     for (auto& f : frames) dealer.send(f, zmq::send_flags::sndmore);
     dealer.send(reply, zmq::send_flags::none);
   }
   conn_.reset();
+  connected_ = false;
 }
 
 PageLimits ReadWorker::page_limits(std::uint32_t max_count) const {

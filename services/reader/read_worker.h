@@ -43,6 +43,9 @@ class ReadWorker {
   ReadWorker& operator=(const ReadWorker&) = delete;
 
   void request_stop() { stop_ = true; }
+  // Whether the worker holds a store connection (it retries every second while idle without
+  // one). Thread-safe.
+  bool store_connected() const { return connected_; }
 
  private:
   void run();
@@ -65,6 +68,7 @@ class ReadWorker {
   std::unique_ptr<store::Connection> conn_;  // worker thread only; null until first use / after a loss
   std::size_t row_bytes_hint_ = 0;           // mean event size of the last page (rows_to_ask)
   std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
   std::thread thread_;
 };
 

@@ -1,15 +1,21 @@
 #include "reader/reader_service.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <deque>
+#include <spdlog/fmt/fmt.h>
 #include <zmq_addon.hpp>
 
 namespace even::reader {
 
 ReaderService::ReaderService(zmq::context_t& ctx, config::DbOptions db, ReaderOptions options,
                              std::shared_ptr<spdlog::logger> log)
-    : ctx_(ctx), db_(std::move(db)), options_(std::move(options)), log_(std::move(log)) {}
+    : ctx_(ctx),
+      db_(std::move(db)),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      notify_(options_.notifier, "reader") {}
 
 ReaderService::~ReaderService() = default;
 
@@ -44,14 +50,38 @@ int ReaderService::run() {
   std::deque<zmq::message_t> idle;  // routing ids of idle workers
   std::vector<zmq::message_t> frames;
   auto last_stats = std::chrono::steady_clock::now();
+  // systemd: READY=1 once the ROUTER is bound and a worker reached the store; then what it serves.
+  bool ready = false;
+  auto last_report = last_stats;
+  std::uint64_t report_requests = 0;
+  auto report = [&](std::chrono::steady_clock::time_point now) {
+    notify_.alive();
+    if (ready && now - last_report < std::chrono::seconds(2)) return;
+    int connected = 0;
+    for (const auto& w : workers) connected += w->store_connected() ? 1 : 0;
+    if (!ready && connected == 0) {
+      notify_.status("bound " + options_.endpoint + "; waiting for the store '" + db_.name + "' at " + db_.url);
+      return;
+    }
+    const double secs = std::chrono::duration<double>(now - last_report).count();
+    const std::string text = fmt::format("serving reads on {}; {:.0f} requests/s; {} of {} workers connected to the store",
+                                         options_.endpoint, ready && secs > 0 ? double(stats_.requests - report_requests) / secs : 0.0,
+                                         connected, workers.size());
+    if (!ready) notify_.ready(text);
+    else notify_.status(text);
+    ready = true;
+    last_report = now;
+    report_requests = stats_.requests;
+  };
   while (!stop_ && !net::shutdown_requested()) {
+    report(std::chrono::steady_clock::now());
     zmq::pollitem_t items[] = {{backend.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, shutdown, ZMQ_POLLIN, 0},
                                {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
                                {frontend.handle(), 0, ZMQ_POLLIN, 0}};
     // Only take requests while a worker is idle: otherwise they wait in the frontend's queue.
     try {
-      zmq::poll(items, idle.empty() ? 3 : 4, std::chrono::milliseconds(1000));
+      zmq::poll(items, idle.empty() ? 3 : 4, std::min(std::chrono::milliseconds(ready ? 1000 : 100), notify_.max_wait()));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;  // a signal (SIGTERM) interrupted the wait
     }
@@ -88,6 +118,7 @@ int ReaderService::run() {
       last_stats = now;
     }
   }
+  notify_.stopping();
   for (auto& w : workers) w->request_stop();
   workers.clear();  // joins; a worker in the middle of a read finishes it first
   log_->info("stopped after {} requests ({} replies, {} dropped)", stats_.requests, stats_.replies, stats_.dropped);

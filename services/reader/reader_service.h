@@ -19,6 +19,7 @@
 
 #include "even/common/config.h"
 #include "even/common/net.h"
+#include "even/common/service_notify.h"
 #include "reader/read_worker.h"
 
 namespace even::reader {
@@ -29,6 +30,9 @@ struct ReaderOptions {
   WorkerOptions worker;
   int recv_hwm = 1000;  // requests queued per client connection while all workers are busy
   int send_hwm = 32;    // replies (pages) queued per client connection; beyond it they are dropped
+  // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
+  // environment, a no-op without NOTIFY_SOCKET). even-server shares one between its services.
+  std::shared_ptr<notify::ServiceNotifier> notifier;
 };
 
 struct ReaderStats {
@@ -55,6 +59,7 @@ class ReaderService {
   net::Wakeup stop_wakeup_;
   std::atomic<bool> stop_{false};
   ReaderStats stats_;
+  notify::ServiceNotify notify_;
 };
 
 }  // namespace even::reader

@@ -7,7 +7,12 @@
 namespace even::server {
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), log_(config::make_logger("server", options_.log)), ctx_(1) {
+    : options_(std::move(options)),
+      log_(config::make_logger("server", options_.log)),
+      notifier_(std::make_shared<notify::ServiceNotifier>()),
+      ctx_(1) {
+  options_.writer.notifier = options_.dispatcher.notifier = options_.reader.notifier = notifier_;
+  options_.projector.notifier = notifier_;
   options_.writer.dispatcher_endpoint = kFeedEndpoint;
   options_.dispatcher.pull_endpoint = kFeedEndpoint;
   // The dispatcher binds the inproc PULL first; the writer's PUSH connects to it.
@@ -81,6 +86,7 @@ int Server::run() {
     wakeup_.drain();
   }
   log_->info("stopping");
+  notifier_->stopping();
   stop_all();
   for (auto& t : threads) t.join();
   log_->info("stopped");

@@ -20,6 +20,7 @@
 #include "dispatcher/dispatcher_service.h"
 #include "even/common/config.h"
 #include "even/common/net.h"
+#include "even/common/service_notify.h"
 #include "projector/projector_service.h"
 #include "reader/reader_service.h"
 #include "writer/writer_service.h"
@@ -56,6 +57,9 @@ class Server {
  private:
   ServerOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  // One voice towards systemd for the whole process: READY=1 when every service is ready,
+  // WATCHDOG=1 only while every service's loop goes round, STOPPING=1 from run().
+  std::shared_ptr<notify::ServiceNotifier> notifier_;
   zmq::context_t ctx_;
   std::unique_ptr<dispatcher::DispatcherService> dispatcher_;
   std::unique_ptr<writer::WriterService> writer_;

@@ -177,6 +177,10 @@ class GroupCommitter {
   }
 
   const std::string& lock_name() const { return lock_name_; }
+  // For status reports while start() waits (same thread): another writer holds the lock (this one
+  // is a standby); the last attempt to reach the store failed.
+  bool waiting_as_standby() const { return standby_waits_ > 0; }
+  bool store_unreachable() const { return unreachable_attempts_ > 0; }
   // The store's autoinc mode 2 ("interleaved") does not promise consecutive ids for a multi-row
   // insert; the committer then reads ids back.
   bool reads_back_ids() const { return read_back_ids_; }

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <thread>
 #include <unordered_set>
+#include <spdlog/fmt/fmt.h>
 #include <zmq_addon.hpp>
 
 #include "even/schemas/feed.capnp.h"
@@ -24,7 +25,7 @@ struct Rejection {
 std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o) {
   using EC = schema::ErrorCode;
   AppendCommand cmd;
-  cmd.stream = req.getStream();
+  cmd.stream = wire::text_string(req.getStream());
   if (auto why = validate_stream_name(cmd.stream); !why.empty()) return Rejection{EC::INVALID_STREAM, why};
   auto ex = req.getExpected();
   switch (ex.which()) {
@@ -54,7 +55,7 @@ std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Re
     if (!ids.insert(*parsed).second)
       return Rejection{EC::INVALID_EVENT, "event id " + parsed->to_string() + " appears twice in one append"};
     ev.id = *parsed;
-    ev.type = e.getType();
+    ev.type = wire::text_string(e.getType());
     if (auto why = validate_event_type(ev.type); !why.empty()) return Rejection{EC::INVALID_EVENT, why};
     auto md = e.getMetadata();
     if (md.size() > o.max_metadata_bytes)
@@ -82,7 +83,8 @@ WriterService::WriterService(zmq::context_t& ctx, config::DbOptions db, WriterOp
       log_(std::move(log)),
       committer_(std::move(db), options_.committer, log_),
       router_(ctx_, zmq::socket_type::router),
-      push_(ctx_, zmq::socket_type::push) {}
+      push_(ctx_, zmq::socket_type::push),
+      notify_(options_.notifier, "writer") {}
 
 void WriterService::request_stop() {
   stop_ = true;
@@ -95,7 +97,12 @@ int WriterService::run() {
   log_->info("starting; taking the master lock '{}'", committer_.lock_name());
   int exit_code = 0;
   for (;;) {
-    if (!committer_.start([this] { return stopping(); })) {
+    // start() calls this about once a second while it waits (standby, store unreachable).
+    auto waiting = [this] {
+      report(std::chrono::steady_clock::now());
+      return stopping();
+    };
+    if (!committer_.start(waiting)) {
       log_->info("stopped while in standby");
       break;
     }
@@ -117,6 +124,7 @@ int WriterService::run() {
                "again",
                committer_.lock_name(), options_.endpoint);
   }
+  notify_.stopping();
   log_stats(std::chrono::steady_clock::now());
   log_->info("stopped after {} batches, {} appends, {} events ({} rejected, {} feed messages dropped); "
              "{:.1f} appends per batch, {:.2f} ms per commit; exit code {}",
@@ -149,6 +157,8 @@ bool WriterService::bind_router() {
       // On one host, the previous master still has it until it notices that it lost the lock
       // (its next commit or idle probe), and then it lets go. Keeping the lock meanwhile means
       // that it cannot retake the lock and write; nothing is written here before the bind.
+      if (attempt == 0) notify_.status("holding the master lock; waiting for " + options_.endpoint + " to be free");
+      notify_.alive();
       if (attempt % 100 == 0)
         log_->warn("holding the master lock but {} is in use ({}), presumably by the previous master until it "
                    "notices that it lost the lock; retrying every {} ms, lock kept",
@@ -190,6 +200,11 @@ WriterService::TermEnd WriterService::serve() {
              options_.dispatcher_endpoint.empty() ? "" : ", feeding the dispatcher at " + options_.dispatcher_endpoint);
   last_stats_log_ = std::chrono::steady_clock::now();
   last_commit_done_ = last_stats_log_;
+  // READY=1: the master lock is held and the ROUTER is bound.
+  notify_.ready("master; serving appends on " + options_.endpoint);
+  last_report_ = last_stats_log_;
+  report_appends_ = stats_.appends;
+  report_events_ = stats_.events;
 
   TermEnd end = TermEnd::stopped;
   commit_thread_ = std::make_unique<CommitThread>(committer_, [this] { return stopping(); });
@@ -197,8 +212,9 @@ WriterService::TermEnd WriterService::serve() {
                              {nullptr, shutdown, ZMQ_POLLIN, 0},
                              {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
                              {nullptr, commit_thread_->fd(), ZMQ_POLLIN, 0}};
-  const auto poll_timeout = std::chrono::milliseconds(
-      options_.idle_probe_ms > 0 ? std::min(options_.idle_probe_ms, 1000) : 1000);
+  const auto poll_timeout = std::min<std::chrono::milliseconds>(
+      std::chrono::milliseconds(options_.idle_probe_ms > 0 ? std::min(options_.idle_probe_ms, 1000) : 1000),
+      notify_.max_wait());
   std::vector<zmq::message_t> frames;
   auto batch_full = [this] {
     return batch_pending_.size() >= options_.max_batch_requests || batch_events_ >= options_.max_batch_events;
@@ -218,6 +234,7 @@ WriterService::TermEnd WriterService::serve() {
       items[0].events = batch_full() ? 0 : ZMQ_POLLIN;
       net::poll(items, 4, poll_timeout);
       if (stopping()) break;
+      report(std::chrono::steady_clock::now());
       if (auto done = commit_thread_->try_take()) finish_batch(std::move(*done));
       drain();
       if (commit_thread_->busy()) continue;
@@ -247,6 +264,7 @@ WriterService::TermEnd WriterService::serve() {
       submit_batch();
     }
     // Finish what was accepted before the stop.
+    notify_.stopping();
     if (!batch_.empty()) submit_batch();
     if (commit_thread_->busy()) finish_batch(commit_thread_->take());
   } catch (const NotMaster& e) {
@@ -393,6 +411,27 @@ void WriterService::finish_batch(CommitThread::Result result) {
 
   auto now = std::chrono::steady_clock::now();
   if (now - last_stats_log_ >= std::chrono::seconds(10)) log_stats(now);
+}
+
+void WriterService::report(std::chrono::steady_clock::time_point now) {
+  notify_.alive();
+  if (master_) {
+    const double secs = std::chrono::duration<double>(now - last_report_).count();
+    if (secs < 2) return;
+    notify_.status(fmt::format("master on {}; {:.0f} appends/s, {:.0f} events/s", options_.endpoint,
+                               double(stats_.appends - report_appends_) / secs,
+                               double(stats_.events - report_events_) / secs));
+    last_report_ = now;
+    report_appends_ = stats_.appends;
+    report_events_ = stats_.events;
+  } else if (committer_.store_unreachable()) {
+    notify_.status("the store is unreachable; retrying (" + committer_.lock_name() + ")");
+  } else if (committer_.waiting_as_standby()) {
+    // A standby is healthy: it is ready to take over (services/writer/README.md).
+    notify_.ready("standby, waiting for the master lock '" + committer_.lock_name() + "'");
+  } else {
+    notify_.status("connecting to the store, taking the master lock '" + committer_.lock_name() + "'");
+  }
 }
 
 void WriterService::log_stats(std::chrono::steady_clock::time_point now) {

@@ -25,6 +25,7 @@
 
 #include "even/common/config.h"
 #include "even/common/net.h"
+#include "even/common/service_notify.h"
 #include "even/common/wire.h"
 #include "writer/commit_thread.h"
 #include "writer/group_committer.h"
@@ -49,6 +50,9 @@ struct WriterOptions {
   // A master that cannot bind its endpoint (address in use) retries this often, keeping the lock.
   int bind_retry_ms = 50;
   CommitterOptions committer;
+  // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
+  // environment, a no-op without NOTIFY_SOCKET). even-server shares one between its services.
+  std::shared_ptr<notify::ServiceNotifier> notifier;
 };
 
 struct WriterStats {
@@ -100,6 +104,9 @@ class WriterService {
   void publish(std::vector<store::StoredEvent>& committed);
   bool stopping() const;
   void log_stats(std::chrono::steady_clock::time_point now);  // and starts a new period
+  // Tells systemd what the writer does (standby, store unreachable, master and its rate); called
+  // from the loop of every phase, so it also pings the watchdog.
+  void report(std::chrono::steady_clock::time_point now);
 
   zmq::context_t& ctx_;
   WriterOptions options_;
@@ -124,6 +131,9 @@ class WriterService {
   WriterStats stats_;
   std::chrono::steady_clock::time_point last_stats_log_;
   std::chrono::steady_clock::time_point last_commit_done_;  // for the idle probe
+  notify::ServiceNotify notify_;
+  std::chrono::steady_clock::time_point last_report_{};
+  std::uint64_t report_appends_ = 0, report_events_ = 0;  // stats_ at last_report_
 };
 
 }  // namespace even::writer

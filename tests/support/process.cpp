@@ -14,10 +14,24 @@
 
 namespace even::test {
 
-Process::Process(std::vector<std::string> argv, std::string log_path) : log_path_(std::move(log_path)) {
+Process::Process(std::vector<std::string> argv, std::string log_path, std::vector<std::string> env)
+    : log_path_(std::move(log_path)) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  // The child's environment, built before fork (nothing but exec after it): ours, with `env`
+  // added or replacing a variable of the same name.
+  std::vector<std::string> vars;
+  for (char** e = environ; *e; ++e) {
+    std::string v(*e);
+    bool replaced = false;
+    for (const auto& x : env) replaced = replaced || v.substr(0, v.find('=') + 1) == x.substr(0, x.find('=') + 1);
+    if (!replaced) vars.push_back(std::move(v));
+  }
+  for (auto& x : env) vars.push_back(x);
+  std::vector<char*> envp;
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -26,7 +40,7 @@ Process::Process(std::vector<std::string> argv, std::string log_path) : log_path
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
 }

@@ -11,8 +11,9 @@ namespace even::test {
 
 class Process {
  public:
-  // Starts argv[0] with argv; stdout and stderr go to log_path.
-  Process(std::vector<std::string> argv, std::string log_path);
+  // Starts argv[0] with argv; stdout and stderr go to log_path. `env` ("NAME=value") is added to
+  // the environment the child inherits (e.g. NOTIFY_SOCKET for a service).
+  Process(std::vector<std::string> argv, std::string log_path, std::vector<std::string> env = {});
   // SIGKILLs the child if it still runs, and reaps it.
   ~Process();
   Process(const Process&) = delete;

@@ -75,6 +75,12 @@ class ProjectionRunner {
   bool failed() const;
   RunnerStatus status() const;
   const std::string& name() const { return name_; }
+  // When the runner's thread last went round one of its loops (batches, standby, retries): a
+  // runner whose time stands still is stuck, e.g. in a statement that waits on a lock. The
+  // projector's watchdog looks at it. Thread-safe.
+  std::chrono::steady_clock::time_point last_alive() const {
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(alive_.load()));
+  }
 
  private:
   class Session;  // one connection + lock + subscription, from checkpoint to stop / restart
@@ -82,6 +88,7 @@ class ProjectionRunner {
   void fail(const std::string& message);
   void set_state(const std::string& state);
   bool wait_or_stop(std::chrono::milliseconds d);  // false when stopped
+  void beat() { alive_ = std::chrono::steady_clock::now().time_since_epoch().count(); }
 
   client::Client& client_;
   std::shared_ptr<Projection> projection_;
@@ -93,6 +100,7 @@ class ProjectionRunner {
   bool rebuilt_at_start_ = false;  // runner thread only
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
+  std::atomic<std::chrono::steady_clock::rep> alive_{std::chrono::steady_clock::now().time_since_epoch().count()};
   mutable std::mutex mu_;
   std::condition_variable cv_;   // wakes wait_or_stop
   RunnerStatus status_;          // guarded by mu_

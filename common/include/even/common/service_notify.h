@@ -1,0 +1,120 @@
+// What a service tells its service manager: systemd's notify protocol (Type=notify units,
+// sd_notify(3) from libsystemd). READY=1 once the service can serve, STATUS= lines that say what it
+// is doing, STOPPING=1 when it stops, and WATCHDOG=1 from its main loop while the unit has
+// WatchdogSec= set.
+//
+// Without NOTIFY_SOCKET in the environment (started by hand, by supervisord, by ops/even, by a
+// test) every call does nothing, and nothing is logged: a service behaves exactly as before.
+//
+//   notify::ServiceNotify notify(options.notifier, "reader");   // in the service
+//   ... bind, connect ...
+//   notify.ready("serving reads on tcp://...");                   // READY=1 + STATUS=
+//   while (!stopping) { poll(...); notify.alive(); ... }          // WATCHDOG=1 when due
+//   notify.stopping();                                            // STOPPING=1
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace even::notify {
+
+// The process's channel to the service manager, shared by the services of one process
+// (even-server runs several). It joins what they report, so that the process is seen as one:
+// - READY=1 is sent once, when every service that joined has said ready (one that leaves first
+//   no longer counts);
+// - STATUS= is the text of the only service, or "name: text" of each joined by " | ";
+// - WATCHDOG=1 is sent only when every service pinged since the last one, so a single stuck loop
+//   stops the process's pings and the manager restarts the process.
+// Thread-safe. A send is one datagram to $NOTIFY_SOCKET; a failed send is ignored (the manager
+// may be gone, e.g. during shutdown).
+class ServiceNotifier {
+ public:
+  // Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (libsystemd's sd_watchdog_enabled).
+  ServiceNotifier();
+  ServiceNotifier(const ServiceNotifier&) = delete;
+  ServiceNotifier& operator=(const ServiceNotifier&) = delete;
+
+  // False without NOTIFY_SOCKET: then nothing is ever sent.
+  bool enabled() const { return enabled_; }
+  // WatchdogSec= of the unit (WATCHDOG_USEC); zero when the watchdog is off or not ours.
+  std::chrono::microseconds watchdog_timeout() const { return watchdog_; }
+  // STOPPING=1 and STATUS=stopping, once; afterwards READY=1 is never sent. Sent by whoever
+  // speaks for the process (see ServiceNotify).
+  void stopping();
+
+ private:
+  friend class ServiceNotify;
+  int join(std::string name);
+  void leave(int id);
+  void ready(int id, std::string_view status);
+  void status(int id, std::string_view text);
+  void ping(int id);
+  // The following need mu_ held.
+  std::string joined_status() const;
+  bool all_ready() const;
+  void send(const std::string& message);
+
+  const bool enabled_;
+  std::chrono::microseconds watchdog_{0};
+  struct Part {
+    std::string name;
+    std::string status;
+    bool ready = false;
+    bool pinged = false;  // since the last WATCHDOG=1
+  };
+  std::mutex mu_;
+  std::map<int, Part> parts_;      // guarded by mu_
+  int next_id_ = 0;                // guarded by mu_
+  bool ready_sent_ = false;        // guarded by mu_
+  bool stopping_sent_ = false;     // guarded by mu_
+  std::string last_status_;        // guarded by mu_: what STATUS= said last
+};
+
+// One service's voice on a ServiceNotifier. Owned by the service; used by the thread that runs
+// the service's main loop (construction and destruction may happen on another thread).
+class ServiceNotify {
+ public:
+  // Joins `notifier` as `name`. With a null notifier it makes its own from the environment and
+  // speaks for the whole process: stopping() then sends STOPPING=1. A process that hosts several
+  // services (even-server) passes them one shared notifier and sends STOPPING=1 itself.
+  ServiceNotify(std::shared_ptr<ServiceNotifier> notifier, std::string name);
+  ~ServiceNotify();  // leaves the notifier
+  ServiceNotify(const ServiceNotify&) = delete;
+  ServiceNotify& operator=(const ServiceNotify&) = delete;
+
+  // The service can serve now: READY=1 (once every service of the process is ready) and
+  // STATUS=status. Calling it again only updates the status.
+  void ready(std::string_view status);
+  // STATUS=text, sent only when the process's status line changes.
+  void status(std::string_view text);
+  // The service stops: STOPPING=1 if this one speaks for the process; either way it leaves the
+  // notifier (its watchdog and readiness no longer count). Idempotent.
+  void stopping();
+
+  // True when the watchdog is on and a ping is due: a quarter of WatchdogSec after the last one.
+  // Cheap (one clock read): call it every turn of the main loop.
+  bool watchdog_due() const;
+  // This loop is alive: counts towards the next WATCHDOG=1.
+  void ping();
+  // ping() when due. Call it from the loop that must not stall, never from a helper thread.
+  void alive() {
+    if (watchdog_due()) ping();
+  }
+  // The longest a loop should block between two alive() calls for the pings to be in time
+  // (a quarter of WatchdogSec); std::chrono::milliseconds::max() without a watchdog.
+  std::chrono::milliseconds max_wait() const;
+
+ private:
+  std::shared_ptr<ServiceNotifier> notifier_;
+  bool speaks_for_process_;
+  int id_ = -1;  // -1 once left
+  std::chrono::steady_clock::duration ping_every_{};
+  std::chrono::steady_clock::time_point next_ping_{};
+};
+
+}  // namespace even::notify
