@@ -26,6 +26,18 @@ std::string bin_dir() {
 #endif
 }
 
+// A service binary: in the build tree (bin_dir()/services/<name>/even-<name>), else installed next
+// to even-bench itself (/usr/bin/even-<name> from the Debian package).
+std::string service_path(const std::string& name) {
+  std::string built = bin_dir() + "/services/" + name + "/even-" + name;
+  if (::access(built.c_str(), X_OK) == 0 || std::getenv("EVEN_BIN_DIR")) return built;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return built;
+  std::string dir(self, static_cast<std::size_t>(n));
+  return dir.substr(0, dir.rfind('/')) + "/even-" + name;
+}
+
 bool reachable(const config::DbOptions& db) {
   try {
     store::Connection::open(db, false);
@@ -61,7 +73,7 @@ ScratchStore::~ScratchStore() {
 }
 
 ServiceProcess::ServiceProcess(const std::string& name, std::vector<std::string> args) {
-  std::string path = bin_dir() + "/services/" + name + "/even-" + name;
+  std::string path = service_path(name);
   args.insert(args.begin(), path);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
