@@ -122,7 +122,9 @@ TEST(ServiceNotify, WatchdogPingsStopWhileOneLoopIsStuck) {
   std::thread a(loop, "a", false), b(loop, "b", true);
   auto before = socket.collect(1000ms);
   stuck = true;
-  std::this_thread::sleep_for(150ms);  // a ping already on its way may still arrive
+  // The stuck loop may have gone round just before it stuck, and the other one pings up to a period
+  // (100 ms) later: that last ping is read and dropped here, not left queued for `during`.
+  socket.collect(300ms);
   auto during = socket.collect(1000ms);
   stuck = false;
   auto after = socket.collect(1000ms);
