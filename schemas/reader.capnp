@@ -8,8 +8,8 @@
 # consumes the current one) and a vanished client costs nothing. Every request is idempotent: a
 # client may resend it (same requestId) after a timeout or a reader restart.
 #
-# A page holds at most min(maxCount, the reader's --page-max-events) events and stops before the
-# event that would take it above --page-max-bytes (it always holds at least one event, so one
+# A page holds at most min(maxCount, the reader's --reader.page-max-events) events and stops before the
+# event that would take it above --reader.page-max-bytes (it always holds at least one event, so one
 # event larger than the byte limit still gets through alone). See schemas/README.md, "Reader".
 @0xaefeb4458c3cbcef;
 

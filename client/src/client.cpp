@@ -27,7 +27,7 @@ AppendResult to_result(wire::Decoded& d) {
     auto e = r.getError();
     throw_error(e.getCode(), wire::text_string(e.getMessage()), e.getCurrentVersion());
   }
-  if (!r.isAppend()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the writer");
+  if (!r.isAppend()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the writer");
   auto a = r.getAppend();
   return AppendResult{StreamSeq(a.getFirstStreamSeq()), StreamSeq(a.getLastStreamSeq()),
                       GlobalSeq(a.getFirstGlobalSeq()), GlobalSeq(a.getLastGlobalSeq()), a.getIdempotent()};
@@ -76,7 +76,7 @@ void check_json_payloads(const std::vector<NewEvent>& events) {
     const auto& e = events[i];
     if (e.format != PayloadFormat::json || e.payload.empty()) continue;
     if (auto why = json_error(e.payload); !why.empty())
-      throw InvalidRequest(schema::ErrorCode::INVALID_EVENT,
+      throw InvalidRequest(ErrorCode::invalid_event,
                            "invalidEvent: event " + std::to_string(i) + " (" + e.type +
                                ") is declared JSON but its payload is not JSON (" + why +
                                "); send it as PayloadFormat::binary if it is not meant to be");
@@ -104,17 +104,11 @@ std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, cons
   }
   auto list = a.initEvents(static_cast<unsigned>(events.size()));
   for (unsigned i = 0; i < events.size(); ++i) {
-    const auto& e = events[i];
-    auto out = list[i];
-    out.setEventId(kj::arrayPtr(e.id.data(), EventId::kSize));
-    out.setType(wire::as_text(e.type));
-    out.setMetadata(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.metadata.data()), e.metadata.size()));
-    out.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.payload.data()), e.payload.size()));
-    out.setPayloadFormat(e.format == PayloadFormat::json ? schema::PayloadFormat::JSON : schema::PayloadFormat::BINARY);
+    wire::encode(events[i], list[i]);
   }
   auto frame = wire::encode(msg);
   if (frame.size() > impl.options.max_message_bytes)
-    throw InvalidRequest(schema::ErrorCode::TOO_LARGE,
+    throw InvalidRequest(ErrorCode::too_large,
                          "tooLarge: append of " + std::to_string(frame.size()) + " bytes exceeds the limit of " +
                              std::to_string(impl.options.max_message_bytes));
   return {id, std::move(frame)};

@@ -1,19 +1,24 @@
 // Client::Impl: the state behind even::client::Client, shared by the files implementing it
-// (client.cpp: appends; further files: reads, subscriptions). Not a public header.
+// (client.cpp: appends; client_read.cpp, projection_read.cpp: reads; subscription.cpp), and the
+// wire-side helpers they share. Not a public header: ZeroMQ and Cap'n Proto stay in client/src.
 #pragma once
 
 #include <zmq.hpp>
 
 #include "even/client/client.h"
-#include "even/client/rpc_channel.h"
+#include "even/common/wire.h"
 #include "even/schemas/reader.capnp.h"
 #include "even/schemas/writer.capnp.h"
+#include "rpc_channel.h"
 
 namespace even::client {
 
-ReplyInfo classify_writer_reply(wire::Decoded& d);
-// A wire event as the client API hands it over (subscription.cpp).
-RecordedEvent to_client(schema::RecordedEvent::Reader in);
+// The client's code for a service's error code (errors.cpp).
+ErrorCode to_client(schema::ErrorCode code);
+// Throws the exception matching a service's error reply.
+[[noreturn]] void throw_error(schema::ErrorCode code, const std::string& message, std::int64_t current_version = -1);
+
+ReplyInfo classify_writer_reply(wire::Decoded& d);  // client.cpp
 ReplyInfo classify_reader_reply(wire::Decoded& d);  // client_read.cpp
 
 struct Client::Impl {

@@ -35,28 +35,10 @@ schema::ReaderReply::Reader checked(wire::Decoded& d) {
   return r;
 }
 
-// Copies one wire event into `e`, reusing its strings' capacity.
-void fill_event(schema::RecordedEvent::Reader in, RecordedEvent& e) {
-  e.global_seq = GlobalSeq(in.getGlobalSeq());
-  auto id = in.getEventId();
-  if (auto parsed = EventId::from_bytes(id.begin(), id.size())) e.id = *parsed;
-  auto stream = in.getStream();
-  e.stream.assign(stream.begin(), stream.size());
-  e.stream_seq = StreamSeq(in.getStreamSeq());
-  auto type = in.getType();
-  e.type.assign(type.begin(), type.size());
-  e.created_at_us = in.getCreatedAtUs();
-  auto md = in.getMetadata();
-  e.metadata.assign(reinterpret_cast<const char*>(md.begin()), md.size());
-  auto payload = in.getPayload();
-  e.payload.assign(reinterpret_cast<const char*>(payload.begin()), payload.size());
-  e.format = in.getPayloadFormat() == schema::PayloadFormat::JSON ? PayloadFormat::json : PayloadFormat::binary;
-}
-
 // The reply as a page: throws the reader's error, or for an unexpected reply kind.
 schema::Page::Reader page_of(wire::Decoded& d) {
   auto r = checked(d);
-  if (!r.isPage()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
+  if (!r.isPage()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
   return r.getPage();
 }
 
@@ -65,7 +47,7 @@ ReadPage to_page(wire::Decoded& d) {
   ReadPage page;
   auto events = p.getEvents();
   page.events.resize(events.size());
-  for (unsigned i = 0; i < events.size(); ++i) fill_event(events[i], page.events[i]);
+  for (unsigned i = 0; i < events.size(); ++i) wire::decode(events[i], page.events[i]);
   page.end = p.getEnd();
   page.next_stream_seq = StreamSeq(p.getNextStreamSeq());
   page.next_global_seq = GlobalSeq(p.getNextGlobalSeq());
@@ -231,7 +213,7 @@ const RecordedEvent* EventStream::next() {
   for (;;) {
     if (s.remaining == 0) return nullptr;
     if (s.current && s.index < s.events.size()) {
-      fill_event(s.events[s.index++], s.event);
+      wire::decode(s.events[s.index++], s.event);  // into the same event: its buffers are reused
       --s.remaining;
       return &s.event;
     }
@@ -277,7 +259,7 @@ std::future<std::optional<StreamSeq>> Client::stream_version_async(const std::st
   });
   return impl_->reader.call_future<std::optional<StreamSeq>>(id, std::move(frame), [](wire::Decoded& d) {
     auto r = checked(d);
-    if (!r.isStreamInfo()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
+    if (!r.isStreamInfo()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
     auto si = r.getStreamInfo();
     return si.getExists() ? std::optional<StreamSeq>(StreamSeq(si.getVersion())) : std::nullopt;
   });
@@ -289,7 +271,7 @@ std::future<GlobalSeq> Client::head_async() {
   auto [id, frame] = make_request(impl_->reader, [](schema::ReaderRequest::Builder req) { req.setHead(); });
   return impl_->reader.call_future<GlobalSeq>(id, std::move(frame), [](wire::Decoded& d) {
     auto r = checked(d);
-    if (!r.isHead()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
+    if (!r.isHead()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
     return GlobalSeq(r.getHead());
   });
 }

@@ -7,7 +7,6 @@
 #include "client_impl.h"
 #include "even/client/client.h"
 #include "even/client/projection_stream.h"
-#include "even/common/store/events.h"
 #include "even/schemas/reader.capnp.h"
 
 namespace even::client {
@@ -17,10 +16,10 @@ namespace {
 ReadPage to_projection_page(wire::Decoded& d) {
   auto r = d.root<schema::ReaderReply>();
   if (r.isError()) throw_error(r.getError().getCode(), wire::text_string(r.getError().getMessage()));
-  if (!r.isPage()) throw Unavailable(schema::ErrorCode::INTERNAL, "unexpected reply kind from the reader");
+  if (!r.isPage()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
   auto p = r.getPage();
   ReadPage page;
-  for (auto in : p.getEvents()) page.events.push_back(to_client(in));
+  for (auto in : p.getEvents()) page.events.push_back(wire::decode(in));
   page.end = p.getEnd();
   page.next_stream_seq = StreamSeq(p.getNextStreamSeq());  // the projection sequence after the page
   return page;

@@ -1,4 +1,4 @@
-#include "even/client/rpc_channel.h"
+#include "rpc_channel.h"
 
 #include <algorithm>
 
@@ -36,7 +36,7 @@ void RpcChannel::call(std::uint64_t request_id, zmq::message_t request, Completi
   bool was_empty;
   {
     std::lock_guard lock(mu_);
-    if (stop_) throw Unavailable(schema::ErrorCode::UNAVAILABLE, "client is shutting down");
+    if (stop_) throw Unavailable(ErrorCode::unavailable, "client is shutting down");
     was_empty = outbox_.empty();
     outbox_.push_back(std::move(c));
   }
@@ -54,7 +54,10 @@ void RpcChannel::run() {
   dealer.connect(options_.endpoint);
 
   auto send = [&](Call& c) {
-    zmq::message_t copy(c.bytes.data(), c.bytes.size());
+    // The request is kept for resends: the frame sent shares its bytes (zmq_msg_copy counts a
+    // reference; only frames of up to 33 bytes are copied).
+    zmq::message_t copy;
+    copy.copy(c.bytes);
     if (dealer.send(copy, zmq::send_flags::dontwait)) {
       c.sent = true;
       c.next_send = net::Clock::now() + options_.resend_after;
@@ -123,11 +126,11 @@ void RpcChannel::run() {
     }
   }
   for (auto& [id, c] : in_flight_)
-    c.done(nullptr, std::make_exception_ptr(Unavailable(schema::ErrorCode::UNAVAILABLE, "client closed")));
+    c.done(nullptr, std::make_exception_ptr(Unavailable(ErrorCode::unavailable, "client closed")));
   in_flight_.clear();
   std::lock_guard lock(mu_);
   for (auto& c : outbox_)
-    c.done(nullptr, std::make_exception_ptr(Unavailable(schema::ErrorCode::UNAVAILABLE, "client closed")));
+    c.done(nullptr, std::make_exception_ptr(Unavailable(ErrorCode::unavailable, "client closed")));
 }
 
 }  // namespace even::client

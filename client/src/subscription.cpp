@@ -1,39 +1,22 @@
 #include "even/client/subscription.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <zmq.hpp>
 
 #include "client_impl.h"
 #include "even/client/client.h"
-#include "even/common/store/events.h"
+#include "even/common/feed.h"
+#include "even/common/net.h"
 #include "even/common/wire.h"
 #include "even/schemas/feed.capnp.h"
 
 namespace even::client {
-
-RecordedEvent to_client(schema::RecordedEvent::Reader in) {
-  auto e = store::from_wire(in);
-  RecordedEvent out;
-  out.global_seq = e.global_seq;
-  out.id = e.event_id;
-  out.stream = std::move(e.stream);
-  out.stream_seq = e.stream_seq;
-  out.type = std::move(e.type);
-  out.created_at_us = e.created_at_us;
-  out.metadata = std::move(e.metadata);
-  out.payload = std::move(e.payload);
-  out.format = e.payload_format == schema::PayloadFormat::JSON ? PayloadFormat::json : PayloadFormat::binary;
-  return out;
-}
-
-namespace {
-
-constexpr const char* kHeartbeatTopic = "hb|";  // services/dispatcher/feed_publisher.h
-
-}  // namespace
 
 const char* to_string(SubscriptionState state) {
   switch (state) {
@@ -51,35 +34,77 @@ std::unique_ptr<CatchUpSubscription> Client::subscribe(GlobalSeq from, const Fil
   return std::make_unique<CatchUpSubscription>(*this, from, filter, std::move(handler), options);
 }
 
+// The subscription's state and its thread, which alone uses the SUB socket.
+class CatchUpSubscription::Impl {
+ public:
+  Impl(Client& client, zmq::context_t& ctx, GlobalSeq from, Filter filter, Handler handler, SubscriptionOptions options)
+      : client_(client),
+        ctx_(ctx),
+        filter_(std::move(filter)),
+        handler_(std::move(handler)),
+        options_(std::move(options)),
+        position_(from.value() > 0 ? from.value() - 1 : 0) {
+    thread_ = std::thread(&Impl::run, this);
+  }
+  ~Impl() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    wakeup_.notify();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  }
+  GlobalSeq position() const { return GlobalSeq(position_.load()); }
+  SubscriptionState state() const { return state_.load(); }
+  std::exception_ptr error() const {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+  SubscriptionStats stats() const {
+    std::lock_guard lock(mu_);
+    return stats_;
+  }
+
+ private:
+  void run();
+  bool matches(const RecordedEvent& e) const;
+  void handle(const RecordedEvent& e);
+  // Reads history (position, upto] and hands it over; position() is upto afterwards. `upto` must
+  // be vouched for: by the feed, or a store head at least store_settle old.
+  // Returns false when stopped first.
+  bool catch_up(std::uint64_t upto);
+  // The store's head through the reader; nullopt when the reader did not answer or on stop().
+  std::optional<std::uint64_t> store_head();
+  void set_state(SubscriptionState state, const std::string& detail);
+
+  Client& client_;
+  zmq::context_t& ctx_;  // the Client's
+  Filter filter_;
+  Handler handler_;
+  SubscriptionOptions options_;
+  std::atomic<std::uint64_t> position_;
+  std::atomic<SubscriptionState> state_{SubscriptionState::catching_up};
+  std::atomic<bool> stop_{false};
+  bool handler_failed_ = false;  // the handler threw; subscription thread only
+  net::Wakeup wakeup_;
+  mutable std::mutex mu_;
+  std::exception_ptr error_;     // guarded by mu_
+  SubscriptionStats stats_;      // guarded by mu_
+  std::thread thread_;
+};
+
 CatchUpSubscription::CatchUpSubscription(Client& client, GlobalSeq from, Filter filter, Handler handler,
                                          SubscriptionOptions options)
-    : client_(client),
-      filter_(std::move(filter)),
-      handler_(std::move(handler)),
-      options_(options),
-      position_(from.value() > 0 ? from.value() - 1 : 0) {
-  thread_ = std::thread(&CatchUpSubscription::run, this);
-}
+    : impl_(std::make_unique<Impl>(client, client.impl_->ctx, from, std::move(filter), std::move(handler),
+                                   std::move(options))) {}
 
 CatchUpSubscription::~CatchUpSubscription() { stop(); }
+void CatchUpSubscription::stop() { impl_->stop(); }
+GlobalSeq CatchUpSubscription::position() const { return impl_->position(); }
+SubscriptionState CatchUpSubscription::state() const { return impl_->state(); }
+std::exception_ptr CatchUpSubscription::error() const { return impl_->error(); }
+SubscriptionStats CatchUpSubscription::stats() const { return impl_->stats(); }
 
-void CatchUpSubscription::stop() {
-  stop_ = true;
-  wakeup_.notify();
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-}
-
-std::exception_ptr CatchUpSubscription::error() const {
-  std::lock_guard lock(mu_);
-  return error_;
-}
-
-SubscriptionStats CatchUpSubscription::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
-}
-
-bool CatchUpSubscription::matches(const RecordedEvent& e) const {
+bool CatchUpSubscription::Impl::matches(const RecordedEvent& e) const {
   if (!filter_.categories.empty()) {
     auto c = category_of(e.stream);
     if (std::find(filter_.categories.begin(), filter_.categories.end(), c) == filter_.categories.end()) return false;
@@ -90,7 +115,7 @@ bool CatchUpSubscription::matches(const RecordedEvent& e) const {
   return true;
 }
 
-void CatchUpSubscription::handle(const RecordedEvent& e) {
+void CatchUpSubscription::Impl::handle(const RecordedEvent& e) {
   try {
     handler_(e);  // may throw: run() stops the subscription
   } catch (...) {
@@ -102,16 +127,12 @@ void CatchUpSubscription::handle(const RecordedEvent& e) {
   ++stats_.handled;
 }
 
-void CatchUpSubscription::set_state(SubscriptionState state, const std::string& detail) {
+void CatchUpSubscription::Impl::set_state(SubscriptionState state, const std::string& detail) {
   if (state_.exchange(state) == state) return;
-  if (options_.log) {
-    options_.log->log(state == SubscriptionState::feed_unreachable ? spdlog::level::warn : spdlog::level::info,
-                      "subscription at {}: {}: {}", position_.load(), to_string(state), detail);
-  }
   if (options_.on_state_change) options_.on_state_change(state, detail);
 }
 
-std::optional<std::uint64_t> CatchUpSubscription::store_head() {
+std::optional<std::uint64_t> CatchUpSubscription::Impl::store_head() {
   try {
     auto head = client_.head_async();
     // Waits in short steps so that stop() is not held up by a reader that does not answer.
@@ -123,7 +144,7 @@ std::optional<std::uint64_t> CatchUpSubscription::store_head() {
   }
 }
 
-bool CatchUpSubscription::catch_up(std::uint64_t upto) {
+bool CatchUpSubscription::Impl::catch_up(std::uint64_t upto) {
   {
     std::lock_guard lock(mu_);
     ++stats_.catch_ups;
@@ -154,24 +175,24 @@ bool CatchUpSubscription::catch_up(std::uint64_t upto) {
   return !stop_;
 }
 
-void CatchUpSubscription::run() {
+void CatchUpSubscription::Impl::run() {
   using Clock = net::Clock;
   const bool by_category = filter_.categories.size() == 1;
-  const std::string event_topic = by_category ? "ev|" + filter_.categories.front() + "|" : std::string("ev|");
+  const std::string event_topic =
+      by_category ? feed::event_topic(filter_.categories.front()) : std::string(feed::kEventTopicPrefix);
   const std::string& feed_endpoint = client_.options().feed_endpoint;
-  auto& ctx = client_.impl().ctx;
   wire::Limits limits;
   limits.max_message_bytes = client_.options().max_message_bytes;
 
   auto connect = [&] {
-    auto sub = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::sub);
+    auto sub = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::sub);
     net::SocketOptions so;
     so.recv_hwm = options_.receive_hwm;
     so.heartbeat_ivl_ms = 0;  // the feed's own heartbeats tell liveness
     so.max_msg_bytes = static_cast<std::int64_t>(limits.max_message_bytes) * 2;
     net::configure(*sub, so);
     sub->set(zmq::sockopt::subscribe, event_topic);
-    sub->set(zmq::sockopt::subscribe, kHeartbeatTopic);
+    sub->set(zmq::sockopt::subscribe, feed::kHeartbeatTopic);
     sub->connect(feed_endpoint);
     return sub;
   };
@@ -236,7 +257,7 @@ void CatchUpSubscription::run() {
           if (seq <= pos) continue;  // handled already (from history)
           const std::uint64_t prev = by_category ? fe.getPrevInCategory() : fe.getPrevGlobalSeq();
           if (prev > pos && !catch_up(prev)) break;  // missed (pos, prev]: read it
-          auto e = to_client(fe.getEvent());
+          auto e = wire::decode(fe.getEvent());
           if (matches(e)) handle(e);
           else position_ = seq;
         } else if (msg.isHeartbeat()) {

@@ -4,10 +4,210 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 
 namespace even::config {
+
+namespace {
+
+// The top of the file: keys that several programs read, with one meaning everywhere. A program
+// that does not read one of them skips it in silence.
+const std::set<std::string> kSharedKeys = {
+    "db-url", "db-user", "db-password", "db-name", "db-connect-timeout", "db-read-timeout",  //
+    "log-level", "log-file",                                                                //
+    "writer-endpoint", "dispatcher-pull-endpoint", "dispatcher-pub-endpoint", "reader-endpoint",
+    "query-db-url", "query-db-user", "query-db-password", "query-db-name",  // the projector's, evenctl's, bank's
+    "projections",                                                          // even-projector, even-server, bank
+    "timeout-ms",                                                           // a client call's, in every client
+    "init-store", "rebuild",  // flags of one run (even-writer/even-server, even-projector/bank)
+};
+
+const std::set<std::string> kServiceSections = {kWriterSection, kReaderSection, kDispatcherSection,
+                                                kProjectorSection};
+
+// Deprecated: the keys that were at the top of the file (and plain flags) before the services got
+// sections, with the sections they moved to. Read for one release with a warning; then this table
+// goes. A name in two sections meant both services' option (one value for both).
+const std::map<std::string, std::vector<std::string>> kMovedKeys = {
+    {"max-batch-requests", {kWriterSection}},
+    {"max-batch-events", {kWriterSection, kProjectorSection}},
+    {"batch-window-us", {kWriterSection}},
+    {"max-message-bytes", {kWriterSection}},
+    {"max-events-per-append", {kWriterSection}},
+    {"recv-hwm", {kWriterSection, kReaderSection}},
+    {"lock-name", {kWriterSection}},
+    {"no-standby", {kWriterSection}},
+    {"workers", {kReaderSection}},
+    {"page-max-events", {kReaderSection}},
+    {"page-max-bytes", {kReaderSection}},
+    {"max-request-bytes", {kReaderSection}},
+    {"send-hwm", {kReaderSection}},
+    {"heartbeat-ms", {kDispatcherSection}},
+    {"poll-ms", {kDispatcherSection}},
+    {"gap-wait-ms", {kDispatcherSection}},
+    {"hole-check-ms", {kDispatcherSection}},
+    {"hole-settle-ms", {kDispatcherSection}},
+    {"hole-safety-ms", {kDispatcherSection}},
+    {"start-from", {kDispatcherSection}},
+    {"max-pending", {kDispatcherSection}},
+    {"pub-hwm", {kDispatcherSection}},
+    {"pull-hwm", {kDispatcherSection}},
+    {"test-drop-every", {kDispatcherSection}},
+    {"feed-timeout-ms", {kProjectorSection}},
+    {"queue-events", {kProjectorSection}},
+    {"progress-interval-ms", {kProjectorSection}},
+    {"retry-ms", {kProjectorSection}},
+};
+
+// "a", "a and b", "a, b and c".
+std::string join_and(const std::vector<std::string>& items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += i + 1 == items.size() ? " and " : ", ";
+    out += items[i];
+  }
+  return out;
+}
+
+// Which old names this program still reads: old key -> the keys of hosted sections it stands for.
+std::map<std::string, std::vector<std::string>> moved_here(const po::options_description& desc,
+                                                           const std::vector<std::string>& sections) {
+  std::map<std::string, std::vector<std::string>> moved;
+  for (const auto& [key, to] : kMovedKeys) {
+    if (desc.find_nothrow(key, false)) continue;  // a key of this program at the top
+    for (const auto& section : to) {
+      const std::string name = section + "." + key;
+      if (std::find(sections.begin(), sections.end(), section) != sections.end() && desc.find_nothrow(name, false))
+        moved[key].push_back(name);
+    }
+  }
+  return moved;
+}
+
+// The old names as hidden options, so that the command line parser knows whether they take a value.
+po::options_description old_name_options(const po::options_description& desc,
+                                         const std::map<std::string, std::vector<std::string>>& moved) {
+  po::options_description old_names;
+  for (const auto& [key, to] : moved) {
+    const bool takes_value = desc.find(to.front(), false).semantic()->max_tokens() > 0;
+    old_names.add_options()(key.c_str(), takes_value ? static_cast<const po::value_semantic*>(po::value<std::string>())
+                                                     : po::bool_switch());
+  }
+  return old_names;
+}
+
+// Rewrites the old names in `parsed` to the keys they stand for, except where one of those is given
+// in `parsed` itself. Returns a warning per old name, worded by `describe(key, to, applied)`.
+template <typename Describe>
+std::vector<std::string> rename_moved(po::parsed_options& parsed,
+                                      const std::map<std::string, std::vector<std::string>>& moved,
+                                      Describe describe) {
+  std::set<std::string> given;
+  for (const auto& o : parsed.options) given.insert(o.string_key);
+  std::vector<po::option> options;
+  std::vector<std::string> warnings;
+  std::set<std::string> warned;
+  for (auto& o : parsed.options) {
+    auto it = o.unregistered ? moved.end() : moved.find(o.string_key);
+    if (it == moved.end()) {
+      options.push_back(std::move(o));
+      continue;
+    }
+    bool applied = false;
+    for (const auto& name : it->second) {
+      if (given.count(name)) continue;
+      po::option renamed = o;
+      renamed.string_key = name;
+      options.push_back(std::move(renamed));
+      applied = true;
+    }
+    if (warned.insert(it->first).second) warnings.push_back(describe(it->first, it->second, applied));
+  }
+  parsed.options = std::move(options);
+  return warnings;
+}
+
+// "[writer] and [reader]" for {"writer.recv-hwm", "reader.recv-hwm"}.
+std::string sections_of(const std::vector<std::string>& names) {
+  std::vector<std::string> sections;
+  for (const auto& n : names) sections.push_back("[" + n.substr(0, n.find('.')) + "]");
+  return join_and(sections);
+}
+
+// Drops the keys of `parsed` (from the file `path`) that nothing here reads: in silence when they
+// are shared keys or another service's, with a warning naming key and file otherwise.
+std::vector<std::string> drop_unread(po::parsed_options& parsed, const std::string& path,
+                                     const std::vector<std::string>& sections) {
+  std::vector<po::option> options;
+  std::vector<std::string> warnings;
+  for (auto& o : parsed.options) {
+    if (!o.unregistered) {
+      options.push_back(std::move(o));
+      continue;
+    }
+    const std::string& key = o.string_key;
+    const auto dot = key.find('.');
+    if (dot == std::string::npos) {
+      if (kSharedKeys.count(key) || kMovedKeys.count(key)) continue;
+      warnings.push_back(path + ": unknown key '" + key + "' (ignored)");
+      continue;
+    }
+    const std::string section = key.substr(0, dot);
+    const bool hosted = std::find(sections.begin(), sections.end(), section) != sections.end();
+    if (!hosted && kServiceSections.count(section)) continue;
+    warnings.push_back(path + ": unknown key '" + key.substr(dot + 1) + "' in [" + section + "] (ignored)");
+  }
+  parsed.options = std::move(options);
+  return warnings;
+}
+
+std::optional<Parsed> parse_file_and_flags(int argc, const char* const argv[], po::options_description& desc,
+                                           const std::string& usage, const std::vector<std::string>& sections,
+                                           const po::positional_options_description* positional) {
+  desc.add_options()
+      ("help,h", "show this help")
+      ("config", po::value<std::string>(), "read options from this file (key = value lines, [section]s; flags win)");
+  const auto moved = moved_here(desc, sections);
+  po::options_description all;
+  all.add(desc).add(old_name_options(desc, moved));
+
+  Parsed out;
+  auto parser = po::command_line_parser(argc, argv).options(all);
+  if (positional) parser.positional(*positional);
+  auto flags = parser.run();
+  out.warnings = rename_moved(flags, moved, [](const std::string& key, const std::vector<std::string>& to, bool applied) {
+    std::vector<std::string> flags_to;
+    for (const auto& name : to) flags_to.push_back("--" + name);
+    return "--" + key + " is an old name: use " + join_and(flags_to) +
+           (applied ? " (the old name is read for one release)" : " (given too; --" + key + " is ignored)");
+  });
+  po::store(flags, out.vm);
+  if (out.vm.count("help")) {
+    std::cout << usage << "\n\n" << desc << "\n";
+    return std::nullopt;
+  }
+  if (out.vm.count("config")) {
+    const auto& path = out.vm["config"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) throw po::error("cannot open config file '" + path + "'");
+    auto file = po::parse_config_file(in, all, /*allow_unregistered=*/true);
+    for (auto& w : drop_unread(file, path, sections)) out.warnings.push_back(std::move(w));
+    auto renamed = rename_moved(file, moved, [&](const std::string& key, const std::vector<std::string>& to, bool applied) {
+      return path + ": key '" + key + "' at the top is an old name: write it under " + sections_of(to) +
+             (applied ? " (the old name is read for one release)" : " (it is there too, so the old name is ignored)");
+    });
+    for (auto& w : renamed) out.warnings.push_back(std::move(w));
+    po::store(file, out.vm);
+  }
+  po::notify(out.vm);
+  return out;
+}
+
+}  // namespace
 
 void add_db_options(po::options_description& desc, DbOptions& db) {
   desc.add_options()
@@ -28,29 +228,20 @@ void add_log_options(po::options_description& desc, LogOptions& log) {
       ("log-file", po::value(&log.file)->default_value(log.file), "log to this file instead of stderr");
 }
 
+std::optional<Parsed> parse_services(int argc, const char* const argv[], po::options_description& desc,
+                                     const std::string& usage, const std::vector<std::string>& sections) {
+  return parse_file_and_flags(argc, argv, desc, usage, sections, nullptr);
+}
+
 std::optional<po::variables_map> parse(int argc, const char* const argv[], po::options_description& desc,
                                        const std::string& usage,
                                        const po::positional_options_description* positional) {
-  std::string config_file;
-  desc.add_options()
-      ("help,h", "show this help")
-      ("config", po::value(&config_file), "read options from this file (key = value lines; flags win)");
-  po::variables_map vm;
-  auto parser = po::command_line_parser(argc, argv).options(desc);
-  if (positional) parser.positional(*positional);
-  po::store(parser.run(), vm);
-  if (vm.count("help")) {
-    std::cout << usage << "\n\n" << desc << "\n";
-    return std::nullopt;
-  }
-  if (vm.count("config")) {
-    const auto& path = vm["config"].as<std::string>();
-    std::ifstream in(path);
-    if (!in) throw po::error("cannot open config file '" + path + "'");
-    po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/true), vm);
-  }
-  po::notify(vm);
-  return vm;
+  auto parsed = parse_file_and_flags(argc, argv, desc, usage, {}, positional);
+  if (!parsed) return std::nullopt;
+  std::string program = argc > 0 ? argv[0] : "even";
+  program = program.substr(program.rfind('/') + 1);
+  for (const auto& w : parsed->warnings) std::cerr << program << ": warning: " << w << "\n";
+  return std::move(parsed->vm);
 }
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const LogOptions& log) {

@@ -168,6 +168,77 @@ void validate(schema::FeedMessage::Reader r) {
   }
 }
 
+namespace {
+kj::ArrayPtr<const kj::byte> as_bytes(const std::string& s) {
+  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+void assign(std::string& to, capnp::Data::Reader from) {
+  to.assign(reinterpret_cast<const char*>(from.begin()), from.size());
+}
+EventId event_id_of(capnp::Data::Reader id) { return EventId::from_bytes(id.begin(), id.size()).value_or(EventId()); }
+}  // namespace
+
+std::optional<PayloadFormat> payload_format(schema::PayloadFormat f) {
+  switch (f) {
+    case schema::PayloadFormat::BINARY: return PayloadFormat::binary;
+    case schema::PayloadFormat::JSON: return PayloadFormat::json;
+  }
+  return std::nullopt;
+}
+
+schema::PayloadFormat to_schema(PayloadFormat f) {
+  return f == PayloadFormat::json ? schema::PayloadFormat::JSON : schema::PayloadFormat::BINARY;
+}
+
+void encode(const NewEvent& e, schema::EventData::Builder out) {
+  out.setEventId(kj::arrayPtr(e.id.data(), EventId::kSize));
+  out.setType(as_text(e.type));
+  out.setMetadata(as_bytes(e.metadata));
+  out.setPayload(as_bytes(e.payload));
+  out.setPayloadFormat(to_schema(e.format));
+}
+
+void encode(const RecordedEvent& e, schema::RecordedEvent::Builder out) {
+  out.setGlobalSeq(e.global_seq.value());
+  out.setEventId(kj::arrayPtr(e.id.data(), EventId::kSize));
+  out.setStream(as_text(e.stream));
+  out.setStreamSeq(e.stream_seq.value());
+  out.setType(as_text(e.type));
+  out.setCreatedAtUs(e.created_at_us);
+  out.setMetadata(as_bytes(e.metadata));
+  out.setPayload(as_bytes(e.payload));
+  out.setPayloadFormat(to_schema(e.format));
+}
+
+NewEvent decode(schema::EventData::Reader in) {
+  // Every member given: a default NewEvent would draw a random id only to overwrite it.
+  NewEvent e{event_id_of(in.getEventId()), text_string(in.getType()), {}, {},
+             payload_format(in.getPayloadFormat()).value_or(PayloadFormat::binary)};
+  assign(e.payload, in.getPayload());
+  assign(e.metadata, in.getMetadata());
+  return e;
+}
+
+void decode(schema::RecordedEvent::Reader in, RecordedEvent& out) {
+  out.global_seq = GlobalSeq(in.getGlobalSeq());
+  out.id = event_id_of(in.getEventId());
+  auto stream = in.getStream();
+  out.stream.assign(stream.begin(), stream.size());
+  out.stream_seq = StreamSeq(in.getStreamSeq());
+  auto type = in.getType();
+  out.type.assign(type.begin(), type.size());
+  out.created_at_us = in.getCreatedAtUs();
+  assign(out.metadata, in.getMetadata());
+  assign(out.payload, in.getPayload());
+  out.format = payload_format(in.getPayloadFormat()).value_or(PayloadFormat::binary);
+}
+
+RecordedEvent decode(schema::RecordedEvent::Reader in) {
+  RecordedEvent e;
+  decode(in, e);
+  return e;
+}
+
 bool send_with_topic(zmq::socket_t& socket, std::string_view topic, capnp::MessageBuilder& builder) {
   auto frame = encode(builder);
   zmq::message_t t(topic.data(), topic.size());

@@ -16,7 +16,7 @@ DispatcherService::DispatcherService(zmq::context_t& ctx, config::DbOptions db, 
       pull_(ctx_, zmq::socket_type::pull),
       pub_(ctx_, zmq::socket_type::pub),
       publisher_(pub_, store_, options_.publisher),
-      tracker_(store_, options_.gap, [this](const store::StoredEvent& e) { publisher_.publish(e); }, log_),
+      tracker_(store_, options_.gap, [this](const RecordedEvent& e) { publisher_.publish(e); }, log_),
       verifier_(store_),
       notify_(options_.notifier, "dispatcher") {}
 

@@ -2,17 +2,11 @@
 
 #include <capnp/message.h>
 
+#include "even/common/feed.h"
 #include "even/common/wire.h"
 #include "even/schemas/feed.capnp.h"
 
 namespace even::dispatcher {
-
-std::string event_topic(std::string_view category) {
-  std::string t = kEventTopicPrefix;
-  t.append(category);
-  t.push_back('|');
-  return t;
-}
 
 FeedPublisher::FeedPublisher(zmq::socket_t& pub, GapStore& store, PublisherOptions options)
     : pub_(pub), store_(store), options_(options), epoch_(std::random_device{}() | (std::uint64_t(std::random_device{}()) << 32)) {}
@@ -22,7 +16,7 @@ void FeedPublisher::reset(GlobalSeq head) {
   last_in_category_.clear();
 }
 
-void FeedPublisher::publish(const store::StoredEvent& e) {
+void FeedPublisher::publish(const RecordedEvent& e) {
   const std::string category(category_of(e.stream));
   std::uint64_t prev_in_category;
   auto it = last_in_category_.find(category);
@@ -36,7 +30,7 @@ void FeedPublisher::publish(const store::StoredEvent& e) {
 
   capnp::MallocMessageBuilder msg;
   auto fe = msg.initRoot<schema::FeedMessage>().initEvent();
-  store::to_wire(e, fe.initEvent());
+  wire::encode(e, fe.initEvent());
   fe.setPrevGlobalSeq(last_);
   fe.setPrevInCategory(prev_in_category);
 
@@ -54,7 +48,7 @@ void FeedPublisher::publish(const store::StoredEvent& e) {
   }
   // PUB never blocks: at a subscriber's HWM ZeroMQ drops that subscriber's copy, and the
   // subscriber sees the gap in the prev pointers and catches up from the reader.
-  if (!wire::send_with_topic(pub_, event_topic(category), msg)) ++stats_.dropped;
+  if (!wire::send_with_topic(pub_, feed::event_topic(category), msg)) ++stats_.dropped;
 }
 
 void FeedPublisher::heartbeat() {
@@ -74,7 +68,7 @@ void FeedPublisher::heartbeat() {
   moved_since_heartbeat_.clear();
   moved_overflow_ = false;
   ++stats_.heartbeats;
-  if (!wire::send_with_topic(pub_, kHeartbeatTopic, msg)) ++stats_.dropped;
+  if (!wire::send_with_topic(pub_, feed::kHeartbeatTopic, msg)) ++stats_.dropped;
 }
 
 }  // namespace even::dispatcher

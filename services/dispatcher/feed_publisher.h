@@ -1,6 +1,6 @@
 // FeedPublisher: encodes events and heartbeats for the PUB socket (schemas/feed.capnp, topics in
-// schemas/README.md "Feed"): the previous published event, the previous one of the same category,
-// and per heartbeat the categories that moved since the previous one.
+// even/common/feed.h and schemas/README.md "Feed"): the previous published event, the previous
+// one of the same category, and per heartbeat the categories that moved since the previous one.
 //
 // Uses (does not own) the dispatcher's PUB socket; called on the dispatcher's thread only.
 #pragma once
@@ -15,16 +15,10 @@
 #include <zmq.hpp>
 
 #include "dispatcher/gap_store.h"
-#include "even/common/store/events.h"
+#include "even/common/event.h"
 #include "even/common/types.h"
 
 namespace even::dispatcher {
-
-// Topic of an event of `category` ("ev|<category>|") and of heartbeats. Category names cannot
-// contain '|' (stream name rules), so a prefix subscription matches exactly one category.
-std::string event_topic(std::string_view category);
-inline constexpr const char* kEventTopicPrefix = "ev|";
-inline constexpr const char* kHeartbeatTopic = "hb|";
 
 struct PublisherOptions {
   std::size_t max_category_heads = 1000;   // per heartbeat; more: categoryHeadsComplete = false
@@ -48,7 +42,7 @@ class FeedPublisher {
   void reset(GlobalSeq head);
   // Publishes `e`, the next event in global order. May throw a store error (before sending)
   // while it looks up the category's previous event.
-  void publish(const store::StoredEvent& e);
+  void publish(const RecordedEvent& e);
   // Publishes a heartbeat saying everything up to the last published event is out.
   void heartbeat();
 

@@ -30,7 +30,7 @@ Verified FeedVerifier::verify(std::vector<FeedClaim> claims) {
     else
       runs.push_back({c.global_seq, c.global_seq});
   }
-  std::vector<store::StoredEvent> rows;
+  std::vector<RecordedEvent> rows;
   for (std::size_t i = 0; i < runs.size(); i += kMaxRunsPerRead) {
     const auto end = runs.begin() + static_cast<std::ptrdiff_t>(std::min(runs.size(), i + kMaxRunsPerRead));
     auto part = store_.read_ranges({runs.begin() + static_cast<std::ptrdiff_t>(i), end});
@@ -49,7 +49,7 @@ Verified FeedVerifier::verify(std::vector<FeedClaim> claims) {
       std::optional<RefusalReason> reason;
       if (!held)
         reason = RefusalReason::absent;
-      else if (!c->event_id || *c->event_id != row->event_id)
+      else if (!c->event_id || *c->event_id != row->id)
         reason = RefusalReason::different_event;
       else if (c->stream != row->stream)
         reason = RefusalReason::different_stream;
@@ -59,7 +59,7 @@ Verified FeedVerifier::verify(std::vector<FeedClaim> claims) {
       }
       Refusal r{std::move(*c), *reason, std::nullopt, {}};
       if (held) {
-        r.stored_id = row->event_id;
+        r.stored_id = row->id;
         r.stored_stream = row->stream;
       }
       out.refused.push_back(std::move(r));

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "dispatcher/gap_store.h"
-#include "even/common/store/events.h"
+#include "even/common/event.h"
 #include "even/common/types.h"
 
 namespace even::dispatcher {
@@ -58,7 +58,7 @@ struct Refusal {
 };
 
 struct Verified {
-  std::vector<store::StoredEvent> events;  // the store's rows of the believed claims: ascending, each position once
+  std::vector<RecordedEvent> events;  // the store's rows of the believed claims: ascending, each position once
   std::vector<Refusal> refused;            // in global seq order
 };
 

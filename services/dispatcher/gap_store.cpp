@@ -2,8 +2,8 @@
 
 namespace even::dispatcher {
 
-std::vector<store::StoredEvent> GapStore::read_ranges(const std::vector<SeqRange>& ranges) {
-  std::vector<store::StoredEvent> out;
+std::vector<RecordedEvent> GapStore::read_ranges(const std::vector<SeqRange>& ranges) {
+  std::vector<RecordedEvent> out;
   for (const auto& r : ranges) {
     if (r.to < r.from) continue;
     for (auto& e : read_range(r.from, r.to, r.to.value() - r.from.value() + 1)) out.push_back(std::move(e));
@@ -30,9 +30,9 @@ auto MysqlGapStore::guarded(F&& f) -> decltype(f(std::declval<store::Connection&
   }
 }
 
-std::vector<store::StoredEvent> MysqlGapStore::read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) {
+std::vector<RecordedEvent> MysqlGapStore::read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) {
   return guarded([&](store::Connection& c) {
-    std::vector<store::StoredEvent> out;
+    std::vector<RecordedEvent> out;
     if (to < from || limit == 0) return out;
     auto rs = c.query(std::string("SELECT ") + store::kEventColumns + " FROM events WHERE global_seq BETWEEN " +
                       std::to_string(from.value()) + " AND " + std::to_string(to.value()) +
@@ -42,9 +42,9 @@ std::vector<store::StoredEvent> MysqlGapStore::read_range(GlobalSeq from, Global
   });
 }
 
-std::vector<store::StoredEvent> MysqlGapStore::read_ranges(const std::vector<SeqRange>& ranges) {
+std::vector<RecordedEvent> MysqlGapStore::read_ranges(const std::vector<SeqRange>& ranges) {
   return guarded([&](store::Connection& c) {
-    std::vector<store::StoredEvent> out;
+    std::vector<RecordedEvent> out;
     if (ranges.empty()) return out;
     std::string q = std::string("SELECT ") + store::kEventColumns + " FROM events WHERE ";
     for (std::size_t i = 0; i < ranges.size(); ++i) {

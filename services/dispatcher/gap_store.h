@@ -26,10 +26,10 @@ class GapStore {
  public:
   virtual ~GapStore() = default;
   // Committed events with from <= global_seq <= to, in global order, at most `limit` of them.
-  virtual std::vector<store::StoredEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) = 0;
+  virtual std::vector<RecordedEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) = 0;
   // Committed events in any of `ranges` (ascending, disjoint, each from <= to), in global order.
   // MySQL: one statement, by primary key. This default reads each range with read_range().
-  virtual std::vector<store::StoredEvent> read_ranges(const std::vector<SeqRange>& ranges);
+  virtual std::vector<RecordedEvent> read_ranges(const std::vector<SeqRange>& ranges);
   // The largest committed global sequence (0 for an empty store).
   virtual GlobalSeq head() = 0;
   // Whether an open transaction holds an inserted, uncommitted event in [from, to]: such an
@@ -49,8 +49,8 @@ class MysqlGapStore final : public GapStore {
  public:
   explicit MysqlGapStore(config::DbOptions db) : db_(std::move(db)) {}
 
-  std::vector<store::StoredEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) override;
-  std::vector<store::StoredEvent> read_ranges(const std::vector<SeqRange>& ranges) override;
+  std::vector<RecordedEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) override;
+  std::vector<RecordedEvent> read_ranges(const std::vector<SeqRange>& ranges) override;
   GlobalSeq head() override;
   std::optional<bool> uncommitted_in(GlobalSeq from, GlobalSeq to) override;
   std::string describe_open_transactions() override;

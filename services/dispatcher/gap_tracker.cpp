@@ -15,7 +15,7 @@ void GapTracker::reset(GlobalSeq published) {
   proof_.reset();
 }
 
-void GapTracker::on_committed(store::StoredEvent event, Clock::time_point now) {
+void GapTracker::on_committed(RecordedEvent event, Clock::time_point now) {
   const std::uint64_t seq = event.global_seq.value();
   if (seq < next_ || pending_.count(seq)) {
     ++stats_.duplicates;

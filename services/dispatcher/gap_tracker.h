@@ -29,7 +29,7 @@
 #include <spdlog/logger.h>
 
 #include "dispatcher/gap_store.h"
-#include "even/common/store/events.h"
+#include "even/common/event.h"
 #include "even/common/types.h"
 
 namespace even::dispatcher {
@@ -56,7 +56,7 @@ class GapTracker {
   using Clock = std::chrono::steady_clock;
   // Called for each event, in strict global order. If it throws, the event is kept and offered
   // again later (nothing is skipped).
-  using Publish = std::function<void(const store::StoredEvent&)>;
+  using Publish = std::function<void(const RecordedEvent&)>;
 
   // `store` must outlive the tracker.
   GapTracker(GapStore& store, GapOptions options, Publish publish, std::shared_ptr<spdlog::logger> log);
@@ -68,7 +68,7 @@ class GapTracker {
   // missing ids may become holes, so a position the store has not reached must never come here.
   // A position already published or pending is a duplicate (the same event: the store holds one
   // event per position) and is dropped.
-  void on_committed(store::StoredEvent event, Clock::time_point now);
+  void on_committed(RecordedEvent event, Clock::time_point now);
   // The store holds committed events up to `head` (found by polling while the writer is silent).
   void on_store_head(GlobalSeq head, Clock::time_point now);
   // Does the store work that is due at `now` (reads, hole checks).
@@ -101,7 +101,7 @@ class GapTracker {
 
   std::uint64_t next_ = 1;             // the next global sequence to publish
   std::uint64_t known_committed_ = 0;  // the highest id known to be committed
-  std::map<std::uint64_t, store::StoredEvent> pending_;  // committed, above a gap
+  std::map<std::uint64_t, RecordedEvent> pending_;  // committed, above a gap
   std::optional<Clock::time_point> gap_since_;
   Clock::time_point next_read_{};      // when run_due() next reads the store
   std::optional<Proof> proof_;

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <limits>
 
+#include "even/common/store/events.h"
+#include "even/common/wire.h"
+
 namespace even::reader {
 
 namespace {
 
-constexpr const char* kSelect = "SELECT global_seq, event_id, stream, stream_seq, event_type, created_at_us, metadata, "
-                                "payload, payload_format FROM events";
+const std::string kSelect = std::string("SELECT ") + store::kEventColumns + " FROM events";
 
 void append_list(std::string& sql, const std::vector<std::string>& values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -41,7 +43,8 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
   auto list = page.events.get();
   auto rs = conn_.query_streaming(sql);
   bool more = false;
-  // Columns as in store::kEventColumns; blobs are copied once, from the row into the message.
+  // Columns as in store::kEventColumns; blobs are copied once, from the row into the message (the
+  // one encoder of events that skips the event model: a page is built straight from the rows).
   while (rs->next()) {
     if (page.count >= limits.max_events) {
       more = true;
@@ -67,7 +70,7 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
     out.setCreatedAtUs(rs->getInt64(6));
     out.setMetadata(bytes(metadata));
     out.setPayload(bytes(payload));
-    out.setPayloadFormat(rs->getUInt(9) == 1 ? schema::PayloadFormat::JSON : schema::PayloadFormat::BINARY);
+    out.setPayloadFormat(wire::to_schema(store::format_of_column(rs->getUInt(9))));
     page.bytes += size;
   }
   rs.reset();  // drains what is left of the (bounded) result before the next statement
@@ -133,7 +136,7 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
   } else if (!q.event_types.empty()) {
     sql = merged("ix_events_type", "event_type", q.event_types, false);
   } else {
-    sql = std::string(kSelect) + " FORCE INDEX (PRIMARY) WHERE global_seq >= " + from + " ORDER BY global_seq" +
+    sql = kSelect + " FORCE INDEX (PRIMARY) WHERE global_seq >= " + from + " ORDER BY global_seq" +
           limit_clause(limits);
   }
   Page page = fill_page(sql, limits, orphanage);

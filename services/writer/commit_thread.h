@@ -24,7 +24,7 @@ class CommitThread {
  public:
   struct Result {
     std::vector<AppendOutcome> outcomes;      // one per command of the batch, in order
-    std::vector<store::StoredEvent> committed;
+    std::vector<RecordedEvent> committed;    // their positions, for the feed (GroupCommitter::commit)
     std::exception_ptr error;                 // what commit() threw (NotMaster, SQLException)
     double seconds = 0;                       // time inside commit()
   };

@@ -192,7 +192,7 @@ void GroupCommitter::repair_stream_versions(std::span<const AppendCommand> batch
 }
 
 std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand> batch,
-                                                   std::vector<store::StoredEvent>* committed, bool check_ids) {
+                                                   std::vector<RecordedEvent>* committed, bool check_ids) {
   std::vector<AppendOutcome> out(batch.size());
   conn_->begin();
   if (batch.empty()) {  // the idle probe: one round trip (a COMMIT with nothing to commit sends none)
@@ -372,7 +372,7 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
       store::append_hex(sql, e.metadata.data(), e.metadata.size());
       sql += ',';
       store::append_hex(sql, e.payload.data(), e.payload.size());
-      sql += e.format == schema::PayloadFormat::JSON ? ",1)" : ",0)";
+      sql += e.format == PayloadFormat::json ? ",1)" : ",0)";
     }
   }
   // 5. The streams' new versions, in the same round trip: INSERT events; INSERT streams;
@@ -430,8 +430,8 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
       if (k == 0) out[i].first_global = GlobalSeq(g);
       if (k + 1 == cmd.events.size()) out[i].last_global = GlobalSeq(g);
       if (committed)
-        committed->push_back(store::StoredEvent{GlobalSeq(g), e.id, cmd.stream, StreamSeq(seq), e.type, created,
-                                                e.metadata, e.payload, e.format});
+        committed->push_back(RecordedEvent{GlobalSeq(g), e.id, cmd.stream, StreamSeq(seq), e.type, created, {}, {},
+                                           e.format});  // no metadata and payload: see commit()
       ++seq;
     }
   }
@@ -441,7 +441,7 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
 }
 
 std::vector<AppendOutcome> GroupCommitter::commit_one_by_one(std::span<const AppendCommand> batch,
-                                                             std::vector<store::StoredEvent>* committed) {
+                                                             std::vector<RecordedEvent>* committed) {
   // A duplicate key survived the id check: another process wrote to the store. Isolate it.
   log_->warn("a batch of {} appends hit a duplicate key despite the id check; committing them one by one",
              batch.size());

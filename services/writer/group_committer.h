@@ -14,7 +14,7 @@
 #include <spdlog/logger.h>
 
 #include "even/common/config.h"
-#include "even/common/store/events.h"
+#include "even/common/event.h"
 #include "even/common/store/mysql.h"
 #include "even/common/types.h"
 #include "even/schemas/common.capnp.h"
@@ -23,16 +23,9 @@ namespace even::writer {
 
 // A validated append, copied out of its request so the request frame can be released.
 struct AppendCommand {
-  struct Event {
-    EventId id;
-    std::string type;
-    std::string metadata;
-    std::string payload;
-    schema::PayloadFormat format = schema::PayloadFormat::BINARY;
-  };
   std::string stream;
   ExpectedVersion expected;
-  std::vector<Event> events;
+  std::vector<NewEvent> events;
 
   std::size_t payload_bytes() const;
 };
@@ -126,12 +119,17 @@ class GroupCommitter {
   // (the connection is dropped then: nothing more is written until start() retakes the lock),
   // and rethrows the store error only when `give_up()` (e.g. shutdown) says so.
   //
+  // `committed` (optional) receives the events written, in global order, for the feed to the
+  // dispatcher: position, id, stream, type, time and format, but not metadata and payload (the feed
+  // carries claims; the dispatcher publishes the store's rows, services/dispatcher/README.md "Feed
+  // trust"), so a payload is not copied again for it.
+  //
   // A duplicate key is resolved in at most two redos: with the per-event id check (an idempotent
   // retry, or a duplicate id), and with the batch's stream versions re-read from `events` and
   // `streams` repaired (a (stream, stream_seq) taken by an insert this writer did not make; logged
   // as a warning naming the stream). A duplicate after both isolates the requests one by one.
   template <typename StopFn>
-  std::vector<AppendOutcome> commit(std::span<const AppendCommand> batch, std::vector<store::StoredEvent>* committed,
+  std::vector<AppendOutcome> commit(std::span<const AppendCommand> batch, std::vector<RecordedEvent>* committed,
                                     StopFn give_up) {
     bool check_ids = false;
     bool repair_pending = false;  // re-read the versions from `events` before the next attempt
@@ -203,10 +201,10 @@ class GroupCommitter {
   void repair_stream_versions(std::span<const AppendCommand> batch);
   // Whether a duplicate-key error names the UNIQUE (stream, stream_seq) key.
   static bool names_stream_seq_key(const sql::SQLException& e);
-  std::vector<AppendOutcome> attempt(std::span<const AppendCommand> batch, std::vector<store::StoredEvent>* committed,
+  std::vector<AppendOutcome> attempt(std::span<const AppendCommand> batch, std::vector<RecordedEvent>* committed,
                                      bool check_ids);
   std::vector<AppendOutcome> commit_one_by_one(std::span<const AppendCommand> batch,
-                                               std::vector<store::StoredEvent>* committed);
+                                               std::vector<RecordedEvent>* committed);
   static void sleep_ms(int ms);
 
   config::DbOptions db_;

@@ -47,29 +47,21 @@ std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Re
   std::unordered_set<EventId, EventIdHash> ids;
   cmd.events.reserve(events.size());
   for (auto e : events) {
-    AppendCommand::Event ev;
     auto id = e.getEventId();
     auto parsed = EventId::from_bytes(id.begin(), id.size());
     if (!parsed)
       return Rejection{EC::INVALID_EVENT, "event id must be 16 bytes, got " + std::to_string(id.size())};
     if (!ids.insert(*parsed).second)
       return Rejection{EC::INVALID_EVENT, "event id " + parsed->to_string() + " appears twice in one append"};
-    ev.id = *parsed;
-    ev.type = wire::text_string(e.getType());
-    if (auto why = validate_event_type(ev.type); !why.empty()) return Rejection{EC::INVALID_EVENT, why};
+    if (auto why = validate_event_type(wire::text_view(e.getType())); !why.empty())
+      return Rejection{EC::INVALID_EVENT, why};
     auto md = e.getMetadata();
     if (md.size() > o.max_metadata_bytes)
       return Rejection{EC::TOO_LARGE, "event metadata is " + std::to_string(md.size()) + " bytes, the limit is " +
                                           std::to_string(o.max_metadata_bytes)};
-    ev.metadata.assign(reinterpret_cast<const char*>(md.begin()), md.size());
-    auto p = e.getPayload();
-    ev.payload.assign(reinterpret_cast<const char*>(p.begin()), p.size());
-    switch (e.getPayloadFormat()) {
-      case schema::PayloadFormat::BINARY:
-      case schema::PayloadFormat::JSON: ev.format = e.getPayloadFormat(); break;
-      default: return Rejection{EC::UNSUPPORTED_VERSION, "unknown payload format"};
-    }
-    cmd.events.push_back(std::move(ev));
+    if (!wire::payload_format(e.getPayloadFormat()))
+      return Rejection{EC::UNSUPPORTED_VERSION, "unknown payload format"};
+    cmd.events.push_back(wire::decode(e));  // the one copy of the payload out of the request
   }
   return cmd;
 }
@@ -114,7 +106,7 @@ int WriterService::run() {
     close_router();
     if (end == TermEnd::stopped) break;
     if (!options_.committer.standby) {
-      log_->error("lost the master lock '{}' and standby is off (--no-standby): exiting with code 3 so that only "
+      log_->error("lost the master lock '{}' and standby is off (--writer.no-standby): exiting with code 3 so that only "
                   "one writer writes",
                   committer_.lock_name());
       exit_code = 3;
@@ -470,14 +462,16 @@ void WriterService::send_reply(const std::vector<zmq::message_t>& envelope, capn
   (void)router_.send(frame, zmq::send_flags::dontwait);
 }
 
-void WriterService::publish(std::vector<store::StoredEvent>& committed) {
+void WriterService::publish(std::vector<RecordedEvent>& committed) {
   if (options_.dispatcher_endpoint.empty() || committed.empty()) return;
   constexpr std::size_t kChunk = 256;
   for (std::size_t start = 0; start < committed.size(); start += kChunk) {
     std::size_t n = std::min(kChunk, committed.size() - start);
     capnp::MallocMessageBuilder msg;
     auto list = msg.initRoot<schema::CommittedBatch>().initEvents(static_cast<unsigned>(n));
-    for (std::size_t k = 0; k < n; ++k) store::to_wire(committed[start + k], list[static_cast<unsigned>(k)]);
+    // Claims (services/dispatcher/README.md, "Feed trust"): no metadata and payload, which the
+    // dispatcher reads from the store with the rest of the row.
+    for (std::size_t k = 0; k < n; ++k) wire::encode(committed[start + k], list[static_cast<unsigned>(k)]);
     auto frame = wire::encode(msg);
     if (!push_.send(frame, zmq::send_flags::dontwait)) {
       // The dispatcher is slow or down: it finds these events in the store.

@@ -10,7 +10,7 @@
 // lock kept, while the endpoint is still held by a previous master on the same host) and closes
 // it when it loses the lock, answering what it had accepted with `unavailable` (clients resend
 // to whichever writer serves the endpoint next). With standby allowed, a master that lost the
-// lock becomes a standby again; with --no-standby it exits with code 3.
+// lock becomes a standby again; with --writer.no-standby it exits with code 3.
 #pragma once
 
 #include <atomic>
@@ -101,7 +101,7 @@ class WriterService {
   void reply_error(const std::vector<zmq::message_t>& envelope, std::uint64_t request_id, schema::ErrorCode code,
                    const std::string& message, std::int64_t current_version = -1);
   void send_reply(const std::vector<zmq::message_t>& envelope, capnp::MallocMessageBuilder& msg);
-  void publish(std::vector<store::StoredEvent>& committed);
+  void publish(std::vector<RecordedEvent>& committed);
   bool stopping() const;
   void log_stats(std::chrono::steady_clock::time_point now);  // and starts a new period
   // Tells systemd what the writer does (standby, store unreachable, master and its rate); called

@@ -33,7 +33,7 @@ TEST(AppendChecks, APayloadDeclaredJsonMustParse) {
       c.append("s-1", ExpectedVersion::any(), {event("{}"), event(bad)});
       ADD_FAILURE() << "accepted";
     } catch (const client::InvalidRequest& e) {
-      EXPECT_EQ(e.code(), schema::ErrorCode::INVALID_EVENT);
+      EXPECT_EQ(e.code(), client::ErrorCode::invalid_event);
       EXPECT_NE(std::string(e.what()).find("event 1 (Tested) is declared JSON but its payload is not JSON"),
                 std::string::npos)
           << e.what();

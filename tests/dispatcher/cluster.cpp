@@ -45,7 +45,7 @@ void Cluster::start_writer() {
 
 void Cluster::start_dispatcher(std::vector<std::string> extra) {
   std::vector<std::string> argv = {bin("services/dispatcher/even-dispatcher"), "--dispatcher-pull-endpoint",
-                                   pull_endpoint, "--dispatcher-pub-endpoint", pub_endpoint, "--heartbeat-ms", "50"};
+                                   pull_endpoint, "--dispatcher-pub-endpoint", pub_endpoint, "--dispatcher.heartbeat-ms", "50"};
   for (auto& f : db_flags(store_.db())) argv.push_back(f);
   for (auto& f : extra) argv.push_back(f);
   dispatcher_ = std::make_unique<Process>(argv, log_path("dispatcher" + std::to_string(dispatcher_runs_++)));

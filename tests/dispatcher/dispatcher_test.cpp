@@ -188,7 +188,7 @@ TEST(DispatcherTest, SigkilledDispatcherRestartsUnderLoadAndResumesWhereTheStore
 TEST(DispatcherTest, TestSwitchDropsEveryNthMessageAndThePrevPointersShowIt) {
   Cluster cluster;
   cluster.start_writer();
-  cluster.start_dispatcher({"--test-drop-every", "5"});
+  cluster.start_dispatcher({"--dispatcher.test-drop-every", "5"});
   FeedRecorder rec(cluster.pub_endpoint);
   ASSERT_TRUE(rec.wait_connected(5s));
   append_concurrently(cluster.client_options(), 2, 25, "drop");

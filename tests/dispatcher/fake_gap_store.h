@@ -23,9 +23,9 @@ class FakeGapStore final : public dispatcher::GapStore {
   }
   // A committed event at `seq`.
   void commit(std::uint64_t seq, const std::string& stream = "fake-1", std::optional<EventId> id = std::nullopt) {
-    store::StoredEvent e;
+    RecordedEvent e;
     e.global_seq = GlobalSeq(seq);
-    e.event_id = id.value_or(id_of(seq));
+    e.id = id.value_or(id_of(seq));
     e.stream = stream;
     e.type = "Fake";
     committed[seq] = e;
@@ -35,20 +35,20 @@ class FakeGapStore final : public dispatcher::GapStore {
   void begin(std::uint64_t seq, bool inserted = true) { open[seq] = inserted; }
   void rollback(std::uint64_t seq) { open.erase(seq); }
 
-  std::vector<store::StoredEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) override {
+  std::vector<RecordedEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) override {
     ++reads;
     if (fail_next) {
       fail_next = false;
       throw sql::SQLException("injected", "HY000", 2013);
     }
-    std::vector<store::StoredEvent> out;
+    std::vector<RecordedEvent> out;
     for (auto it = committed.lower_bound(from.value()); it != committed.end() && it->first <= to.value(); ++it) {
       if (out.size() >= limit) break;
       out.push_back(it->second);
     }
     return out;
   }
-  std::vector<store::StoredEvent> read_ranges(const std::vector<dispatcher::SeqRange>& ranges) override {
+  std::vector<RecordedEvent> read_ranges(const std::vector<dispatcher::SeqRange>& ranges) override {
     ++range_reads;
     max_ranges_per_read = std::max(max_ranges_per_read, ranges.size());
     return GapStore::read_ranges(ranges);  // range by range, through read_range
@@ -69,7 +69,7 @@ class FakeGapStore final : public dispatcher::GapStore {
     return GlobalSeq(std::prev(it)->first);
   }
 
-  std::map<std::uint64_t, store::StoredEvent> committed;
+  std::map<std::uint64_t, RecordedEvent> committed;
   std::map<std::uint64_t, bool> open;  // id -> row inserted (locked) yet
   bool can_check_locks = true;
   bool fail_next = false;

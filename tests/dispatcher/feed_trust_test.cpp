@@ -207,7 +207,7 @@ TEST(FeedTrustTest, ForgedBatchesNeitherReachSubscribersNorMakeThemMissRealEvent
 TEST(FeedTrustTest, AFeedEventIsPublishedWithTheStoresBytesNotTheFeeds) {
   Cluster cluster;
   cluster.start_writer();
-  cluster.start_dispatcher({"--poll-ms", "60000"});  // only the feed tells it about a direct write
+  cluster.start_dispatcher({"--dispatcher.poll-ms", "60000"});  // only the feed tells it about a direct write
   FeedRecorder rec(cluster.pub_endpoint);
   ASSERT_TRUE(rec.wait_connected(5s));
   client::Client c(cluster.client_options());

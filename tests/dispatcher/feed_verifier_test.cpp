@@ -18,7 +18,7 @@ FeedClaim claim(std::uint64_t seq, const std::string& stream = "fake-1", std::op
   return FeedClaim{GlobalSeq(seq), id ? id : FakeGapStore::id_of(seq), stream, 0};
 }
 
-std::vector<std::uint64_t> seqs(const std::vector<store::StoredEvent>& events) {
+std::vector<std::uint64_t> seqs(const std::vector<RecordedEvent>& events) {
   std::vector<std::uint64_t> out;
   for (const auto& e : events) out.push_back(e.global_seq.value());
   return out;
@@ -94,7 +94,7 @@ class VerifiedFeedTest : public ::testing::Test {
  protected:
   VerifiedFeedTest()
       : verifier_(store_),
-        tracker_(store_, options(), [this](const store::StoredEvent& e) { published_.push_back(e); }, nullptr) {
+        tracker_(store_, options(), [this](const RecordedEvent& e) { published_.push_back(e); }, nullptr) {
     tracker_.reset(GlobalSeq(0));
   }
   static GapOptions options() {
@@ -121,7 +121,7 @@ class VerifiedFeedTest : public ::testing::Test {
 
   FakeGapStore store_;
   FeedVerifier verifier_;
-  std::vector<store::StoredEvent> published_;
+  std::vector<RecordedEvent> published_;
   GapTracker tracker_;
   Clock::time_point now_ = Clock::time_point() + std::chrono::hours(1);
 };

@@ -13,7 +13,7 @@ using std::chrono::milliseconds;
 
 class GapTrackerTest : public ::testing::Test {
  protected:
-  GapTrackerTest() : tracker_(store_, options(), [this](const store::StoredEvent& e) { published_.push_back(e.global_seq.value()); }, nullptr) {
+  GapTrackerTest() : tracker_(store_, options(), [this](const RecordedEvent& e) { published_.push_back(e.global_seq.value()); }, nullptr) {
     tracker_.reset(GlobalSeq(0));
   }
   static GapOptions options() {

@@ -174,7 +174,7 @@ TEST(SubscriptionTest, ASubscriberStartedInTheMiddleOfALoadGetsEverythingFromIts
 }
 
 TEST(SubscriptionTest, PubMessagesDroppedOnPurposeAreRecoveredFromTheStore) {
-  Running r({"--test-drop-every", "7"});
+  Running r({"--dispatcher.test-drop-every", "7"});
   client::Client c(r.cluster.client_options());
   Collected all, cat;
   auto s1 = c.subscribe(GlobalSeq(1), {}, all.handler());
@@ -376,7 +376,7 @@ TEST(SubscriptionTest, AHandlerThatThrowsAClientErrorStopsTheSubscription) {
   for (int i = 0; i < 5; ++i) c.append("z-1", ExpectedVersion::any(), {fresh()});
   std::atomic<int> calls{0};
   auto sub = c.subscribe(GlobalSeq(1), {}, [&](const client::RecordedEvent&) {
-    if (++calls == 2) throw client::InvalidRequest(schema::ErrorCode::INVALID_STREAM, "from the handler");
+    if (++calls == 2) throw client::InvalidRequest(client::ErrorCode::invalid_stream, "from the handler");
   });
   auto end = std::chrono::steady_clock::now() + 10s;
   while (!sub->error() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);

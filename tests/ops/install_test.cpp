@@ -1,4 +1,4 @@
-// `cmake --install` into a temporary prefix, then an application (examples/client_app) configured
+// `cmake --install` into a temporary prefix, then an application (examples/quickstart) configured
 // and built against that prefix alone with find_package(Even), then run against a real even-server:
 // the installed headers, library and CMake package are complete and work. Needs the whole build
 // (every installed program); ops/even test builds it.
@@ -58,7 +58,7 @@ TEST_F(InstallTest, AnApplicationBuildsAgainstTheInstalledPackageAndRuns) {
 
   // The application knows only the prefix.
   const std::string app = dir_ + "/app";
-  std::vector<std::string> configure = {EVEN_CMAKE_COMMAND, "-S", std::string(EVEN_SOURCE_DIR) + "/examples/client_app",
+  std::vector<std::string> configure = {EVEN_CMAKE_COMMAND, "-S", std::string(EVEN_SOURCE_DIR) + "/examples/quickstart",
                                         "-B", app, "-DCMAKE_PREFIX_PATH=" + prefix, "-DCMAKE_BUILD_TYPE=Release"};
   if (std::string(EVEN_CXX_LAUNCHER).size()) configure.push_back("-DCMAKE_CXX_COMPILER_LAUNCHER=" EVEN_CXX_LAUNCHER);
   if (std::string(EVEN_SANITIZE_FLAGS).size()) {  // the installed library of a sanitizer build needs them too
@@ -73,19 +73,23 @@ TEST_F(InstallTest, AnApplicationBuildsAgainstTheInstalledPackageAndRuns) {
   run_tool({"grep", "-rl", std::string(EVEN_SOURCE_DIR) + "/client/include", app + "/CMakeFiles"}, &deps);
   EXPECT_EQ(deps, "") << "the build used the source tree's headers:\n" << deps;
 
-  // And it runs: one append and a read against even-server (the installed one).
+  // And it runs against even-server (the installed one): appends, reads back and follows the feed,
+  // with the endpoints from a config file read by ClientOptions::from_file.
   TestStore store;
-  const auto writer = loopback_endpoint(), reader = loopback_endpoint();
+  const auto writer = loopback_endpoint(), reader = loopback_endpoint(), feed = loopback_endpoint();
   std::vector<std::string> argv = {prefix + "/bin/even-server", "--writer-endpoint", writer, "--reader-endpoint",
-                                   reader, "--dispatcher-pub-endpoint", loopback_endpoint()};
+                                   reader, "--dispatcher-pub-endpoint", feed};
   for (auto& f : db_flags(store.db())) argv.push_back(f);
   Process server(argv, dir_ + "/even-server.log");
   ASSERT_TRUE(server.wait_for_log("serving appends", 20s)) << server.log();
-  ASSERT_EQ(run_tool({app + "/even-hello", "--writer-endpoint", writer, "--reader-endpoint", reader, "hello-1"}, &out), 0)
-      << out;
-  EXPECT_NE(out.find("appended"), std::string::npos) << out;
-  EXPECT_NE(out.find("read 1 event(s) of hello-1"), std::string::npos) << out;
-  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE stream = 'hello-1' AND event_type = 'Greeted'"), 1);
+  const std::string conf = dir_ + "/client.conf";
+  std::ofstream(conf) << "# the endpoint keys of even.conf\nwriter-endpoint = " << writer << "\nreader-endpoint = " << reader
+                      << "\ndispatcher-pub-endpoint = " << feed << "\n";
+  ASSERT_EQ(run_tool({app + "/quickstart", "--config", conf, "quickstart-1"}, &out), 0) << out << server.log();
+  EXPECT_NE(out.find("appended to quickstart-1: version 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("read quickstart-1/2 Deposited"), std::string::npos) << out;
+  EXPECT_NE(out.find(" quickstart-1 Deposited"), std::string::npos) << "the subscription delivered it\n" << out;
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events WHERE stream = 'quickstart-1'"), 2);
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(20s), 0) << server.log();
 }

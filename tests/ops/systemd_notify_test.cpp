@@ -135,7 +135,7 @@ TEST_F(SystemdNotifyTest, ReaderIsReadyOnlyOnceItReachesTheStore) {
   }
   NotifySocket socket;
   const auto endpoint = loopback_endpoint();
-  auto reader = start("services/reader/even-reader", {"--reader-endpoint", endpoint, "--workers", "2"}, &socket);
+  auto reader = start("services/reader/even-reader", {"--reader-endpoint", endpoint, "--reader.workers", "2"}, &socket);
   auto ready = wait_ready(socket, 20s);
   ASSERT_TRUE(ready) << socket.seen_text() << reader->log();
   EXPECT_NE(ready->find("STATUS=serving reads on " + endpoint), std::string::npos) << *ready;

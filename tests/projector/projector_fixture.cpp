@@ -102,7 +102,7 @@ std::unique_ptr<Process> ProjectorTest::start_projector(const std::string& confi
     argv.push_back(config);
   }
   if (!host) {
-    for (const char* f : {"--progress-interval-ms", "200", "--retry-ms", "200", "--feed-timeout-ms", "1000"})
+    for (const char* f : {"--projector.progress-interval-ms", "200", "--projector.retry-ms", "200", "--projector.feed-timeout-ms", "1000"})
       argv.push_back(f);
   }
   for (auto& f : extra) argv.push_back(f);

@@ -196,7 +196,7 @@ TEST(ClientRead, EmptyStoreHeadAndVersions) {
 }
 
 TEST(ClientRead, PagingAcrossPageBoundaries) {
-  ReaderCluster c(ReaderFlags{{"--page-max-events", "7"}});
+  ReaderCluster c(ReaderFlags{{"--reader.page-max-events", "7"}});
   auto& cl = c.client();
   // Interleave streams so global order differs from any one stream's order.
   for (int round = 0; round < 5; ++round) {
@@ -240,7 +240,7 @@ TEST(ClientRead, PagingAcrossPageBoundaries) {
 }
 
 TEST(ClientRead, PagesAreBoundedByBytes) {
-  ReaderCluster c(ReaderFlags{{"--page-max-bytes", "4096"}});
+  ReaderCluster c(ReaderFlags{{"--reader.page-max-bytes", "4096"}});
   auto& cl = c.client();
   std::vector<client::NewEvent> big;
   for (int i = 0; i < 20; ++i) {
@@ -268,7 +268,7 @@ TEST(ClientRead, PagesAreBoundedByBytes) {
 // Read-all guesses where the page after next starts (exact for dense positions); holes in the
 // global order and pages cut by bytes make the guesses wrong, and the read must stay exact.
 TEST(ClientRead, ReadAllIsExactWithHolesAndPagesCutByBytes) {
-  ReaderCluster c(ReaderFlags{{"--page-max-events", "7", "--page-max-bytes", "4096"}});
+  ReaderCluster c(ReaderFlags{{"--reader.page-max-events", "7", "--reader.page-max-bytes", "4096"}});
   auto& cl = c.client();
   std::mt19937 rng(7);
   for (int round = 0; round < 30; ++round) {
@@ -310,7 +310,7 @@ TEST(ClientRead, ReadAllIsExactWithHolesAndPagesCutByBytes) {
 }
 
 TEST(ClientRead, FiltersByCategoryAndType) {
-  ReaderCluster c(ReaderFlags{{"--page-max-events", "5"}});
+  ReaderCluster c(ReaderFlags{{"--reader.page-max-events", "5"}});
   auto& cl = c.client();
   for (int round = 0; round < 4; ++round) {
     c.append_n("account-" + std::to_string(round), "Deposited", 3);
@@ -360,7 +360,7 @@ TEST(ClientRead, FiltersByCategoryAndType) {
 }
 
 TEST(ClientRead, ReaderRestartedInTheMiddleOfAPagedRead) {
-  ReaderCluster c(ReaderFlags{{"--page-max-events", "5"}});
+  ReaderCluster c(ReaderFlags{{"--reader.page-max-events", "5"}});
   auto& cl = c.client();
   c.append_n("flow-1", "Tick", 150);
   c.append_n("flow-2", "Tock", 50);
@@ -444,7 +444,7 @@ TEST(ClientRead, StoreUnreachableIsUnavailable) {
     cl.head();
     FAIL() << "no Unavailable";
   } catch (const client::Unavailable& e) {
-    EXPECT_EQ(e.code(), schema::ErrorCode::UNAVAILABLE);
+    EXPECT_EQ(e.code(), client::ErrorCode::unavailable);
     EXPECT_NE(std::string(e.what()).find("cannot be reached"), std::string::npos) << e.what();
   }
   EXPECT_THROW(cl.read_all(GlobalSeq(1)), client::Unavailable);
@@ -453,7 +453,7 @@ TEST(ClientRead, StoreUnreachableIsUnavailable) {
 }
 
 TEST(ClientRead, ConcurrentReadersShareTheWorkerPool) {
-  ReaderCluster c(ReaderFlags{{"--page-max-events", "16"}});
+  ReaderCluster c(ReaderFlags{{"--reader.page-max-events", "16"}});
   c.append_n("busy-1", "Tick", 300);
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};

@@ -14,7 +14,7 @@
 namespace even::test {
 
 struct ReaderFlags {
-  std::vector<std::string> extra;  // e.g. {"--page-max-events", "7"}
+  std::vector<std::string> extra;  // e.g. {"--reader.page-max-events", "7"}
 };
 
 class ReaderCluster {

@@ -83,7 +83,7 @@ schema::ReaderRequest::Builder request(capnp::MallocMessageBuilder& msg, std::ui
 
 class ReaderService : public ::testing::Test {
  protected:
-  ReaderCluster cluster{ReaderFlags{{"--max-request-bytes", "4096", "--page-max-events", "3"}}};
+  ReaderCluster cluster{ReaderFlags{{"--reader.max-request-bytes", "4096", "--reader.page-max-events", "3"}}};
   RawClient raw{cluster.reader_endpoint};
 };
 

@@ -30,7 +30,7 @@ class ServerTest : public ::testing::Test {
   void start(std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {test::bin("services/server/even-server"), "--writer-endpoint", writer_,
                                      "--reader-endpoint", reader_, "--dispatcher-pub-endpoint", feed_,
-                                     "--heartbeat-ms", "50"};
+                                     "--dispatcher.heartbeat-ms", "50"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     for (auto& f : test::db_flags(store_.db())) argv.push_back(f);
     auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

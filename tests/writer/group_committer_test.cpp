@@ -17,11 +17,11 @@ AppendCommand cmd(const std::string& stream, ExpectedVersion ex, int n, std::vec
   c.stream = stream;
   c.expected = ex;
   for (int i = 0; i < n; ++i) {
-    AppendCommand::Event e;
-    e.id = i < static_cast<int>(ids.size()) ? ids[static_cast<std::size_t>(i)] : EventId::random();
+    NewEvent e;
+    if (i < static_cast<int>(ids.size())) e.id = ids[static_cast<std::size_t>(i)];
     e.type = "Tested";
     e.payload = "{\"i\":" + std::to_string(i) + "}";
-    e.format = schema::PayloadFormat::JSON;
+    e.format = PayloadFormat::json;
     c.events.push_back(std::move(e));
   }
   return c;
@@ -33,7 +33,7 @@ class GroupCommitterTest : public ::testing::Test {
   std::shared_ptr<spdlog::logger> log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
   GroupCommitter committer{store.db(), CommitterOptions{}, log};
   void SetUp() override { ASSERT_TRUE(committer.start([] { return false; })); }
-  std::vector<AppendOutcome> commit(std::vector<AppendCommand> batch, std::vector<store::StoredEvent>* out = nullptr) {
+  std::vector<AppendOutcome> commit(std::vector<AppendCommand> batch, std::vector<RecordedEvent>* out = nullptr) {
     return committer.commit(batch, out, [] { return false; });
   }
 };
@@ -45,7 +45,7 @@ TEST_F(GroupCommitterTest, MixedBatchFailsOnlyTheBadRequests) {
   auto taken = EventId::random();
   ASSERT_TRUE(commit({cmd("s-9", ExpectedVersion::any(), 1, {taken})})[0].ok());
 
-  std::vector<store::StoredEvent> committed;
+  std::vector<RecordedEvent> committed;
   auto out = commit({cmd("s-1", ExpectedVersion::exact(2), 1),        // ok -> 3
                      cmd("s-1", ExpectedVersion::exact(2), 1),        // conflict: now 3
                      cmd("s-2", ExpectedVersion::exists(), 1),        // conflict: no stream

@@ -190,7 +190,7 @@ TEST(WriterFailover, StandbyTakesOverWhenTheMasterDies) {
   EXPECT_TRUE(standby.process().wait_for_log("standby", std::chrono::seconds(10))) << standby.process().log();
   EXPECT_EQ(standby.process().log().find("serving appends"), std::string::npos);
 
-  WriterProcess refused(store, loopback_endpoint(), {"--no-standby"}, "refused");
+  WriterProcess refused(store, loopback_endpoint(), {"--writer.no-standby"}, "refused");
   EXPECT_NE(refused.process().wait(std::chrono::seconds(10)), 0);
   EXPECT_NE(refused.process().log().find("master lock"), std::string::npos) << refused.process().log();
 

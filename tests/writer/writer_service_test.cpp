@@ -215,8 +215,8 @@ TEST_F(WriterServiceTest, DuplicateIdsAreRejectedAlone) {
 }
 
 TEST_F(WriterServiceTest, InvalidRequestsGetClearErrorsAndChangeNothing) {
-  start({"--max-message-bytes", "65536"});
-  auto expect_invalid = [&](const std::string& stream, std::vector<client::NewEvent> events, schema::ErrorCode code) {
+  start({"--writer.max-message-bytes", "65536"});
+  auto expect_invalid = [&](const std::string& stream, std::vector<client::NewEvent> events, client::ErrorCode code) {
     try {
       client->append(stream, ExpectedVersion::any(), events);
       ADD_FAILURE() << "accepted: " << stream;
@@ -225,14 +225,14 @@ TEST_F(WriterServiceTest, InvalidRequestsGetClearErrorsAndChangeNothing) {
       EXPECT_GT(std::string(e.what()).size(), 20u) << "error should explain itself";
     }
   };
-  expect_invalid("has space", {event()}, schema::ErrorCode::INVALID_STREAM);
-  expect_invalid("", {event()}, schema::ErrorCode::INVALID_STREAM);
-  expect_invalid("$system", {event()}, schema::ErrorCode::INVALID_STREAM);
-  expect_invalid(std::string(201, 'x'), {event()}, schema::ErrorCode::INVALID_STREAM);
-  expect_invalid("ok-1", {}, schema::ErrorCode::INVALID_EVENT);
-  expect_invalid("ok-1", {event("9starts-with-digit")}, schema::ErrorCode::INVALID_EVENT);
+  expect_invalid("has space", {event()}, client::ErrorCode::invalid_stream);
+  expect_invalid("", {event()}, client::ErrorCode::invalid_stream);
+  expect_invalid("$system", {event()}, client::ErrorCode::invalid_stream);
+  expect_invalid(std::string(201, 'x'), {event()}, client::ErrorCode::invalid_stream);
+  expect_invalid("ok-1", {}, client::ErrorCode::invalid_event);
+  expect_invalid("ok-1", {event("9starts-with-digit")}, client::ErrorCode::invalid_event);
   // A valid JSON payload (a string) that is too large: the size is what the writer refuses.
-  expect_invalid("ok-1", {event("T", "\"" + std::string(100000, 'x') + "\"")}, schema::ErrorCode::TOO_LARGE);
+  expect_invalid("ok-1", {event("T", "\"" + std::string(100000, 'x') + "\"")}, client::ErrorCode::too_large);
   EXPECT_THROW(client->append("ok-1", ExpectedVersion::exact(0), {event()}), client::InvalidRequest);
   EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM events"), 0);
   // Still serving.
@@ -241,7 +241,7 @@ TEST_F(WriterServiceTest, InvalidRequestsGetClearErrorsAndChangeNothing) {
 
 // Raw frames on a DEALER: garbage, wrong version, oversized. Each gets an error reply.
 TEST_F(WriterServiceTest, MalformedFramesGetErrorReplies) {
-  start({"--max-message-bytes", "65536"});
+  start({"--writer.max-message-bytes", "65536"});
   zmq::context_t ctx(1);
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::rcvtimeo, 5000);
@@ -298,7 +298,7 @@ TEST_F(WriterServiceTest, ClientTimesOutWhenNoWriterAnswers) {
 // --batch-window-us: after the first request of a batch, the writer waits that long for more, so
 // appends sent together commit together (the stop line counts the batches).
 TEST_F(WriterServiceTest, BatchWindowGroupsAppendsSentTogether) {
-  start({"--batch-window-us", "300000"});
+  start({"--writer.batch-window-us", "300000"});
   client->append("w-0", ExpectedVersion::any(), {event()});
   std::vector<std::future<client::AppendResult>> pending;
   for (int i = 1; i <= 20; ++i)

@@ -292,7 +292,7 @@ int bench_append(int argc, char** argv) {
       std::string endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
       std::vector<std::string> args = {"--writer-endpoint", endpoint, "--db-url", scratch.db().url, "--db-user",
                                        scratch.db().user, "--db-password", scratch.db().password, "--db-name",
-                                       scratch.db().name, "--batch-window-us", std::to_string(batch_window_us),
+                                       scratch.db().name, "--writer.batch-window-us", std::to_string(batch_window_us),
                                        "--log-level", std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"};
       ServiceProcess writer("writer", args);
       std::cerr << "[bench] " << mode << ": " << clients << " clients x " << events_per_append << " events of "

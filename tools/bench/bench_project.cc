@@ -151,7 +151,7 @@ int bench_project(int argc, char** argv) {
   };
   ServiceProcess reader("reader", with({"--reader-endpoint", reader_ep}));
   ServiceProcess dispatcher("dispatcher", with({"--dispatcher-pull-endpoint", pull_ep, "--dispatcher-pub-endpoint",
-                                                pub_ep, "--heartbeat-ms", "100"}));
+                                                pub_ep, "--dispatcher.heartbeat-ms", "100"}));
   client::ClientOptions co;
   co.reader_endpoint = reader_ep;
   co.feed_endpoint = pub_ep;

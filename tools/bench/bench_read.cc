@@ -121,9 +121,9 @@ int bench_read(int argc, char** argv) {
       ("streams", po::value(&streams)->default_value(streams), "streams the events are spread over")
       ("payload-bytes", po::value(&payload_bytes)->default_value(payload_bytes), "payload size of each event")
       ("rounds", po::value(&rounds)->default_value(rounds), "rounds of (raw, reader) reads; the medians are printed")
-      ("workers", po::value(&workers)->default_value(workers), "the reader's --workers")
-      ("page-max-events", po::value(&page_events), "the reader's --page-max-events (default: the reader's)")
-      ("page-max-bytes", po::value(&page_bytes), "the reader's --page-max-bytes (default: the reader's)");
+      ("workers", po::value(&workers)->default_value(workers), "the reader's --reader.workers")
+      ("page-max-events", po::value(&page_events), "the reader's --reader.page-max-events (default: the reader's)")
+      ("page-max-bytes", po::value(&page_bytes), "the reader's --reader.page-max-bytes (default: the reader's)");
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench read --events N [options]");
   if (!vm) return 0;
@@ -136,11 +136,11 @@ int bench_read(int argc, char** argv) {
 
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   const auto& s = scratch.db();
-  std::vector<std::string> reader_args{"--reader-endpoint", endpoint, "--workers", std::to_string(workers),
+  std::vector<std::string> reader_args{"--reader-endpoint", endpoint, "--reader.workers", std::to_string(workers),
                                       "--db-url", s.url, "--db-user", s.user, "--db-password", s.password,
                                       "--db-name", s.name, "--log-level", "warn"};
-  if (page_events) reader_args.insert(reader_args.end(), {"--page-max-events", std::to_string(page_events)});
-  if (page_bytes) reader_args.insert(reader_args.end(), {"--page-max-bytes", std::to_string(page_bytes)});
+  if (page_events) reader_args.insert(reader_args.end(), {"--reader.page-max-events", std::to_string(page_events)});
+  if (page_bytes) reader_args.insert(reader_args.end(), {"--reader.page-max-bytes", std::to_string(page_bytes)});
   ServiceProcess reader("reader", reader_args);
   client::ClientOptions co;
   co.reader_endpoint = endpoint;

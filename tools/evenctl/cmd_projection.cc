@@ -3,7 +3,7 @@
 // status and rebuild read and flag the projector's checkpoints through its public API
 // (even/projector/checkpoint.h): `even_checkpoints` in the query database (--query-db-*) and
 // `projection_stream_checkpoints` in the event store (--db-*). rebuild sets rebuild_requested; a
-// running projector notices it within its --progress-interval-ms, a stopped one at its next start.
+// running projector notices it within its --projector.progress-interval-ms, a stopped one at its next start.
 #include <chrono>
 #include <cstdio>
 #include <iomanip>

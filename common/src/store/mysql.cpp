@@ -39,7 +39,7 @@ std::string describe(const sql::SQLException& e) {
 
 Connection::Connection(std::unique_ptr<sql::Connection> c) : conn_(std::move(c)), stmt_(conn_->createStatement()) {}
 
-std::unique_ptr<Connection> Connection::open(const config::DbOptions& db, bool select_database) {
+std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_database) {
   sql::ConnectOptionsMap opts;
   opts["hostName"] = sql::SQLString(db.url);
   opts["userName"] = sql::SQLString(db.user);

@@ -77,7 +77,7 @@ int read_version(Connection& c) {
 }
 }  // namespace
 
-InitResult init_store(const config::DbOptions& db) {
+InitResult init_store(const DbOptions& db) {
   auto server = Connection::open(db, /*select_database=*/false);
   server->execute("CREATE DATABASE IF NOT EXISTS " + identifier(db.name) +
                   " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
@@ -104,7 +104,7 @@ InitResult init_store(const config::DbOptions& db) {
   return r;
 }
 
-int schema_version(const config::DbOptions& db) {
+int schema_version(const DbOptions& db) {
   try {
     auto c = Connection::open(db, /*select_database=*/true);
     return read_version(*c);

@@ -114,7 +114,7 @@ struct CommandResult {
 // The conflict retries of handle() ran out: other writers kept changing the aggregate.
 class ConcurrencyConflict : public Error {
  public:
-  explicit ConcurrencyConflict(const std::string& message) : Error(schema::ErrorCode::WRONG_EXPECTED_VERSION, message) {}
+  explicit ConcurrencyConflict(const std::string& message) : Error(ErrorCode::wrong_expected_version, message) {}
 };
 
 struct AggregateOptions {

@@ -1,8 +1,14 @@
-// The Even client library: what an application links to append events (and, as the services
-// grow, to read and subscribe). Every call works or throws one of even/client/errors.h.
+// The Even client library: what an application links to append events, read streams, $all,
+// categories, event types and projection streams, and follow them with catch-up subscriptions;
+// aggregates with command handlers and typed event types are built on top of it
+// (even/client/aggregate.h, event_types.h). client/README.md is the guide.
 //
-// A Client owns a ZeroMQ context and one RpcChannel (I/O thread + DEALER) per service it talks
-// to. It is thread-safe: any number of threads may call it at once.
+// Every call works or throws one of even/client/errors.h. A Client owns a ZeroMQ context and,
+// for each of even-writer and even-reader, an I/O thread with the DEALER socket it alone uses;
+// it is thread-safe: any number of threads may call it at once. Subscriptions own their own
+// thread and SUB socket (even/client/subscription.h). ZeroMQ and Cap'n Proto stay behind these
+// headers: they include only the standard library, even/common/types.h and event.h (and
+// nlohmann/json for event_types.h and aggregate.h).
 #pragma once
 
 #include <chrono>
@@ -19,7 +25,6 @@
 #include "even/client/events.h"
 #include "even/client/projection_stream.h"
 #include "even/client/subscription.h"
-#include "even/common/types.h"
 
 namespace even::client {
 
@@ -30,6 +35,13 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{15000};      // per call, retries included
   std::chrono::milliseconds resend_after{3000};  // resend a request that got no answer (safe: idempotent)
   std::size_t max_message_bytes = 16u << 20;
+
+  // The options of an even.conf, the INI-style file the services read (ops/etc/even.conf): the
+  // keys writer-endpoint, reader-endpoint, dispatcher-pub-endpoint and timeout-ms at the top of
+  // the file; other keys, and every key in a [section], belong to the services and are ignored.
+  // '#' starts a comment. Unset keys keep the defaults above. Throws std::runtime_error naming the
+  // file and line when it cannot be read or a line or value is not understood.
+  static ClientOptions from_file(const std::string& path);
 };
 
 class Client {
@@ -97,11 +109,12 @@ class Client {
 
   const ClientOptions& options() const;
 
-  // Private state, shared by the files that implement the client (client/src/client_impl.h).
+  // The client's state, shared by the files that implement it (client/src/client_impl.h); opaque
+  // to applications.
   struct Impl;
-  Impl& impl() { return *impl_; }
 
  private:
+  friend class CatchUpSubscription;  // shares the ZeroMQ context
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,23 +1,40 @@
-// The client's typed exceptions: "call a method, it works or throws".
+// The client's typed exceptions: "call a method, it works or throws". Each carries the client's
+// own ErrorCode (the services' wire codes are mapped to it in client/src/errors.cpp).
 #pragma once
 
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
-#include "even/schemas/common.capnp.h"
-
 namespace even::client {
 
-// Base of everything the client throws for a failed call. code() is the service's error code
-// (or UNAVAILABLE / BUSY for client-side timeouts and connection trouble).
+// Why a call failed.
+enum class ErrorCode {
+  malformed,               // the service could not read the request (a bug, or another protocol)
+  too_large,               // the request or one of its events is above the service's limit
+  unsupported_version,     // the service does not speak this protocol version or request kind
+  invalid_stream,          // stream name empty, too long or with forbidden characters
+  invalid_event,           // bad event id, type, payload declared JSON that is not, empty append
+  wrong_expected_version,  // the stream's version was not the expected one
+  duplicate_event,         // event ids already stored elsewhere (not an idempotent retry)
+  busy,                    // the service stayed saturated until the timeout
+  unavailable,             // the service's store is unreachable, or the client is closing
+  not_found,               // no such stream or projection stream
+  bad_range,               // a read position the service refuses
+  internal,                // the service failed in a way it did not expect
+  timeout,                 // no answer within the call's timeout
+};
+// "wrongExpectedVersion", "timeout", ...: the services' names for the same codes.
+const char* to_string(ErrorCode code);
+
+// Base of everything the client throws for a failed call.
 class Error : public std::runtime_error {
  public:
-  Error(schema::ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
-  schema::ErrorCode code() const { return code_; }
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const { return code_; }
 
  private:
-  schema::ErrorCode code_;
+  ErrorCode code_;
 };
 
 // The stream's version was not what the append expected. current_version() is -1 when the
@@ -25,7 +42,7 @@ class Error : public std::runtime_error {
 class WrongExpectedVersion : public Error {
  public:
   WrongExpectedVersion(const std::string& message, std::int64_t current)
-      : Error(schema::ErrorCode::WRONG_EXPECTED_VERSION, message), current_(current) {}
+      : Error(ErrorCode::wrong_expected_version, message), current_(current) {}
   std::int64_t current_version() const { return current_; }
 
  private:
@@ -45,11 +62,11 @@ class DuplicateEvent : public Error {
   using Error::Error;
 };
 
-// No answer within the call's timeout. For appends the outcome is unknown: retrying the same
-// append (same event ids) is safe.
+// No answer within the call's timeout (code() is ErrorCode::timeout). For appends the outcome is
+// unknown: retrying the same append (same event ids) is safe.
 class Timeout : public Error {
  public:
-  explicit Timeout(const std::string& message) : Error(schema::ErrorCode::UNAVAILABLE, message) {}
+  explicit Timeout(const std::string& message) : Error(ErrorCode::timeout, message) {}
 };
 
 // The service or its store is unavailable or busy and stayed so until the timeout.
@@ -62,8 +79,5 @@ class NotFound : public Error {
  public:
   using Error::Error;
 };
-
-// Throws the exception matching a service error.
-[[noreturn]] void throw_error(schema::ErrorCode code, const std::string& message, std::int64_t current_version = -1);
 
 }  // namespace even::client

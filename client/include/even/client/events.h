@@ -1,39 +1,28 @@
 // Value types of the client API: events to append, recorded events as reads and subscriptions
-// deliver them, and append results.
+// deliver them (the event model of even/common/event.h, named here too), append results, filters.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "even/common/event.h"
 #include "even/common/types.h"
 
 namespace even::client {
 
-enum class PayloadFormat { binary, json };
-
-// An event to append. The id is made here (a random UUID) unless the caller sets one: keep it
-// when retrying, so that the retry is recognised as the same append.
-struct NewEvent {
-  EventId id = EventId::random();
-  std::string type;
-  std::string payload;
-  std::string metadata;
-  PayloadFormat format = PayloadFormat::json;
-};
-
-// An event as stored.
-struct RecordedEvent {
-  GlobalSeq global_seq;
-  EventId id;
-  std::string stream;
-  StreamSeq stream_seq;
-  std::string type;
-  std::int64_t created_at_us = 0;  // commit time, microseconds since the Unix epoch
-  std::string metadata;
-  std::string payload;
-  PayloadFormat format = PayloadFormat::json;
-};
+// The vocabulary the client shares with the services (even/common/types.h, event.h), also under
+// even::client so that an application can name everything of the client in one namespace:
+// positions, event ids, expected versions, the event to append and the event as stored.
+using even::EventId;
+using even::ExpectedVersion;
+using even::GlobalSeq;
+using even::NewEvent;
+using even::PayloadFormat;
+using even::ProjectionSeq;
+using even::RecordedEvent;
+using even::StreamSeq;
+using even::category_of;
 
 struct AppendResult {
   StreamSeq first_stream_seq;

@@ -16,7 +16,7 @@
 // one: the dispatcher is down or `feed_endpoint` is wrong) the subscription follows the store
 // through the reader instead: every `store_poll_interval` it reads the head and, once that head
 // is `store_settle` old, delivers everything up to it. After `feed_timeout` of silence the state
-// becomes feed_unreachable (state(), `on_state_change`, a warning on `log`); when the feed speaks
+// becomes feed_unreachable (state(), `on_state_change`); when the feed speaks
 // again its prev pointers and heartbeats take over from the position reached, so the switch
 // loses nothing and repeats nothing. Reading up to a head taken from the store relies on the
 // single writer of the brief (an event visible at n means every id below n is committed or a
@@ -30,22 +30,14 @@
 // thread, one call at a time. The Client must outlive the subscription.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
-
-#include <spdlog/logger.h>
 
 #include "even/client/events.h"
-#include "even/common/net.h"
-#include "even/common/types.h"
 
 namespace even::client {
 
@@ -61,13 +53,13 @@ enum class SubscriptionState {
 const char* to_string(SubscriptionState state);
 
 struct SubscriptionOptions {
-  // No feed message (event or heartbeat; the dispatcher sends one every --heartbeat-ms) for this
+  // No feed message (event or heartbeat; the dispatcher sends one every --dispatcher.heartbeat-ms) for this
   // long: the feed is unreachable. The SUB socket is then reconnected every feed_timeout.
   std::chrono::milliseconds feed_timeout{3000};
   // While the feed is silent, how often the reader is asked for the store's head.
   std::chrono::milliseconds store_poll_interval{500};
   // A head read from the store is caught up to once it is this old (the dispatcher's
-  // --hole-settle-ms): ids are taken at INSERT, rows appear an instant later.
+  // --dispatcher.hole-settle-ms): ids are taken at INSERT, rows appear an instant later.
   std::chrono::milliseconds store_settle{100};
   // Live messages buffered while history is read; beyond, the feed drops them and the
   // subscription catches up from the reader instead.
@@ -76,10 +68,9 @@ struct SubscriptionOptions {
   std::chrono::milliseconds retry_after{200};
   // Called at each change of state() (not for the first state, catching_up) with the new state
   // and why (e.g. which endpoint is silent), on the subscription's thread; it must not block for
-  // long nor destroy the subscription.
+  // long nor destroy the subscription. This is where an application logs them (evenctl tail
+  // prints them on stderr).
   std::function<void(SubscriptionState state, const std::string& detail)> on_state_change;
-  // When set, state changes are logged here too: feed_unreachable as a warning, the rest as info.
-  std::shared_ptr<spdlog::logger> log;
 };
 
 struct SubscriptionStats {
@@ -106,9 +97,9 @@ class CatchUpSubscription {
   // Thread-safe. Returns when the handler is no longer running.
   void stop();
   // Every event <= position() that matches the filter was handled (thread-safe).
-  GlobalSeq position() const { return GlobalSeq(position_.load()); }
+  GlobalSeq position() const;
   // What it is doing now (thread-safe).
-  SubscriptionState state() const { return state_.load(); }
+  SubscriptionState state() const;
   // state() == live: history is caught up and events come from the feed.
   bool live() const { return state() == SubscriptionState::live; }
   // Set when the subscription stopped because the handler threw.
@@ -116,30 +107,8 @@ class CatchUpSubscription {
   SubscriptionStats stats() const;
 
  private:
-  void run();
-  bool matches(const RecordedEvent& e) const;
-  void handle(const RecordedEvent& e);
-  // Reads history (position, upto] and hands it over; position() is upto afterwards. `upto` must
-  // be vouched for: by the feed, or a store head at least store_settle old.
-  // Returns false when stopped first.
-  bool catch_up(std::uint64_t upto);
-  // The store's head through the reader; nullopt when the reader did not answer or on stop().
-  std::optional<std::uint64_t> store_head();
-  void set_state(SubscriptionState state, const std::string& detail);
-
-  Client& client_;
-  Filter filter_;
-  Handler handler_;
-  SubscriptionOptions options_;
-  std::atomic<std::uint64_t> position_;
-  std::atomic<SubscriptionState> state_{SubscriptionState::catching_up};
-  std::atomic<bool> stop_{false};
-  bool handler_failed_ = false;  // the handler threw; subscription thread only
-  net::Wakeup wakeup_;
-  mutable std::mutex mu_;
-  std::exception_ptr error_;     // guarded by mu_
-  SubscriptionStats stats_;      // guarded by mu_
-  std::thread thread_;
+  class Impl;  // the thread, the SUB socket and the catch-up logic (client/src/subscription.cpp)
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace even::client

@@ -1,28 +1,39 @@
 // Configuration shared by every Even program: options from flags and from an INI-style file
 // (--config FILE; flags win), the store connection options, and logging setup.
+//
+// One file serves every program of a cluster. Its layout:
+//
+//   db-url = tcp://10.0.0.5:3306     <- shared keys first: read by every program that needs them,
+//   reader-endpoint = tcp://...         with one meaning everywhere (kSharedKeys in config.cpp)
+//   [writer]                         <- then a section per service with its own keys; the same key
+//   max-batch-events = 5000             on the command line is --writer.max-batch-events
+//   [reader]
+//   recv-hwm = 1000
+//
+// A program reads the sections of the services it hosts (even-writer: [writer]; even-server: all
+// four) and skips the other services' sections in silence. A key that is neither shared nor of any
+// service (or not of its section) is a warning naming the key and the file, then ignored.
+// Deprecated: before the sections, a service's keys were at the top of the file and plain flags
+// (--recv-hwm); those old names are read for one release, each time with a warning.
 #pragma once
 
 #include <boost/program_options.hpp>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <spdlog/logger.h>
+
+#include "even/common/store/db_options.h"
 
 namespace even::config {
 
 namespace po = boost::program_options;
 
-// Where the event store lives. The same options are used by every service and tool.
-struct DbOptions {
-  std::string url = "tcp://127.0.0.1:3307";  // Connector/C++ host: tcp://HOST:PORT or unix:///path
-  std::string user = "root";
-  std::string password;
-  std::string name = "even";                 // database (schema) name
-  int connect_timeout_s = 5;
-  int read_timeout_s = 60;                   // a query that takes longer counts as a lost connection
-  bool multi_statements = false;             // set in code by users of Connection::execute_script
-};
+// Where the event store lives (store/db_options.h). The same options are used by every service
+// and tool.
+using DbOptions = store::DbOptions;
 
 void add_db_options(po::options_description& desc, DbOptions& db);
 
@@ -33,9 +44,28 @@ struct LogOptions {
 
 void add_log_options(po::options_description& desc, LogOptions& log);
 
-// Parses flags, then the file named by --config (unknown keys in the file are allowed, so all
-// services can share one file). Prints help and returns nullopt on --help; throws
-// po::error with a readable message on bad input.
+// The sections of the services, as in the file and in the flags' prefixes.
+inline constexpr const char* kWriterSection = "writer";
+inline constexpr const char* kReaderSection = "reader";
+inline constexpr const char* kDispatcherSection = "dispatcher";
+inline constexpr const char* kProjectorSection = "projector";
+
+// What parse_services() read: the values, and warnings for the caller to log once its logger
+// exists (an old name of a key or flag, an unknown key in the file).
+struct Parsed {
+  po::variables_map vm;
+  std::vector<std::string> warnings;
+};
+
+// Parses flags, then the file named by --config, for a program that hosts the services of
+// `sections` (their options are in `desc` under "SECTION.KEY"). Flags win over the file; in the
+// file, a key of its section wins over its old name at the top. Prints help and returns nullopt
+// on --help; throws po::error with a readable message on bad input (an unknown flag included).
+std::optional<Parsed> parse_services(int argc, const char* const argv[], po::options_description& desc,
+                                     const std::string& usage, const std::vector<std::string>& sections);
+
+// The same for a program that hosts no service (evenctl, even-bench, examples): it reads the
+// shared keys it registered in `desc`; warnings about the file go to stderr.
 std::optional<po::variables_map> parse(int argc, const char* const argv[], po::options_description& desc,
                                        const std::string& usage,
                                        const po::positional_options_description* positional = nullptr);

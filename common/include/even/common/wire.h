@@ -23,6 +23,7 @@
 #include <variant>
 #include <zmq.hpp>
 
+#include "even/common/event.h"
 #include "even/schemas/common.capnp.h"
 #include "even/schemas/feed.capnp.h"
 #include "even/schemas/reader.capnp.h"
@@ -106,6 +107,23 @@ std::uint64_t peek_request_id(const zmq::message_t& frame) {
 inline std::string_view text_view(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 inline std::string text_string(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 inline capnp::Text::Reader as_text(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+// The event model on the wire (common.capnp): the one encoder and decoder of events, used by the
+// client, the writer, the dispatcher and the reader alike. Text goes with its length (above);
+// bytes are copied once, straight between the message and the event's strings.
+void encode(const NewEvent& e, schema::EventData::Builder out);
+void encode(const RecordedEvent& e, schema::RecordedEvent::Builder out);
+// `in` must be validated (decode<T> did): a 16-byte id (another size gives the zero id) and a
+// known payload format (an unknown one gives binary; the writer refuses it before, see
+// payload_format()).
+NewEvent decode(schema::EventData::Reader in);
+// Into `out`, reusing the capacity of its strings (a read that delivers one event at a time keeps
+// one RecordedEvent). An unknown payload format (from a newer peer) is delivered as binary.
+void decode(schema::RecordedEvent::Reader in, RecordedEvent& out);
+RecordedEvent decode(schema::RecordedEvent::Reader in);
+// The event model's format of a wire value; nullopt for a value this build does not know.
+std::optional<PayloadFormat> payload_format(schema::PayloadFormat f);
+schema::PayloadFormat to_schema(PayloadFormat f);
 
 // Reads every field of `root` once, as its schema types it (text is NUL-terminated and holds no
 // other NUL, data is bytes, lists have the right element size ...). Throws kj::Exception on the

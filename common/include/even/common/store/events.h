@@ -1,39 +1,23 @@
-// Reading event rows: the column list, the row decoder and the conversion to the wire type.
-// Shared by every service that selects from the events table (reader, dispatcher, projector).
+// Reading event rows: the column list and the row decoder, for every service that selects whole
+// events from the events table. A row becomes the event model's RecordedEvent (even/common/event.h);
+// the payload_format column holds PayloadFormat's values (0 binary, 1 json).
 #pragma once
 
 #include <cppconn/resultset.h>
 
-#include <cstdint>
-#include <string>
-
-#include "even/common/types.h"
-#include "even/schemas/common.capnp.h"
+#include "even/common/event.h"
 
 namespace even::store {
-
-struct StoredEvent {
-  GlobalSeq global_seq;
-  EventId event_id;
-  std::string stream;
-  StreamSeq stream_seq;
-  std::string type;
-  std::int64_t created_at_us = 0;
-  std::string metadata;
-  std::string payload;
-  schema::PayloadFormat payload_format = schema::PayloadFormat::BINARY;
-};
 
 // The columns read_event_row() expects, in order, for "SELECT <kEventColumns> FROM events ...".
 inline constexpr const char* kEventColumns =
     "global_seq, event_id, stream, stream_seq, event_type, created_at_us, metadata, payload, payload_format";
 
 // Decodes the current row of a result selected with kEventColumns.
-StoredEvent read_event_row(sql::ResultSet& rs);
+RecordedEvent read_event_row(sql::ResultSet& rs);
 
-// Fills a wire RecordedEvent from a stored one.
-void to_wire(const StoredEvent& e, schema::RecordedEvent::Builder out);
-// And back (for clients and subscribers).
-StoredEvent from_wire(schema::RecordedEvent::Reader in);
+// The payload_format column's value of a format, and back (an unknown value reads as binary).
+inline int format_column(PayloadFormat f) { return f == PayloadFormat::json ? 1 : 0; }
+inline PayloadFormat format_of_column(unsigned value) { return value == 1 ? PayloadFormat::json : PayloadFormat::binary; }
 
 }  // namespace even::store

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "even/common/config.h"
+#include "even/common/store/db_options.h"
 
 namespace even::store {
 
@@ -37,7 +37,7 @@ class Connection {
  public:
   // Connects to db.url. With select_database, also USEs db.name (which must exist).
   // Throws sql::SQLException when the server cannot be reached.
-  static std::unique_ptr<Connection> open(const config::DbOptions& db, bool select_database = true);
+  static std::unique_ptr<Connection> open(const DbOptions& db, bool select_database = true);
 
   void execute(const std::string& sql);
   std::uint64_t update(const std::string& sql);  // returns affected rows

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "even/common/config.h"
+#include "even/common/store/db_options.h"
 
 namespace even::store {
 
@@ -35,9 +35,9 @@ struct InitResult {
 
 // Creates db.name if missing and migrates it to the latest version. Throws sql::SQLException
 // on store errors and std::runtime_error when the store is newer than this program.
-InitResult init_store(const config::DbOptions& db);
+InitResult init_store(const DbOptions& db);
 
 // The applied schema version of db.name (0 when the database or its meta table does not exist).
-int schema_version(const config::DbOptions& db);
+int schema_version(const DbOptions& db);
 
 }  // namespace even::store

@@ -1,0 +1,34 @@
+#include "reader/reader_options.h"
+
+namespace even::reader {
+
+namespace po = config::po;
+
+void add_options(po::options_description& desc, ReaderOptions& r) {
+  po::options_description section("even-reader: [reader] in the config file, --reader.KEY as flags");
+  section.add_options()
+      ("reader.workers", po::value(&r.workers)->default_value(r.workers),
+       "worker threads, each with its own store connection")
+      ("reader.page-max-events", po::value(&r.worker.page.max_events)->default_value(r.worker.page.max_events),
+       "events one page may hold, at most")
+      ("reader.page-max-bytes", po::value(&r.worker.page.max_bytes)->default_value(r.worker.page.max_bytes),
+       "bytes one page may hold, about (a single larger event still goes out alone)")
+      ("reader.max-request-bytes", po::value(&r.worker.limits.max_message_bytes)->default_value(std::size_t{1} << 20),
+       "largest request accepted; larger ones get a tooLarge error")
+      ("reader.recv-hwm", po::value(&r.recv_hwm)->default_value(r.recv_hwm),
+       "requests queued per client connection while every worker is busy")
+      ("reader.send-hwm", po::value(&r.send_hwm)->default_value(r.send_hwm),
+       "pages queued per client connection before further ones are dropped");
+  desc.add(section);
+}
+
+void finish_options(const ReaderOptions& r) {
+  if (r.workers < 1 || r.workers > 256) throw po::error("--reader.workers must be 1..256");
+  if (r.worker.page.max_events < 1 || r.worker.page.max_events > 1000000)
+    throw po::error("--reader.page-max-events must be 1..1000000");
+  if (r.worker.page.max_bytes < 1024) throw po::error("--reader.page-max-bytes must be at least 1024");
+  if (r.worker.limits.max_message_bytes < 1024) throw po::error("--reader.max-request-bytes must be at least 1024");
+  if (r.recv_hwm < 0 || r.send_hwm < 0) throw po::error("--reader.recv-hwm and --reader.send-hwm must not be negative");
+}
+
+}  // namespace even::reader
