@@ -59,6 +59,265 @@ bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosi
   return false;
 }
 
+// ---- The steps of one attempt (GroupCommitter::attempt), in the order it takes them ----
+
+using Versions = std::unordered_map<std::string, std::int64_t>;                  // stream -> version (0: none)
+using StoredPositions = std::unordered_map<EventId, StoredPosition, EventIdHash>;  // where an id is stored
+using GlobalSeqs = std::unordered_map<EventId, std::uint64_t, EventIdHash>;        // read-back positions
+
+// "a,b,c": the hex event ids of the commands `which` of `batch`, for an IN (...) clause.
+void append_event_ids(std::string& sql, std::span<const AppendCommand> batch, const std::vector<std::size_t>& which) {
+  bool first = true;
+  for (auto i : which)
+    for (const auto& e : batch[i].events) {
+      if (!first) sql += ',';
+      first = false;
+      store::append_hex(sql, e.id.data(), EventId::kSize);
+    }
+}
+
+// 1. The current version of every stream of the batch: from `cache` (this process is the only
+//    writer while it holds the lock), the rest from the store in one SELECT. 0 means "no such
+//    stream". Should another process write anyway, the UNIQUE (stream, stream_seq) key refuses the
+//    insert and the batch is redone.
+Versions read_versions(store::Connection& conn, const Versions& cache, std::span<const AppendCommand> batch) {
+  Versions versions;
+  std::vector<std::string_view> misses;
+  for (const auto& c : batch) {
+    if (versions.count(c.stream)) continue;
+    if (auto it = cache.find(c.stream); it != cache.end()) {
+      versions.emplace(c.stream, it->second);
+    } else {
+      versions.emplace(c.stream, 0);
+      misses.push_back(c.stream);
+    }
+  }
+  if (!misses.empty()) {
+    std::string sql = "SELECT stream, version FROM streams WHERE stream IN (";
+    append_list(sql, misses, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
+    sql += ")";
+    auto rs = conn.query(sql);
+    while (rs->next()) {
+      auto s = rs->getString(1);
+      versions[std::string(s.c_str(), s.length())] = rs->getInt64(2);
+    }
+  }
+  return versions;
+}
+
+// 2. Where the event ids of the commands `which` are stored already, if anywhere (one SELECT).
+StoredPositions read_stored_positions(store::Connection& conn, std::span<const AppendCommand> batch,
+                                      const std::vector<std::size_t>& which) {
+  StoredPositions stored;
+  std::string sql = "SELECT event_id, stream, stream_seq, global_seq FROM events WHERE event_id IN (";
+  append_event_ids(sql, batch, which);
+  sql += ")";
+  auto rs = conn.query(sql);
+  while (rs->next()) {
+    auto id = rs->getString(1);
+    auto st = rs->getString(2);
+    if (auto parsed = EventId::from_bytes(id.c_str(), id.length()))
+      stored[*parsed] = {std::string(st.c_str(), st.length()), rs->getInt64(3), rs->getUInt64(4)};
+  }
+  return stored;
+}
+
+// Whether a command's ids are stored: nullopt when none is; otherwise the outcome (an idempotent
+// success when they are where this command would have put them, else a duplicate).
+std::optional<AppendOutcome> classify_stored(const AppendCommand& cmd, const StoredPositions& stored) {
+  std::vector<const StoredPosition*> positions;
+  for (const auto& e : cmd.events)
+    if (auto it = stored.find(e.id); it != stored.end()) positions.push_back(&it->second);
+  if (positions.empty()) return std::nullopt;
+  AppendOutcome o;
+  if (positions.size() < cmd.events.size()) {
+    o.error = schema::ErrorCode::DUPLICATE_EVENT;
+    o.message = std::to_string(positions.size()) + " of the " + std::to_string(cmd.events.size()) +
+                " event ids are already stored: a partial overlap with an earlier append";
+  } else if (is_same_append(cmd, positions)) {
+    o.idempotent = true;
+    o.first_seq = StreamSeq(positions.front()->stream_seq);
+    o.last_seq = StreamSeq(positions.back()->stream_seq);
+    o.first_global = GlobalSeq(positions.front()->global_seq);
+    o.last_global = GlobalSeq(positions.back()->global_seq);
+  } else {
+    o.error = schema::ErrorCode::DUPLICATE_EVENT;
+    o.message = "these event ids are already stored, at other positions (stream '" + positions.front()->stream +
+                "', sequence " + std::to_string(positions.front()->stream_seq) + ")";
+  }
+  return o;
+}
+
+// What deciding a batch concluded, command by command (indexes into the batch).
+struct Decisions {
+  std::vector<AppendOutcome> out;      // one a command: stream positions of the accepted, errors, retries
+  std::vector<std::size_t> accepted;   // to insert, in batch order
+  std::vector<std::ptrdiff_t> alias;   // >= 0: a resend of that earlier command of this batch
+  std::vector<std::size_t> conflicts;  // wrong expected version (perhaps a retry that landed)
+  std::size_t rows = 0;                // events to insert
+
+  // The outcomes, where a resend gets its original's as an idempotent success.
+  std::vector<AppendOutcome> finish() && {
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (alias[i] >= 0) out[i] = out[static_cast<std::size_t>(alias[i])], out[i].idempotent = true;
+    return std::move(out);
+  }
+};
+
+// 3. Decides each command in order against `versions` as earlier commands leave them (and
+//    advances them). `stored` (with the id check) says which ids are stored already.
+Decisions decide(std::span<const AppendCommand> batch, Versions& versions, const StoredPositions* stored) {
+  Decisions d;
+  d.out.resize(batch.size());
+  d.alias.assign(batch.size(), -1);
+  std::unordered_map<EventId, std::size_t, EventIdHash> batch_ids;  // id -> accepted command index
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& cmd = batch[i];
+    auto& o = d.out[i];
+    if (stored) {
+      if (auto known = classify_stored(cmd, *stored)) {
+        o = std::move(*known);
+        continue;
+      }
+    }
+    // The same ids earlier in this batch: a resend that met its original here.
+    std::size_t in_batch = 0;
+    std::ptrdiff_t earlier = -1;
+    for (const auto& e : cmd.events)
+      if (auto it = batch_ids.find(e.id); it != batch_ids.end()) {
+        ++in_batch;
+        earlier = static_cast<std::ptrdiff_t>(it->second);
+      }
+    if (in_batch > 0) {
+      const auto& other = batch[static_cast<std::size_t>(earlier)];
+      bool same = in_batch == cmd.events.size() && other.stream == cmd.stream &&
+                  other.events.size() == cmd.events.size();
+      for (std::size_t k = 0; same && k < cmd.events.size(); ++k) same = other.events[k].id == cmd.events[k].id;
+      if (same) {
+        d.alias[i] = earlier;
+      } else {
+        o.error = schema::ErrorCode::DUPLICATE_EVENT;
+        o.message = "event ids overlap with another append in flight";
+      }
+      continue;
+    }
+    const std::int64_t current = versions[cmd.stream];
+    if (!expected_matches(cmd.expected, current)) {
+      d.conflicts.push_back(i);
+      o.error = schema::ErrorCode::WRONG_EXPECTED_VERSION;
+      o.current_version = current > 0 ? current : -1;
+      o.message = "expected version " + cmd.expected.to_string() + ", but the stream " +
+                  (current > 0 ? "is at version " + std::to_string(current) : std::string("does not exist"));
+      continue;
+    }
+    o.first_seq = StreamSeq(current + 1);
+    o.last_seq = StreamSeq(current + static_cast<std::int64_t>(cmd.events.size()));
+    versions[cmd.stream] = o.last_seq.value();
+    d.accepted.push_back(i);
+    d.rows += cmd.events.size();
+    for (const auto& e : cmd.events) batch_ids.emplace(e.id, i);
+  }
+  return d;
+}
+
+// The version each stream an accepted command appends to reaches.
+std::unordered_map<std::string_view, std::int64_t> new_stream_versions(std::span<const AppendCommand> batch,
+                                                                       const Decisions& d) {
+  std::unordered_map<std::string_view, std::int64_t> touched;
+  for (auto i : d.accepted) touched[batch[i].stream] = d.out[i].last_seq.value();
+  return touched;
+}
+
+// 4. The batch's one round trip: INSERT events (one row for every accepted event, in batch order);
+//    INSERT streams (the new versions); SELECT LAST_INSERT_ID(); COMMIT (not when the ids are read
+//    back: that SELECT comes first). A failure in any statement stops the rest, and the transaction
+//    is rolled back by the caller; a lost connection leaves the outcome unknown.
+std::string batch_script(std::span<const AppendCommand> batch, const Decisions& d,
+                         const std::unordered_map<std::string_view, std::int64_t>& touched, std::int64_t created,
+                         bool read_back_ids) {
+  std::string sql;
+  sql.reserve(1024 + d.rows * 160);
+  sql +=
+      "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
+      "payload_format) VALUES ";
+  bool first_row = true;
+  for (auto i : d.accepted) {
+    const auto& cmd = batch[i];
+    std::int64_t seq = d.out[i].first_seq.value();
+    for (const auto& e : cmd.events) {
+      if (!first_row) sql += ',';
+      first_row = false;
+      sql += '(';
+      store::append_hex(sql, e.id.data(), EventId::kSize);
+      sql += ',';
+      store::append_quoted(sql, cmd.stream);
+      sql += ',' + std::to_string(seq++) + ',';
+      store::append_quoted(sql, category_of(cmd.stream));
+      sql += ',';
+      store::append_quoted(sql, e.type);
+      sql += ',' + std::to_string(created) + ',';
+      store::append_hex(sql, e.metadata.data(), e.metadata.size());
+      sql += ',';
+      store::append_hex(sql, e.payload.data(), e.payload.size());
+      sql += e.format == PayloadFormat::json ? ",1)" : ",0)";
+    }
+  }
+  sql += "; INSERT INTO streams (stream, version, updated_at_us) VALUES ";
+  bool first_stream = true;
+  for (const auto& [name, version] : touched) {
+    if (!first_stream) sql += ',';
+    first_stream = false;
+    sql += '(';
+    store::append_quoted(sql, name);
+    sql += ',' + std::to_string(version) + ',' + std::to_string(created) + ')';
+  }
+  sql += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at_us = VALUES(updated_at_us)";
+  sql += "; SELECT LAST_INSERT_ID()";
+  if (!read_back_ids) sql += "; COMMIT";
+  return sql;
+}
+
+// With autoinc mode 2: the global positions the insert gave the accepted events (one SELECT).
+GlobalSeqs read_global_seqs(store::Connection& conn, std::span<const AppendCommand> batch, const Decisions& d) {
+  GlobalSeqs read_back;
+  std::string q = "SELECT event_id, global_seq FROM events WHERE event_id IN (";
+  append_event_ids(q, batch, d.accepted);
+  q += ")";
+  auto rs = conn.query(q);
+  while (rs->next()) {
+    auto id = rs->getString(1);
+    if (auto parsed = EventId::from_bytes(id.c_str(), id.length())) read_back[*parsed] = rs->getUInt64(2);
+  }
+  return read_back;
+}
+
+// 5. Global positions for the replies of the accepted commands, consecutive from `first_global`
+//    or, with `read_back`, as read back; and the committed events for the dispatcher.
+void assign_positions(std::span<const AppendCommand> batch, Decisions& d, std::uint64_t first_global,
+                      GlobalSeqs* read_back, std::int64_t created, std::vector<RecordedEvent>* committed) {
+  std::uint64_t next = first_global;
+  for (auto i : d.accepted) {
+    const auto& cmd = batch[i];
+    std::int64_t seq = d.out[i].first_seq.value();
+    for (std::size_t k = 0; k < cmd.events.size(); ++k) {
+      const auto& e = cmd.events[k];
+      std::uint64_t g = read_back ? (*read_back)[e.id] : next++;
+      if (k == 0) d.out[i].first_global = GlobalSeq(g);
+      if (k + 1 == cmd.events.size()) d.out[i].last_global = GlobalSeq(g);
+      if (committed)
+        committed->push_back(RecordedEvent{GlobalSeq(g), e.id, cmd.stream, StreamSeq(seq), e.type, created, {}, {},
+                                           e.format});  // no metadata and payload: see GroupCommitter::commit()
+      ++seq;
+    }
+  }
+}
+
+std::vector<std::size_t> all_indexes(std::size_t n) {
+  std::vector<std::size_t> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = i;
+  return all;
+}
+
 }  // namespace
 
 std::size_t AppendCommand::payload_bytes() const {
@@ -191,253 +450,51 @@ void GroupCommitter::repair_stream_versions(std::span<const AppendCommand> batch
                b.stream, b.in_events, b.believed, b.in_streams);
 }
 
+// One try, in its steps: (1) the streams' versions, (2) with check_ids where the batch's ids are
+// stored already, (3) decide each append, asking the store about the ids of a conflict (a retry
+// that landed?), (4) one round trip that inserts the events and the streams' new versions and
+// commits, (5) the global positions. Throws sql::SQLException with the transaction open; commit()
+// decides about redoing it.
 std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand> batch,
                                                    std::vector<RecordedEvent>* committed, bool check_ids) {
-  std::vector<AppendOutcome> out(batch.size());
   conn_->begin();
   if (batch.empty()) {  // the idle probe: one round trip (a COMMIT with nothing to commit sends none)
     conn_->query_int("SELECT 1");
-    return out;
+    return {};
   }
 
-  // 1. Current versions: from the cache (this process is the only writer while it holds the
-  //    lock), the rest from the store. 0 means "no such stream". Should another process write
-  //    anyway, the UNIQUE (stream, stream_seq) key refuses the insert and the batch is redone.
-  std::unordered_map<std::string, std::int64_t> versions;
-  {
-    std::vector<std::string_view> misses;
-    for (const auto& c : batch) {
-      if (versions.count(c.stream)) continue;
-      if (auto it = version_cache_.find(c.stream); it != version_cache_.end()) {
-        versions.emplace(c.stream, it->second);
-      } else {
-        versions.emplace(c.stream, 0);
-        misses.push_back(c.stream);
-      }
-    }
-    if (!misses.empty()) {
-      std::string sql = "SELECT stream, version FROM streams WHERE stream IN (";
-      append_list(sql, misses, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
-      sql += ")";
-      auto rs = conn_->query(sql);
-      while (rs->next()) {
-        auto s = rs->getString(1);
-        versions[std::string(s.c_str(), s.length())] = rs->getInt64(2);
-      }
-    }
-  }
-
-  // 2. With check_ids: where each event id is stored already, if anywhere.
-  std::unordered_map<EventId, StoredPosition, EventIdHash> stored;
-  auto look_up_ids = [&](const std::vector<std::size_t>& which) {
-    std::string sql = "SELECT event_id, stream, stream_seq, global_seq FROM events WHERE event_id IN (";
-    bool first = true;
-    for (auto i : which)
-      for (const auto& e : batch[i].events) {
-        if (!first) sql += ',';
-        first = false;
-        store::append_hex(sql, e.id.data(), EventId::kSize);
-      }
-    sql += ")";
-    auto rs = conn_->query(sql);
-    while (rs->next()) {
-      auto id = rs->getString(1);
-      auto st = rs->getString(2);
-      if (auto parsed = EventId::from_bytes(id.c_str(), id.length()))
-        stored[*parsed] = {std::string(st.c_str(), st.length()), rs->getInt64(3), rs->getUInt64(4)};
-    }
-  };
-  if (check_ids) {
-    std::vector<std::size_t> all(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) all[i] = i;
-    look_up_ids(all);
-  }
-  // Whether a command's ids are stored: nullopt when none is; otherwise the outcome (an
-  // idempotent success when they are where this command would have put them, else a duplicate).
-  auto classify_stored = [&](const AppendCommand& cmd) -> std::optional<AppendOutcome> {
-    std::vector<const StoredPosition*> positions;
-    for (const auto& e : cmd.events)
-      if (auto it = stored.find(e.id); it != stored.end()) positions.push_back(&it->second);
-    if (positions.empty()) return std::nullopt;
-    AppendOutcome o;
-    if (positions.size() < cmd.events.size()) {
-      o.error = schema::ErrorCode::DUPLICATE_EVENT;
-      o.message = std::to_string(positions.size()) + " of the " + std::to_string(cmd.events.size()) +
-                  " event ids are already stored: a partial overlap with an earlier append";
-    } else if (is_same_append(cmd, positions)) {
-      o.idempotent = true;
-      o.first_seq = StreamSeq(positions.front()->stream_seq);
-      o.last_seq = StreamSeq(positions.back()->stream_seq);
-      o.first_global = GlobalSeq(positions.front()->global_seq);
-      o.last_global = GlobalSeq(positions.back()->global_seq);
-    } else {
-      o.error = schema::ErrorCode::DUPLICATE_EVENT;
-      o.message = "these event ids are already stored, at other positions (stream '" + positions.front()->stream +
-                  "', sequence " + std::to_string(positions.front()->stream_seq) + ")";
-    }
-    return o;
-  };
-
-  // 3. Decide each command in order against the versions as earlier commands leave them.
-  std::unordered_map<EventId, std::size_t, EventIdHash> batch_ids;  // id -> accepted command index
-  std::vector<std::ptrdiff_t> alias(batch.size(), -1);                // retry of an earlier command here
-  std::vector<bool> accepted(batch.size(), false);
-  std::vector<std::size_t> conflicts;
-  std::size_t rows = 0;
+  Versions versions = read_versions(*conn_, version_cache_, batch);
+  std::optional<StoredPositions> stored;
+  if (check_ids) stored = read_stored_positions(*conn_, batch, all_indexes(batch.size()));
   const std::int64_t created = now_us();
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& cmd = batch[i];
-    auto& o = out[i];
-    if (check_ids) {
-      if (auto known = classify_stored(cmd)) {
-        o = std::move(*known);
-        continue;
-      }
-    }
-    // The same ids earlier in this batch: a resend that met its original here.
-    std::size_t in_batch = 0;
-    std::ptrdiff_t earlier = -1;
-    for (const auto& e : cmd.events)
-      if (auto it = batch_ids.find(e.id); it != batch_ids.end()) {
-        ++in_batch;
-        earlier = static_cast<std::ptrdiff_t>(it->second);
-      }
-    if (in_batch > 0) {
-      const auto& other = batch[static_cast<std::size_t>(earlier)];
-      bool same = in_batch == cmd.events.size() && other.stream == cmd.stream &&
-                  other.events.size() == cmd.events.size();
-      for (std::size_t k = 0; same && k < cmd.events.size(); ++k) same = other.events[k].id == cmd.events[k].id;
-      if (same) {
-        alias[i] = earlier;
-      } else {
-        o.error = schema::ErrorCode::DUPLICATE_EVENT;
-        o.message = "event ids overlap with another append in flight";
-      }
-      continue;
-    }
-    const std::int64_t current = versions[cmd.stream];
-    if (!expected_matches(cmd.expected, current)) {
-      conflicts.push_back(i);
-      o.error = schema::ErrorCode::WRONG_EXPECTED_VERSION;
-      o.current_version = current > 0 ? current : -1;
-      o.message = "expected version " + cmd.expected.to_string() + ", but the stream " +
-                  (current > 0 ? "is at version " + std::to_string(current) : std::string("does not exist"));
-      continue;
-    }
-    o.first_seq = StreamSeq(current + 1);
-    o.last_seq = StreamSeq(current + static_cast<std::int64_t>(cmd.events.size()));
-    versions[cmd.stream] = o.last_seq.value();
-    accepted[i] = true;
-    rows += cmd.events.size();
-    for (const auto& e : cmd.events) batch_ids.emplace(e.id, i);
-  }
+  Decisions d = decide(batch, versions, stored ? &*stored : nullptr);
 
   // A conflict may be a retry of an append that already landed: ask the store about those ids.
-  if (!check_ids && !conflicts.empty()) {
-    look_up_ids(conflicts);
-    for (auto i : conflicts)
-      if (auto known = classify_stored(batch[i])) out[i] = std::move(*known);
+  if (!check_ids && !d.conflicts.empty()) {
+    const StoredPositions landed = read_stored_positions(*conn_, batch, d.conflicts);
+    for (auto i : d.conflicts)
+      if (auto known = classify_stored(batch[i], landed)) d.out[i] = std::move(*known);
   }
 
-  if (rows == 0) {
+  if (d.rows == 0) {
     conn_->commit();
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (alias[i] >= 0) out[i] = out[static_cast<std::size_t>(alias[i])], out[i].idempotent = true;
-    return out;
+    return std::move(d).finish();
   }
 
-  // 4. One multi-row INSERT for every accepted event, in batch order.
-  std::string sql;
-  sql.reserve(1024 + rows * 160);
-  sql +=
-      "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
-      "payload_format) VALUES ";
-  bool first_row = true;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!accepted[i]) continue;
-    const auto& cmd = batch[i];
-    std::int64_t seq = out[i].first_seq.value();
-    for (const auto& e : cmd.events) {
-      if (!first_row) sql += ',';
-      first_row = false;
-      sql += '(';
-      store::append_hex(sql, e.id.data(), EventId::kSize);
-      sql += ',';
-      store::append_quoted(sql, cmd.stream);
-      sql += ',' + std::to_string(seq++) + ',';
-      store::append_quoted(sql, category_of(cmd.stream));
-      sql += ',';
-      store::append_quoted(sql, e.type);
-      sql += ',' + std::to_string(created) + ',';
-      store::append_hex(sql, e.metadata.data(), e.metadata.size());
-      sql += ',';
-      store::append_hex(sql, e.payload.data(), e.payload.size());
-      sql += e.format == PayloadFormat::json ? ",1)" : ",0)";
-    }
-  }
-  // 5. The streams' new versions, in the same round trip: INSERT events; INSERT streams;
-  //    SELECT LAST_INSERT_ID(); COMMIT. A failure in any statement stops the rest, and the
-  //    transaction is rolled back by the caller; a lost connection leaves the outcome unknown.
-  std::unordered_map<std::string_view, std::int64_t> touched;
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    if (accepted[i]) touched[batch[i].stream] = out[i].last_seq.value();
-  sql += "; INSERT INTO streams (stream, version, updated_at_us) VALUES ";
-  bool first_stream = true;
-  for (const auto& [name, version] : touched) {
-    if (!first_stream) sql += ',';
-    first_stream = false;
-    sql += '(';
-    store::append_quoted(sql, name);
-    sql += ',' + std::to_string(version) + ',' + std::to_string(created) + ')';
-  }
-  sql += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at_us = VALUES(updated_at_us)";
-  sql += "; SELECT LAST_INSERT_ID()";
-  if (!read_back_ids_) sql += "; COMMIT";
-  const std::uint64_t first_global =
-      static_cast<std::uint64_t>(conn_->execute_script(sql, read_back_ids_ ? 3 : 4, 2).value_or(0));
-
-  std::unordered_map<EventId, std::uint64_t, EventIdHash> read_back;
+  const auto touched = new_stream_versions(batch, d);
+  const std::uint64_t first_global = static_cast<std::uint64_t>(
+      conn_->execute_script(batch_script(batch, d, touched, created, read_back_ids_), read_back_ids_ ? 3 : 4, 2)
+          .value_or(0));
+  GlobalSeqs read_back;
   if (read_back_ids_) {
-    std::string q = "SELECT event_id, global_seq FROM events WHERE event_id IN (";
-    bool first = true;
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (accepted[i])
-        for (const auto& e : batch[i].events) {
-          if (!first) q += ',';
-          first = false;
-          store::append_hex(q, e.id.data(), EventId::kSize);
-        }
-    q += ")";
-    auto rs = conn_->query(q);
-    while (rs->next()) {
-      auto id = rs->getString(1);
-      if (auto parsed = EventId::from_bytes(id.c_str(), id.length())) read_back[*parsed] = rs->getUInt64(2);
-    }
+    read_back = read_global_seqs(*conn_, batch, d);
     conn_->commit();
   }
   if (version_cache_.size() + touched.size() > kMaxCachedStreams) version_cache_.clear();
   for (const auto& [name, version] : touched) version_cache_[std::string(name)] = version;
 
-  // 6. Positions for the replies and the committed events for the dispatcher.
-  std::uint64_t next = first_global;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!accepted[i]) continue;
-    const auto& cmd = batch[i];
-    std::int64_t seq = out[i].first_seq.value();
-    for (std::size_t k = 0; k < cmd.events.size(); ++k) {
-      const auto& e = cmd.events[k];
-      std::uint64_t g = read_back_ids_ ? read_back[e.id] : next++;
-      if (k == 0) out[i].first_global = GlobalSeq(g);
-      if (k + 1 == cmd.events.size()) out[i].last_global = GlobalSeq(g);
-      if (committed)
-        committed->push_back(RecordedEvent{GlobalSeq(g), e.id, cmd.stream, StreamSeq(seq), e.type, created, {}, {},
-                                           e.format});  // no metadata and payload: see commit()
-      ++seq;
-    }
-  }
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    if (alias[i] >= 0) out[i] = out[static_cast<std::size_t>(alias[i])], out[i].idempotent = true;
-  return out;
+  assign_positions(batch, d, first_global, read_back_ids_ ? &read_back : nullptr, created, committed);
+  return std::move(d).finish();
 }
 
 std::vector<AppendOutcome> GroupCommitter::commit_one_by_one(std::span<const AppendCommand> batch,
