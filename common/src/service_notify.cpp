@@ -30,11 +30,32 @@ ServiceNotifier::ServiceNotifier() : enabled_(notify_socket_set()) {
   if (enabled_ && sd_watchdog_enabled(0, &usec) > 0) watchdog_ = std::chrono::microseconds(usec);
 }
 
-int ServiceNotifier::join(std::string name) {
+int ServiceNotifier::join(std::string name, std::shared_ptr<std::atomic<std::int64_t>> last_loop) {
   std::lock_guard lock(mu_);
   const int id = next_id_++;
   parts_[id].name = std::move(name);
+  parts_[id].last_loop = std::move(last_loop);
   return id;
+}
+
+std::vector<PartHealth> ServiceNotifier::health() const {
+  static constexpr const char* kStates[] = {"starting", "ready", "standby", "not ready"};
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  std::lock_guard lock(mu_);
+  std::vector<PartHealth> out;
+  for (const auto& [_, p] : parts_) {
+    PartHealth h;
+    h.name = p.name;
+    h.state = kStates[static_cast<int>(p.state)];
+    h.status = p.status;
+    h.ready = p.state == State::ready;
+    const auto last = p.last_loop ? p.last_loop->load(std::memory_order_relaxed) : now;
+    h.since_loop_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::duration(std::max<std::int64_t>(0, now - last)))
+            .count();
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 void ServiceNotifier::leave(int id) {
@@ -55,13 +76,14 @@ void ServiceNotifier::leave(int id) {
   if (!msg.empty()) send(msg);
 }
 
-void ServiceNotifier::ready(int id, std::string_view status) {
-  if (!enabled_) return;
+void ServiceNotifier::ready(int id, std::string_view status, State state) {
   std::lock_guard lock(mu_);
   auto it = parts_.find(id);
   if (it == parts_.end()) return;
   it->second.ready = true;
+  it->second.state = state;
   it->second.status = one_line(status);
+  if (!enabled_) return;
   std::string msg;
   if (!ready_sent_ && !stopping_sent_ && all_ready()) {
     msg = "READY=1\n";
@@ -74,12 +96,13 @@ void ServiceNotifier::ready(int id, std::string_view status) {
   if (!msg.empty()) send(msg);
 }
 
-void ServiceNotifier::status(int id, std::string_view text) {
-  if (!enabled_) return;
+void ServiceNotifier::status(int id, std::string_view text, std::optional<State> state) {
   std::lock_guard lock(mu_);
   auto it = parts_.find(id);
-  if (it == parts_.end() || stopping_sent_) return;
+  if (it == parts_.end()) return;
+  if (state) it->second.state = *state;
   it->second.status = one_line(text);
+  if (!enabled_ || stopping_sent_) return;
   if (auto s = joined_status(); s != last_status_) {
     send("STATUS=" + s);
     last_status_ = s;
@@ -131,8 +154,11 @@ void ServiceNotifier::send(const std::string& message) {
 // --- ServiceNotify -----------------------------------------------------------------------------
 
 ServiceNotify::ServiceNotify(std::shared_ptr<ServiceNotifier> notifier, std::string name)
-    : notifier_(notifier ? notifier : std::make_shared<ServiceNotifier>()), speaks_for_process_(!notifier) {
-  id_ = notifier_->join(std::move(name));
+    : notifier_(notifier ? notifier : std::make_shared<ServiceNotifier>()),
+      last_loop_(std::make_shared<std::atomic<std::int64_t>>(
+          std::chrono::steady_clock::now().time_since_epoch().count())),
+      speaks_for_process_(!notifier) {
+  id_ = notifier_->join(std::move(name), last_loop_);
   if (notifier_->watchdog_timeout().count() > 0) {
     ping_every_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(notifier_->watchdog_timeout()) / 4;
     next_ping_ = std::chrono::steady_clock::now();
@@ -144,7 +170,15 @@ ServiceNotify::~ServiceNotify() {
 }
 
 void ServiceNotify::ready(std::string_view status) {
-  if (id_ >= 0) notifier_->ready(id_, status);
+  if (id_ >= 0) notifier_->ready(id_, status, ServiceNotifier::State::ready);
+}
+
+void ServiceNotify::standby(std::string_view status) {
+  if (id_ >= 0) notifier_->ready(id_, status, ServiceNotifier::State::standby);
+}
+
+void ServiceNotify::not_ready(std::string_view status) {
+  if (id_ >= 0) notifier_->status(id_, status, ServiceNotifier::State::not_ready);
 }
 
 void ServiceNotify::status(std::string_view text) {
@@ -162,6 +196,7 @@ bool ServiceNotify::watchdog_due() const {
 }
 
 void ServiceNotify::ping() {
+  looped();
   if (id_ < 0) return;
   if (ping_every_.count() > 0) next_ping_ = std::chrono::steady_clock::now() + ping_every_;
   notifier_->ping(id_);

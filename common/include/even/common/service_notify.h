@@ -13,15 +13,28 @@
 //   notify.stopping();                                            // STOPPING=1
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace even::notify {
+
+// What a service says about itself, for GET /health/ready and /health/live (metrics_http.h).
+struct PartHealth {
+  std::string name;    // "writer", "reader", ...
+  std::string state;   // "starting", "ready", "standby", "not ready"
+  std::string status;  // the last STATUS= text of this service
+  bool ready = false;  // it can serve (a standby writer cannot)
+  // Seconds since its main loop last went round (ServiceNotify::alive/looped).
+  double since_loop_seconds = 0;
+};
 
 // The process's channel to the service manager, shared by the services of one process
 // (even-server runs several). It joins what they report, so that the process is seen as one:
@@ -47,12 +60,17 @@ class ServiceNotifier {
   // speaks for the process (see ServiceNotify).
   void stopping();
 
+  // Each joined service's state, in the order they joined. Recorded with or without
+  // NOTIFY_SOCKET.
+  std::vector<PartHealth> health() const;
+
  private:
   friend class ServiceNotify;
-  int join(std::string name);
+  enum class State { starting, ready, standby, not_ready };
+  int join(std::string name, std::shared_ptr<std::atomic<std::int64_t>> last_loop);
   void leave(int id);
-  void ready(int id, std::string_view status);
-  void status(int id, std::string_view text);
+  void ready(int id, std::string_view status, State state);
+  void status(int id, std::string_view text, std::optional<State> state = std::nullopt);
   void ping(int id);
   // The following need mu_ held.
   std::string joined_status() const;
@@ -64,10 +82,13 @@ class ServiceNotifier {
   struct Part {
     std::string name;
     std::string status;
-    bool ready = false;
+    bool ready = false;   // READY=1 counts it (ready or standby)
+    State state = State::starting;
     bool pinged = false;  // since the last WATCHDOG=1
+    // steady_clock nanoseconds of the last turn of its loop; written by its loop without mu_.
+    std::shared_ptr<std::atomic<std::int64_t>> last_loop;
   };
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<int, Part> parts_;      // guarded by mu_
   int next_id_ = 0;                // guarded by mu_
   bool ready_sent_ = false;        // guarded by mu_
@@ -90,6 +111,12 @@ class ServiceNotify {
   // The service can serve now: READY=1 (once every service of the process is ready) and
   // STATUS=status. Calling it again only updates the status.
   void ready(std::string_view status);
+  // Healthy but not serving, e.g. a writer waiting for the master lock: READY=1 for the service
+  // manager (nothing to restart), while /health/ready answers 503 saying "standby".
+  void standby(std::string_view status);
+  // Cannot serve now (store unreachable, reconnecting): /health/ready answers 503 with `status`;
+  // for the service manager only STATUS= (READY=1, once sent, stays).
+  void not_ready(std::string_view status);
   // STATUS=text, sent only when the process's status line changes.
   void status(std::string_view text);
   // The service stops: STOPPING=1 if this one speaks for the process; either way it leaves the
@@ -101,9 +128,15 @@ class ServiceNotify {
   bool watchdog_due() const;
   // This loop is alive: counts towards the next WATCHDOG=1.
   void ping();
-  // ping() when due. Call it from the loop that must not stall, never from a helper thread.
+  // ping() when due, and looped(). Call it from the loop that must not stall, never from a
+  // helper thread.
   void alive() {
+    looped();
     if (watchdog_due()) ping();
+  }
+  // The loop went round (for /health/live): one clock read and a relaxed store.
+  void looped() {
+    last_loop_->store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   }
   // The longest a loop should block between two alive() calls for the pings to be in time
   // (a quarter of WatchdogSec); std::chrono::milliseconds::max() without a watchdog.
@@ -111,6 +144,7 @@ class ServiceNotify {
 
  private:
   std::shared_ptr<ServiceNotifier> notifier_;
+  std::shared_ptr<std::atomic<std::int64_t>> last_loop_;
   bool speaks_for_process_;
   int id_ = -1;  // -1 once left
   std::chrono::steady_clock::duration ping_every_{};
