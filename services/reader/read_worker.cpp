@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <stdexcept>
 #include <zmq_addon.hpp>
 
 namespace even::reader {
@@ -14,23 +16,64 @@ namespace {
 
 using EC = schema::ErrorCode;
 
-// A request the worker answers with an error reply.
-struct Rejected {
+// The store cannot answer: unreachable after a retry, not initialised, a failed query. Thrown by
+// ReadWorker::with_store, answered with `code`.
+class StoreFailure : public std::runtime_error {
+ public:
+  StoreFailure(EC code, const std::string& message) : std::runtime_error(message), code(code) {}
   EC code;
-  std::string message;
 };
 
-// What a request produced, before it is encoded.
-struct Outcome {
-  enum class Kind { page, stream_info, head } kind = Kind::head;
-  Page page;
-  GlobalSeq page_head;
-  std::optional<StreamSeq> version;
-  GlobalSeq head;
-};
+std::optional<Refusal> check_stream(const std::string& stream) {
+  if (auto why = validate_stream_name(stream); !why.empty()) return Refusal{EC::INVALID_STREAM, why};
+  return std::nullopt;
+}
 
-void check_stream(const std::string& stream) {
-  if (auto why = validate_stream_name(stream); !why.empty()) throw Rejected{EC::INVALID_STREAM, why};
+// Each turns a request into its query, or says why it is refused. Nothing is read yet.
+
+std::variant<StreamPageQuery, Refusal> stream_query(schema::ReadStream::Reader r) {
+  StreamPageQuery q{wire::text_string(r.getStream()), StreamSeq(r.getFrom()),
+                    r.getDirection() == schema::Direction::BACKWARD};
+  if (auto refused = check_stream(q.stream)) return std::move(*refused);
+  if (r.getDirection() != schema::Direction::FORWARD && r.getDirection() != schema::Direction::BACKWARD)
+    return Refusal{EC::UNSUPPORTED_VERSION, "unknown read direction"};
+  if (q.from.value() < 0) return Refusal{EC::BAD_RANGE, "a stream read starts at a sequence >= 0"};
+  return q;
+}
+
+std::variant<AllPageQuery, Refusal> all_query(schema::ReadAll::Reader r, std::size_t max_filter_values) {
+  AllPageQuery q;
+  q.from = GlobalSeq(r.getFrom());
+  if (r.getCategories().size() > max_filter_values || r.getEventTypes().size() > max_filter_values)
+    return Refusal{EC::TOO_LARGE, "a read may filter by at most " + std::to_string(max_filter_values) +
+                                      " categories and as many event types"};
+  for (auto c : r.getCategories()) {
+    std::string category = wire::text_string(c);
+    if (auto refused = check_stream(category)) return std::move(*refused);
+    if (category.find('-') != std::string::npos)
+      return Refusal{EC::INVALID_STREAM, "category '" + category + "' has a '-' (a category is the part of a "
+                                         "stream name before its first '-')"};
+    q.categories.push_back(std::move(category));
+  }
+  for (auto t : r.getEventTypes()) {
+    std::string type = wire::text_string(t);
+    if (auto why = validate_event_type(type); !why.empty()) return Refusal{EC::INVALID_EVENT, why};
+    q.event_types.push_back(std::move(type));
+  }
+  // Duplicates would return an event twice from the merged index ranges.
+  for (auto* list : {&q.categories, &q.event_types}) {
+    std::sort(list->begin(), list->end());
+    list->erase(std::unique(list->begin(), list->end()), list->end());
+  }
+  return q;
+}
+
+std::variant<ProjectionPageQuery, Refusal> projection_query(schema::ReadProjection::Reader r) {
+  ProjectionPageQuery q{wire::text_string(r.getName()), ProjectionSeq(r.getFrom())};
+  if (q.name.empty() || q.name.size() > 190)
+    return Refusal{EC::INVALID_STREAM, "a projection stream name has 1..190 bytes"};
+  if (q.from.value() < 1) return Refusal{EC::BAD_RANGE, "projection sequences start at 1"};
+  return q;
 }
 
 zmq::message_t encode_error(std::uint64_t request_id, EC code, const std::string& message) {
@@ -40,6 +83,31 @@ zmq::message_t encode_error(std::uint64_t request_id, EC code, const std::string
   auto e = r.initError();
   e.setCode(code);
   e.setMessage(message);
+  return wire::encode(msg);
+}
+
+// Encodes `a` as the reply in `msg`, the message its page was read into.
+zmq::message_t encode_answer(capnp::MallocMessageBuilder& msg, std::uint64_t request_id, Answer& a) {
+  auto reply = msg.initRoot<schema::ReaderReply>();
+  reply.setRequestId(request_id);
+  switch (a.kind) {
+    case Answer::Kind::page: {
+      auto p = reply.initPage();
+      p.adoptEvents(a.page.take_events());
+      p.setEnd(a.page.end);
+      p.setNextStreamSeq(a.page.next_stream_seq.value());
+      p.setNextGlobalSeq(a.page.next_global_seq.value());
+      p.setHead(a.page_head.value());
+      break;
+    }
+    case Answer::Kind::stream_info: {
+      auto si = reply.initStreamInfo();
+      si.setExists(a.version.has_value());
+      si.setVersion(a.version ? a.version->value() : 0);
+      break;
+    }
+    case Answer::Kind::head: reply.setHead(a.head.value()); break;
+  }
   return wire::encode(msg);
 }
 
@@ -130,17 +198,77 @@ auto ReadWorker::with_store(F&& f) -> decltype(f(std::declval<StoreReads&>())) {
       const bool lost = !conn_ || store::is_connection_lost(e);
       if (!lost) {
         if (e.getErrorCode() == 1146 || e.getErrorCode() == store::kErBadDb)
-          throw Rejected{EC::UNAVAILABLE, "the store '" + db_.name + "' is not initialised: " + store::describe(e)};
+          throw StoreFailure(EC::UNAVAILABLE, "the store '" + db_.name + "' is not initialised: " + store::describe(e));
         log_->error("worker {}: read failed: {}", index_, store::describe(e));
-        throw Rejected{EC::INTERNAL, "the read failed in the store: " + store::describe(e)};
+        throw StoreFailure(EC::INTERNAL, "the read failed in the store: " + store::describe(e));
       }
       conn_.reset();
       if (attempt >= 1) {
         log_->warn("worker {}: store unreachable after a retry: {}", index_, store::describe(e));
-        throw Rejected{EC::UNAVAILABLE, "the store cannot be reached: " + store::describe(e)};
+        throw StoreFailure(EC::UNAVAILABLE, "the store cannot be reached: " + store::describe(e));
       }
       log_->warn("worker {}: lost the store connection ({}); reconnecting and retrying", index_, store::describe(e));
     }
+  }
+}
+
+ReadResult ReadWorker::serve(schema::ReaderRequest::Reader req, capnp::Orphanage orphanage) {
+  if (req.getProtocolVersion() != schema::PROTOCOL_VERSION)
+    return Refusal{EC::UNSUPPORTED_VERSION, "protocol version " + std::to_string(req.getProtocolVersion()) +
+                                                " is not supported (this reader speaks " +
+                                                std::to_string(schema::PROTOCOL_VERSION) + ")"};
+  Answer a;
+  switch (req.which()) {
+    case schema::ReaderRequest::READ_STREAM: {
+      auto r = req.getReadStream();
+      auto query = stream_query(r);
+      if (auto* refused = std::get_if<Refusal>(&query)) return std::move(*refused);
+      const auto& q = std::get<StreamPageQuery>(query);
+      const PageLimits limits = page_limits(r.getMaxCount());
+      auto page = with_store([&](StoreReads& s) { return s.read_stream(q, limits, orphanage); });
+      if (!page) return Refusal{EC::NOT_FOUND, "stream '" + q.stream + "' does not exist"};
+      a.kind = Answer::Kind::page;
+      a.page = std::move(*page);
+      return a;
+    }
+    case schema::ReaderRequest::READ_ALL: {
+      auto r = req.getReadAll();
+      auto query = all_query(r, options_.max_filter_values);
+      if (auto* refused = std::get_if<Refusal>(&query)) return std::move(*refused);
+      const auto& q = std::get<AllPageQuery>(query);
+      const PageLimits limits = page_limits(r.getMaxCount());
+      a.kind = Answer::Kind::page;
+      a.page = with_store([&](StoreReads& s) {
+        auto page = s.read_all(q, limits, orphanage);
+        if (page.end) a.page_head = s.head();
+        return page;
+      });
+      return a;
+    }
+    case schema::ReaderRequest::READ_PROJECTION: {
+      auto r = req.getReadProjection();
+      auto query = projection_query(r);
+      if (auto* refused = std::get_if<Refusal>(&query)) return std::move(*refused);
+      const auto& q = std::get<ProjectionPageQuery>(query);
+      const PageLimits limits = page_limits(r.getMaxCount());
+      auto page = with_store([&](StoreReads& s) { return s.read_projection(q, limits, orphanage); });
+      if (!page) return Refusal{EC::NOT_FOUND, "projection stream '" + q.name + "' does not exist"};
+      a.kind = Answer::Kind::page;
+      a.page = std::move(*page);
+      return a;
+    }
+    case schema::ReaderRequest::STREAM_INFO: {
+      std::string stream = wire::text_string(req.getStreamInfo().getStream());
+      if (auto refused = check_stream(stream)) return std::move(*refused);
+      a.kind = Answer::Kind::stream_info;
+      a.version = with_store([&](StoreReads& s) { return s.stream_version(stream); });
+      return a;
+    }
+    case schema::ReaderRequest::HEAD:
+      a.kind = Answer::Kind::head;
+      a.head = with_store([&](StoreReads& s) { return s.head(); });
+      return a;
+    default: return Refusal{EC::UNSUPPORTED_VERSION, "unknown request kind (newer client?)"};
   }
 }
 
@@ -161,89 +289,11 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
 
   // The reply is built in the worker's reusable first segment; rows go straight into it.
   capnp::MallocMessageBuilder msg(scratch_.asPtr());
-  Outcome out;
+  ReadResult result;
   try {
-    if (req.getProtocolVersion() != schema::PROTOCOL_VERSION)
-      throw Rejected{EC::UNSUPPORTED_VERSION, "protocol version " + std::to_string(req.getProtocolVersion()) +
-                                                  " is not supported (this reader speaks " +
-                                                  std::to_string(schema::PROTOCOL_VERSION) + ")"};
-    switch (req.which()) {
-      case schema::ReaderRequest::READ_STREAM: {
-        auto r = req.getReadStream();
-        StreamPageQuery q{wire::text_string(r.getStream()), StreamSeq(r.getFrom()), r.getDirection() == schema::Direction::BACKWARD};
-        check_stream(q.stream);
-        if (r.getDirection() != schema::Direction::FORWARD && r.getDirection() != schema::Direction::BACKWARD)
-          throw Rejected{EC::UNSUPPORTED_VERSION, "unknown read direction"};
-        if (q.from.value() < 0) throw Rejected{EC::BAD_RANGE, "a stream read starts at a sequence >= 0"};
-        const PageLimits limits = page_limits(r.getMaxCount());
-        auto page = with_store([&](StoreReads& s) { return s.read_stream(q, limits, msg.getOrphanage()); });
-        if (!page) throw Rejected{EC::NOT_FOUND, "stream '" + q.stream + "' does not exist"};
-        out.kind = Outcome::Kind::page;
-        out.page = std::move(*page);
-        break;
-      }
-      case schema::ReaderRequest::READ_ALL: {
-        auto r = req.getReadAll();
-        AllPageQuery q;
-        q.from = GlobalSeq(r.getFrom());
-        if (r.getCategories().size() > options_.max_filter_values || r.getEventTypes().size() > options_.max_filter_values)
-          throw Rejected{EC::TOO_LARGE, "a read may filter by at most " + std::to_string(options_.max_filter_values) +
-                                            " categories and as many event types"};
-        for (auto c : r.getCategories()) {
-          std::string category = wire::text_string(c);
-          check_stream(category);
-          if (category.find('-') != std::string::npos)
-            throw Rejected{EC::INVALID_STREAM, "category '" + category + "' has a '-' (a category is the part of a "
-                                               "stream name before its first '-')"};
-          q.categories.push_back(std::move(category));
-        }
-        for (auto t : r.getEventTypes()) {
-          std::string type = wire::text_string(t);
-          if (auto why = validate_event_type(type); !why.empty()) throw Rejected{EC::INVALID_EVENT, why};
-          q.event_types.push_back(std::move(type));
-        }
-        // Duplicates would return an event twice from the merged index ranges.
-        for (auto* list : {&q.categories, &q.event_types}) {
-          std::sort(list->begin(), list->end());
-          list->erase(std::unique(list->begin(), list->end()), list->end());
-        }
-        const PageLimits limits = page_limits(r.getMaxCount());
-        out.kind = Outcome::Kind::page;
-        out.page = with_store([&](StoreReads& s) {
-          auto page = s.read_all(q, limits, msg.getOrphanage());
-          if (page.end) out.page_head = s.head();
-          return page;
-        });
-        break;
-      }
-      case schema::ReaderRequest::READ_PROJECTION: {
-        auto r = req.getReadProjection();
-        ProjectionPageQuery q{wire::text_string(r.getName()), ProjectionSeq(r.getFrom())};
-        if (q.name.empty() || q.name.size() > 190) throw Rejected{EC::INVALID_STREAM, "a projection stream name has 1..190 bytes"};
-        if (q.from.value() < 1) throw Rejected{EC::BAD_RANGE, "projection sequences start at 1"};
-        const PageLimits limits = page_limits(r.getMaxCount());
-        auto page = with_store([&](StoreReads& s) { return s.read_projection(q, limits, msg.getOrphanage()); });
-        if (!page) throw Rejected{EC::NOT_FOUND, "projection stream '" + q.name + "' does not exist"};
-        out.kind = Outcome::Kind::page;
-        out.page = std::move(*page);
-        break;
-      }
-      case schema::ReaderRequest::STREAM_INFO: {
-        std::string stream = wire::text_string(req.getStreamInfo().getStream());
-        check_stream(stream);
-        out.kind = Outcome::Kind::stream_info;
-        out.version = with_store([&](StoreReads& s) { return s.stream_version(stream); });
-        break;
-      }
-      case schema::ReaderRequest::HEAD:
-        out.kind = Outcome::Kind::head;
-        out.head = with_store([&](StoreReads& s) { return s.head(); });
-        break;
-      default:
-        throw Rejected{EC::UNSUPPORTED_VERSION, "unknown request kind (newer client?)"};
-    }
-  } catch (const Rejected& r) {
-    return error_reply(r.code, r.message);
+    result = serve(req, msg.getOrphanage());
+  } catch (const StoreFailure& e) {
+    return error_reply(e.code, e.what());
   } catch (const std::exception& e) {
     log_->error("worker {}: request {} failed: {}", index_, request_id, e.what());
     return error_reply(EC::INTERNAL, std::string("internal error: ") + e.what());
@@ -251,29 +301,12 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
     log_->error("worker {}: request {} failed: {}", index_, request_id, e.getDescription().cStr());
     return error_reply(EC::INTERNAL, std::string("internal error: ") + e.getDescription().cStr());
   }
+  if (auto* refused = std::get_if<Refusal>(&result)) return error_reply(refused->code, refused->message);
 
-  if (out.kind == Outcome::Kind::page && out.page.count > 0) row_bytes_hint_ = out.page.bytes / out.page.count;
-  auto reply = msg.initRoot<schema::ReaderReply>();
-  reply.setRequestId(request_id);
-  switch (out.kind) {
-    case Outcome::Kind::page: {
-      auto p = reply.initPage();
-      p.adoptEvents(out.page.take_events());
-      p.setEnd(out.page.end);
-      p.setNextStreamSeq(out.page.next_stream_seq.value());
-      p.setNextGlobalSeq(out.page.next_global_seq.value());
-      p.setHead(out.page_head.value());
-      break;
-    }
-    case Outcome::Kind::stream_info: {
-      auto si = reply.initStreamInfo();
-      si.setExists(out.version.has_value());
-      si.setVersion(out.version ? out.version->value() : 0);
-      break;
-    }
-    case Outcome::Kind::head: reply.setHead(out.head.value()); break;
-  }
-  return wire::encode(msg);
+  auto& answer = std::get<Answer>(result);
+  if (answer.kind == Answer::Kind::page && answer.page.count > 0)
+    row_bytes_hint_ = answer.page.bytes / answer.page.count;
+  return encode_answer(msg, request_id, answer);
 }
 
 }  // namespace even::reader

@@ -6,13 +6,20 @@
 // Protocol with the broker (ReaderService): the worker sends a one-frame "READY" when it starts;
 // the broker then sends it [client routing frames..., request frame] and the worker answers with
 // [client routing frames..., reply frame], which also means "ready for the next one".
+//
+// Errors: a request that cannot be served as asked (malformed, unsupported, invalid, out of range,
+// a stream that does not exist) is an expected outcome, a Refusal value; a store that cannot
+// answer (unreachable after a retry, not initialised, a failed query) is thrown inside the worker
+// and caught where the request is answered. Either way the client gets one error reply.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -31,6 +38,24 @@ struct WorkerOptions {
   wire::Limits limits;                  // request size etc.
   std::size_t max_filter_values = 64;   // categories / event types one read-all may name
 };
+
+// Why a request gets an error reply: its code and a message for the client.
+struct Refusal {
+  schema::ErrorCode code;
+  std::string message;
+};
+
+// What a served request produced, before it is encoded into the reply. A page's events live in
+// the reply message under construction (see StoreReads).
+struct Answer {
+  enum class Kind { page, stream_info, head } kind = Kind::head;
+  Page page;                         // page
+  GlobalSeq page_head;               // page of a read-all that reached the end
+  std::optional<StreamSeq> version;  // stream_info; nullopt: the stream does not exist
+  GlobalSeq head;                    // head
+};
+
+using ReadResult = std::variant<Answer, Refusal>;
 
 class ReadWorker {
  public:
@@ -51,7 +76,12 @@ class ReadWorker {
   void run();
   // Answers one request frame; never throws.
   zmq::message_t handle(zmq::message_t&& request);
+  // Serves one decoded request whose rows go into `orphanage`'s message: an answer, or a refusal
+  // of the request. Throws when the store cannot answer (see with_store), or on a bug.
+  ReadResult serve(schema::ReaderRequest::Reader req, capnp::Orphanage orphanage);
   // Runs `f(StoreReads&)` on the store, reconnecting and retrying once when the connection is lost.
+  // Throws StoreFailure (read_worker.cpp) when it still cannot: unreachable, not initialised, a
+  // failed query.
   template <typename F>
   auto with_store(F&& f) -> decltype(f(std::declval<StoreReads&>()));
   // The limits of a page the client asked at most `max_count` events of (0: no limit of its own),
