@@ -19,9 +19,7 @@ ReplyInfo classify_writer_reply(wire::Decoded& d) {
   return info;
 }
 
-namespace {
-
-AppendResult to_result(wire::Decoded& d) {
+AppendResult to_append_result(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
   if (r.isError()) {
     auto e = r.getError();
@@ -32,8 +30,6 @@ AppendResult to_result(wire::Decoded& d) {
   return AppendResult{StreamSeq(a.getFirstStreamSeq()), StreamSeq(a.getLastStreamSeq()),
                       GlobalSeq(a.getFirstGlobalSeq()), GlobalSeq(a.getLastGlobalSeq()), a.getIdempotent()};
 }
-
-}  // namespace
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Client::~Client() = default;
@@ -119,7 +115,7 @@ std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, cons
 std::future<AppendResult> Client::append_async(const std::string& stream, ExpectedVersion expected,
                                                const std::vector<NewEvent>& events) {
   auto [id, frame] = append_request(*impl_, stream, expected, events);
-  return impl_->writer.call_future<AppendResult>(id, std::move(frame), to_result);
+  return impl_->writer.call_future<AppendResult>(id, std::move(frame), to_append_result);
 }
 
 void Client::append_async(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events,
@@ -129,7 +125,7 @@ void Client::append_async(const std::string& stream, ExpectedVersion expected, c
     if (error) return done(nullptr, error);
     std::optional<AppendResult> result;
     try {
-      result = to_result(*reply);
+      result = to_append_result(*reply);
     } catch (...) {
       return done(nullptr, std::current_exception());
     }

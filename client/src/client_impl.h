@@ -3,6 +3,7 @@
 // wire-side helpers they share. Not a public header: ZeroMQ and Cap'n Proto stay in client/src.
 #pragma once
 
+#include <optional>
 #include <zmq.hpp>
 
 #include "even/client/client.h"
@@ -20,6 +21,16 @@ ErrorCode to_client(schema::ErrorCode code);
 
 ReplyInfo classify_writer_reply(wire::Decoded& d);  // client.cpp
 ReplyInfo classify_reader_reply(wire::Decoded& d);  // client_read.cpp
+
+// What a call returns, from its reply (decoded and validated by wire::decode<T>, then classified
+// on the I/O thread): each throws the service's error reply as its Error subclass, and
+// Unavailable(internal) for a reply of another kind. The fuzz targets of tests/fuzz call them on
+// arbitrary bytes.
+AppendResult to_append_result(wire::Decoded& d);           // client.cpp: a WriterReply
+ReadPage to_page(wire::Decoded& d);                        // client_read.cpp: a ReaderReply page
+std::optional<StreamSeq> to_stream_version(wire::Decoded& d);  // client_read.cpp: streamInfo
+GlobalSeq to_head(wire::Decoded& d);                       // client_read.cpp: head
+ReadPage to_projection_page(wire::Decoded& d);             // projection_read.cpp: a projection page
 
 struct Client::Impl {
   explicit Impl(ClientOptions o)

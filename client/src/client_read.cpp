@@ -42,19 +42,6 @@ schema::Page::Reader page_of(wire::Decoded& d) {
   return r.getPage();
 }
 
-ReadPage to_page(wire::Decoded& d) {
-  auto p = page_of(d);
-  ReadPage page;
-  auto events = p.getEvents();
-  page.events.resize(events.size());
-  for (unsigned i = 0; i < events.size(); ++i) wire::decode(events[i], page.events[i]);
-  page.end = p.getEnd();
-  page.next_stream_seq = StreamSeq(p.getNextStreamSeq());
-  page.next_global_seq = GlobalSeq(p.getNextGlobalSeq());
-  page.head = GlobalSeq(p.getHead());
-  return page;
-}
-
 // Builds a ReaderRequest with a fresh id; `fill` sets the request's kind.
 template <typename Fill>
 std::pair<std::uint64_t, zmq::message_t> make_request(RpcChannel& channel, Fill fill) {
@@ -92,6 +79,32 @@ std::pair<std::uint64_t, zmq::message_t> all_request(RpcChannel& channel, Global
 }
 
 }  // namespace
+
+ReadPage to_page(wire::Decoded& d) {
+  auto p = page_of(d);
+  ReadPage page;
+  auto events = p.getEvents();
+  page.events.resize(events.size());
+  for (unsigned i = 0; i < events.size(); ++i) wire::decode(events[i], page.events[i]);
+  page.end = p.getEnd();
+  page.next_stream_seq = StreamSeq(p.getNextStreamSeq());
+  page.next_global_seq = GlobalSeq(p.getNextGlobalSeq());
+  page.head = GlobalSeq(p.getHead());
+  return page;
+}
+
+std::optional<StreamSeq> to_stream_version(wire::Decoded& d) {
+  auto r = checked(d);
+  if (!r.isStreamInfo()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
+  auto si = r.getStreamInfo();
+  return si.getExists() ? std::optional<StreamSeq>(StreamSeq(si.getVersion())) : std::nullopt;
+}
+
+GlobalSeq to_head(wire::Decoded& d) {
+  auto r = checked(d);
+  if (!r.isHead()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
+  return GlobalSeq(r.getHead());
+}
 
 // --- EventStream ---------------------------------------------------------------------------
 
@@ -257,23 +270,14 @@ std::future<std::optional<StreamSeq>> Client::stream_version_async(const std::st
   auto [id, frame] = make_request(impl_->reader, [&](schema::ReaderRequest::Builder req) {
     req.initStreamInfo().setStream(wire::as_text(stream));
   });
-  return impl_->reader.call_future<std::optional<StreamSeq>>(id, std::move(frame), [](wire::Decoded& d) {
-    auto r = checked(d);
-    if (!r.isStreamInfo()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
-    auto si = r.getStreamInfo();
-    return si.getExists() ? std::optional<StreamSeq>(StreamSeq(si.getVersion())) : std::nullopt;
-  });
+  return impl_->reader.call_future<std::optional<StreamSeq>>(id, std::move(frame), to_stream_version);
 }
 
 std::optional<StreamSeq> Client::stream_version(const std::string& stream) { return stream_version_async(stream).get(); }
 
 std::future<GlobalSeq> Client::head_async() {
   auto [id, frame] = make_request(impl_->reader, [](schema::ReaderRequest::Builder req) { req.setHead(); });
-  return impl_->reader.call_future<GlobalSeq>(id, std::move(frame), [](wire::Decoded& d) {
-    auto r = checked(d);
-    if (!r.isHead()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
-    return GlobalSeq(r.getHead());
-  });
+  return impl_->reader.call_future<GlobalSeq>(id, std::move(frame), to_head);
 }
 
 GlobalSeq Client::head() { return head_async().get(); }

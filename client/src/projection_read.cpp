@@ -11,8 +11,6 @@
 
 namespace even::client {
 
-namespace {
-
 ReadPage to_projection_page(wire::Decoded& d) {
   auto r = d.root<schema::ReaderReply>();
   if (r.isError()) throw_error(r.getError().getCode(), wire::text_string(r.getError().getMessage()));
@@ -24,8 +22,6 @@ ReadPage to_projection_page(wire::Decoded& d) {
   page.next_stream_seq = StreamSeq(p.getNextStreamSeq());  // the projection sequence after the page
   return page;
 }
-
-}  // namespace
 
 std::future<ReadPage> Client::read_projection_page_async(const std::string& name, ProjectionSeq from,
                                                          std::size_t max_count) {

@@ -195,21 +195,16 @@ void DispatcherService::receive_batches(net::Clock::time_point now) {
       continue;
     }
     std::string sender = peer_of(frame);
-    auto decoded = wire::decode<schema::CommittedBatch>(std::move(frame), options_.limits);
-    if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
+    const bool new_sender = senders.empty() || senders.back() != sender;
+    const auto tag = static_cast<std::uint32_t>(new_sender ? senders.size() : senders.size() - 1);
+    if (auto err = decode_claims(std::move(frame), options_.limits, tag, claims)) {
       ++malformed_;
       if (auto count = malformed_log_.note(now))
         log_->warn("ignoring a feed message from {}: {} ({} malformed since the last such line, {} in all)", sender,
                    err->message, count, malformed_);
       continue;
     }
-    if (senders.empty() || senders.back() != sender) senders.push_back(std::move(sender));
-    const auto tag = static_cast<std::uint32_t>(senders.size() - 1);
-    for (auto ev : std::get<wire::Decoded>(decoded).root<schema::CommittedBatch>().getEvents()) {
-      auto id = ev.getEventId();
-      claims.push_back(FeedClaim{GlobalSeq(ev.getGlobalSeq()), EventId::from_bytes(id.begin(), id.size()),
-                                 wire::text_string(ev.getStream()), tag});
-    }
+    if (new_sender) senders.push_back(std::move(sender));
   }
   if (!claims.empty()) offer_verified(std::move(claims), senders, now);
 }

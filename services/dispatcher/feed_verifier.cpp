@@ -4,6 +4,18 @@
 
 namespace even::dispatcher {
 
+std::optional<wire::DecodeError> decode_claims(zmq::message_t&& frame, const wire::Limits& limits,
+                                               std::uint32_t sender, std::vector<FeedClaim>& out) {
+  auto decoded = wire::decode<schema::CommittedBatch>(std::move(frame), limits);
+  if (auto* err = std::get_if<wire::DecodeError>(&decoded)) return std::move(*err);
+  for (auto ev : std::get<wire::Decoded>(decoded).root<schema::CommittedBatch>().getEvents()) {
+    auto id = ev.getEventId();
+    out.push_back(FeedClaim{GlobalSeq(ev.getGlobalSeq()), EventId::from_bytes(id.begin(), id.size()),
+                            wire::text_string(ev.getStream()), sender});
+  }
+  return std::nullopt;
+}
+
 const char* to_string(RefusalReason reason) {
   switch (reason) {
     case RefusalReason::absent:

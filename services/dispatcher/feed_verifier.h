@@ -33,6 +33,7 @@
 #include "dispatcher/gap_store.h"
 #include "even/common/event.h"
 #include "even/common/types.h"
+#include "even/common/wire.h"
 
 namespace even::dispatcher {
 
@@ -43,6 +44,13 @@ struct FeedClaim {
   std::string stream;
   std::uint32_t sender = 0;         // the caller's tag (which frame it came in), copied to a refusal
 };
+
+// Decodes one frame of the feed (a CommittedBatch) and appends the claims of its events to `out`,
+// each tagged `sender`. Returns the frame's error, with `out` unchanged, when it is not a valid
+// CommittedBatch under `limits`. Pure: the dispatcher calls it on every frame its PULL socket
+// receives, the fuzz target tests/fuzz/dispatcher_feed.cpp on arbitrary bytes.
+std::optional<wire::DecodeError> decode_claims(zmq::message_t&& frame, const wire::Limits& limits,
+                                               std::uint32_t sender, std::vector<FeedClaim>& out);
 
 enum class RefusalReason {
   absent,            // the store holds no event at that global seq

@@ -11,62 +11,9 @@
 
 #include "even/schemas/feed.capnp.h"
 #include "even/schemas/writer.capnp.h"
+#include "writer/append_validation.h"
 
 namespace even::writer {
-
-namespace {
-
-struct Rejection {
-  schema::ErrorCode code;
-  std::string message;
-};
-
-// Turns a decoded AppendRequest into an AppendCommand, or says why it is invalid. Changes nothing.
-std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o) {
-  using EC = schema::ErrorCode;
-  AppendCommand cmd;
-  cmd.stream = wire::text_string(req.getStream());
-  if (auto why = validate_stream_name(cmd.stream); !why.empty()) return Rejection{EC::INVALID_STREAM, why};
-  auto ex = req.getExpected();
-  switch (ex.which()) {
-    case schema::ExpectedVersion::ANY: cmd.expected = ExpectedVersion::any(); break;
-    case schema::ExpectedVersion::NO_STREAM: cmd.expected = ExpectedVersion::no_stream(); break;
-    case schema::ExpectedVersion::EXISTS: cmd.expected = ExpectedVersion::exists(); break;
-    case schema::ExpectedVersion::EXACT:
-      if (ex.getExact() < 1)
-        return Rejection{EC::INVALID_EVENT, "expected version must be >= 1 (use noStream for a new stream)"};
-      cmd.expected = ExpectedVersion::exact(ex.getExact());
-      break;
-    default: return Rejection{EC::UNSUPPORTED_VERSION, "unknown kind of expected version"};
-  }
-  auto events = req.getEvents();
-  if (events.size() == 0) return Rejection{EC::INVALID_EVENT, "an append needs at least one event"};
-  if (events.size() > o.max_events_per_append)
-    return Rejection{EC::TOO_LARGE, "an append may carry at most " + std::to_string(o.max_events_per_append) +
-                                        " events, this one has " + std::to_string(events.size())};
-  std::unordered_set<EventId, EventIdHash> ids;
-  cmd.events.reserve(events.size());
-  for (auto e : events) {
-    auto id = e.getEventId();
-    auto parsed = EventId::from_bytes(id.begin(), id.size());
-    if (!parsed)
-      return Rejection{EC::INVALID_EVENT, "event id must be 16 bytes, got " + std::to_string(id.size())};
-    if (!ids.insert(*parsed).second)
-      return Rejection{EC::INVALID_EVENT, "event id " + parsed->to_string() + " appears twice in one append"};
-    if (auto why = validate_event_type(wire::text_view(e.getType())); !why.empty())
-      return Rejection{EC::INVALID_EVENT, why};
-    auto md = e.getMetadata();
-    if (md.size() > o.max_metadata_bytes)
-      return Rejection{EC::TOO_LARGE, "event metadata is " + std::to_string(md.size()) + " bytes, the limit is " +
-                                          std::to_string(o.max_metadata_bytes)};
-    if (!wire::payload_format(e.getPayloadFormat()))
-      return Rejection{EC::UNSUPPORTED_VERSION, "unknown payload format"};
-    cmd.events.push_back(wire::decode(e));  // the one copy of the payload out of the request
-  }
-  return cmd;
-}
-
-}  // namespace
 
 WriterService::WriterService(zmq::context_t& ctx, config::DbOptions db, WriterOptions options,
                              std::shared_ptr<spdlog::logger> log)

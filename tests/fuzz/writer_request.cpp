@@ -1,0 +1,27 @@
+// Fuzz target: a request frame as even-writer receives it on its ROUTER socket
+// (WriterService::handle_message): wire::decode<WriterRequest>, the protocol version, then per
+// request kind: ping, or validate_append, which turns an append into the AppendCommand the
+// GroupCommitter would store. No socket, no store.
+#include <variant>
+
+#include "even/common/wire.h"
+#include "fuzz_frame.h"
+#include "writer/append_validation.h"
+#include "writer/writer_service.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace even;
+  static const writer::WriterOptions options;  // the service's defaults: limits, events per append
+  auto decoded = wire::decode<schema::WriterRequest>(fuzz::frame(data, size), options.limits);
+  if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
+    (void)wire::to_string(err->code);  // the error reply names the code
+    return 0;
+  }
+  auto req = std::get<wire::Decoded>(decoded).root<schema::WriterRequest>();
+  (void)req.getRequestId();
+  if (req.getProtocolVersion() != schema::PROTOCOL_VERSION) return 0;  // unsupportedVersion
+  if (req.which() != schema::WriterRequest::APPEND) return 0;          // ping, or an unknown kind
+  auto validated = writer::validate_append(req.getAppend(), options);
+  if (auto* cmd = std::get_if<writer::AppendCommand>(&validated)) (void)cmd->payload_bytes();
+  return 0;
+}
