@@ -29,6 +29,7 @@
 #include "even/common/store/mysql.h"
 #include "even/common/wire.h"
 #include "even/schemas/reader.capnp.h"
+#include "reader/read_request.h"
 #include "reader/store_reads.h"
 
 namespace even::reader {
@@ -37,12 +38,6 @@ struct WorkerOptions {
   PageLimits page;
   wire::Limits limits;                  // request size etc.
   std::size_t max_filter_values = 64;   // categories / event types one read-all may name
-};
-
-// Why a request gets an error reply: its code and a message for the client.
-struct Refusal {
-  schema::ErrorCode code;
-  std::string message;
 };
 
 // What a served request produced, before it is encoded into the reply. A page's events live in
