@@ -24,6 +24,9 @@ const std::set<std::string> kSharedKeys = {
     "projections",                                                          // even-projector, even-server, bank
     "timeout-ms",                                                           // a client call's, in every client
     "init-store", "rebuild",  // flags of one run (even-writer/even-server, even-projector/bank)
+    // A process's own HTTP endpoint (/metrics, /health): a flag, or a key of a file that
+    // configures one process; a file shared by several uses each section's metrics-endpoint.
+    "metrics-endpoint",
 };
 
 const std::set<std::string> kServiceSections = {kWriterSection, kReaderSection, kDispatcherSection,
@@ -226,6 +229,20 @@ void add_log_options(po::options_description& desc, LogOptions& log) {
   desc.add_options()
       ("log-level", po::value(&log.level)->default_value(log.level), "trace, debug, info, warn, error")
       ("log-file", po::value(&log.file)->default_value(log.file), "log to this file instead of stderr");
+}
+
+void add_metrics_options(po::options_description& desc, const std::string& section, std::string& process_endpoint,
+                         std::string& section_endpoint) {
+  desc.add_options()
+      ("metrics-endpoint", po::value(&process_endpoint)->default_value(process_endpoint),
+       "serve GET /metrics (Prometheus) and /health/live, /health/ready over HTTP on HOST:PORT, e.g. "
+       "127.0.0.1:9101 (empty: off); wins over the section's metrics-endpoint");
+  po::options_description own("metrics of this service: [" + section + "] in the config file");
+  own.add_options()
+      ((section + ".metrics-endpoint").c_str(), po::value(&section_endpoint)->default_value(section_endpoint),
+       "HOST:PORT of this service's /metrics and /health when it runs as a process of its own (the "
+       "per-service key of a config file shared by several services; empty: off)");
+  desc.add(own);
 }
 
 std::optional<Parsed> parse_services(int argc, const char* const argv[], po::options_description& desc,

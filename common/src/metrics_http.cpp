@@ -123,6 +123,12 @@ std::string MetricsServer::live_json(bool* live) const {
   return nlohmann::json{{"status", all ? "live" : "stalled"}, {"services", services}}.dump() + "\n";
 }
 
+ProcessMetrics::ProcessMetrics(const std::string& endpoint, bool one_service)
+    : registry(std::make_shared<Registry>()), notifier(std::make_shared<notify::ServiceNotifier>(one_service)) {
+  add_process_metrics(*registry);
+  if (!endpoint.empty()) server = std::make_unique<MetricsServer>(endpoint, registry, notifier);
+}
+
 HttpResponse http_get(const std::string& endpoint, const std::string& path, std::chrono::milliseconds timeout) {
   HttpResponse out;
   std::string address;

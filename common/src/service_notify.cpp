@@ -24,7 +24,7 @@ std::string one_line(std::string_view text) {
 
 }  // namespace
 
-ServiceNotifier::ServiceNotifier() : enabled_(notify_socket_set()) {
+ServiceNotifier::ServiceNotifier(bool one_service) : enabled_(notify_socket_set()), one_service_(one_service) {
   std::uint64_t usec = 0;
   // > 0 only when WATCHDOG_USEC is set and WATCHDOG_PID (if set) names this process.
   if (enabled_ && sd_watchdog_enabled(0, &usec) > 0) watchdog_ = std::chrono::microseconds(usec);
@@ -157,7 +157,7 @@ ServiceNotify::ServiceNotify(std::shared_ptr<ServiceNotifier> notifier, std::str
     : notifier_(notifier ? notifier : std::make_shared<ServiceNotifier>()),
       last_loop_(std::make_shared<std::atomic<std::int64_t>>(
           std::chrono::steady_clock::now().time_since_epoch().count())),
-      speaks_for_process_(!notifier) {
+      speaks_for_process_(!notifier || notifier->one_service_) {
   id_ = notifier_->join(std::move(name), last_loop_);
   if (notifier_->watchdog_timeout().count() > 0) {
     ping_every_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(notifier_->watchdog_timeout()) / 4;

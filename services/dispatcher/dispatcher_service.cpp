@@ -1,6 +1,7 @@
 #include "dispatcher/dispatcher_service.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 #include "even/schemas/feed.capnp.h"
@@ -12,11 +13,18 @@ DispatcherService::DispatcherService(zmq::context_t& ctx, config::DbOptions db, 
     : ctx_(ctx),
       options_(std::move(options)),
       log_(std::move(log)),
+      registry_(options_.metrics ? options_.metrics : std::make_shared<metrics::Registry>()),
+      probe_(*registry_),
       store_(std::move(db)),
       pull_(ctx_, zmq::socket_type::pull),
       pub_(ctx_, zmq::socket_type::pub),
       publisher_(pub_, store_, options_.publisher),
-      tracker_(store_, options_.gap, [this](const RecordedEvent& e) { publisher_.publish(e); }, log_),
+      tracker_(store_, options_.gap,
+               [this](const RecordedEvent& e) {
+                 publisher_.publish(e);
+                 probe_.published(e.global_seq);
+               },
+               log_),
       verifier_(store_),
       notify_(options_.notifier, "dispatcher") {}
 
@@ -84,6 +92,15 @@ int DispatcherService::run() {
   so.send_hwm = options_.pub_hwm;
   so.heartbeat_ivl_ms = 0;  // feed heartbeats are ours (Heartbeat messages)
   net::configure(pub_, so);
+  {
+    // Before bind, so that no connection is missed: ACCEPTED and DISCONNECTED events on inproc.
+    static std::atomic<int> monitors{0};
+    const std::string monitor = "inproc://even-dispatcher-pub-monitor-" + std::to_string(monitors++);
+    if (zmq_socket_monitor(pub_.handle(), monitor.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) == 0) {
+      pub_monitor_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
+      pub_monitor_.connect(monitor);
+    }
+  }
   pub_.bind(options_.pub_endpoint);
 
   notify_.status("bound; reading the store head");
@@ -135,7 +152,10 @@ int DispatcherService::run() {
       next_heartbeat_ = now + options_.heartbeat;
     }
     log_stats(false);
+    read_pub_monitor();
+    probe_.sync(tracker_.stats(), publisher_.stats(), tracker_.published(), tracker_.in_gap(), now);
   }
+  if (pub_monitor_) zmq_socket_monitor(pub_.handle(), nullptr, 0);
   notify_.stopping();
   log_stats(true);
   log_->info("stopped at global seq {}", tracker_.published().value());
@@ -188,6 +208,7 @@ void DispatcherService::receive_batches(net::Clock::time_point now) {
         ++frames;
       } while (frame.more());
       ++malformed_;
+      probe_.feed_malformed.inc();
       if (auto count = malformed_log_.note(now))
         log_->warn("ignoring a feed message from {}: {} frames, a CommittedBatch is one ({} malformed since the "
                    "last such line, {} in all)",
@@ -199,6 +220,7 @@ void DispatcherService::receive_batches(net::Clock::time_point now) {
     const auto tag = static_cast<std::uint32_t>(new_sender ? senders.size() : senders.size() - 1);
     if (auto err = decode_claims(std::move(frame), options_.limits, tag, claims)) {
       ++malformed_;
+      probe_.feed_malformed.inc();
       if (auto count = malformed_log_.note(now))
         log_->warn("ignoring a feed message from {}: {} ({} malformed since the last such line, {} in all)", sender,
                    err->message, count, malformed_);
@@ -225,6 +247,7 @@ void DispatcherService::offer_verified(std::vector<FeedClaim> claims, const std:
     feed_checks_.total += took;
     feed_checks_.max = std::max(feed_checks_.max, took);
   } catch (const sql::SQLException& e) {
+    probe_.store_errors.inc();
     if (store_errors_++ % 100 == 0) log_->warn("store error while checking feed events: {}", store::describe(e));
     store_retry_ = now + std::chrono::milliseconds(100);
     recheck_head_ = true;
@@ -232,6 +255,7 @@ void DispatcherService::offer_verified(std::vector<FeedClaim> claims, const std:
   }
   for (const auto& r : verified.refused) {
     ++refused_;
+    probe_.feed_refused.inc();
     auto count = refused_log_.note(now);
     if (!count) continue;
     const auto& c = r.claim;
@@ -248,6 +272,7 @@ void DispatcherService::offer_verified(std::vector<FeedClaim> claims, const std:
       tracker_.on_committed(std::move(e), now);
     } catch (const sql::SQLException& ex) {
       // publish() could not look up a category; the event stays pending and is retried.
+      probe_.store_errors.inc();
       if (store_errors_++ % 100 == 0) log_->warn("store error while publishing: {}", store::describe(ex));
       store_retry_ = now + std::chrono::milliseconds(100);
     }
@@ -264,15 +289,33 @@ void DispatcherService::store_work(net::Clock::time_point now) {
     if (now >= next_poll_ || recheck_head_) {
       next_poll_ = now + options_.poll;
       if ((now - last_push_ >= options_.poll || recheck_head_) && !tracker_.in_gap()) {
-        tracker_.on_store_head(store_.head(), now);
+        const GlobalSeq head = store_.head();
+        probe_.store_head(head);
+        tracker_.on_store_head(head, now);
         recheck_head_ = false;
         tracker_.run_due(now);
       }
     }
   } catch (const sql::SQLException& e) {
+    probe_.store_errors.inc();
     if (store_errors_++ % 100 == 0) log_->warn("store error: {}; retrying", store::describe(e));
     store_retry_ = now + std::chrono::milliseconds(200);
   }
+}
+
+void DispatcherService::read_pub_monitor() {
+  if (!pub_monitor_) return;
+  for (;;) {
+    zmq::message_t event, address;
+    if (!pub_monitor_.recv(event, zmq::recv_flags::dontwait)) break;
+    if (event.more()) (void)pub_monitor_.recv(address, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    std::uint16_t id;
+    std::memcpy(&id, event.data(), sizeof id);
+    if (id == ZMQ_EVENT_ACCEPTED) ++subscribers_;
+    if (id == ZMQ_EVENT_DISCONNECTED && subscribers_ > 0) --subscribers_;
+  }
+  probe_.subscribers.set(subscribers_);
 }
 
 void DispatcherService::log_stats(bool force) {

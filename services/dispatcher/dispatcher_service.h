@@ -23,6 +23,7 @@
 #include "dispatcher/gap_store.h"
 #include "dispatcher/gap_tracker.h"
 #include "dispatcher/log_throttle.h"
+#include "dispatcher/probe.h"
 #include "even/common/config.h"
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
@@ -44,6 +45,9 @@ struct DispatcherOptions {
   // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
   // environment, a no-op without NOTIFY_SOCKET). even-server shares one between its services.
   std::shared_ptr<notify::ServiceNotifier> notifier;
+  // Where the dispatcher's metrics go (dispatcher/probe.h); null: a registry of its own that
+  // nobody serves.
+  std::shared_ptr<metrics::Registry> metrics;
 };
 
 class DispatcherService {
@@ -70,6 +74,8 @@ class DispatcherService {
   zmq::context_t& ctx_;
   DispatcherOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<metrics::Registry> registry_;
+  DispatcherProbe probe_;
   MysqlGapStore store_;
   zmq::socket_t pull_;
   zmq::socket_t pub_;
@@ -96,6 +102,10 @@ class DispatcherService {
   LogThrottle malformed_log_{std::chrono::seconds(1)};
   LogThrottle refused_log_{std::chrono::seconds(1)};
   notify::ServiceNotify notify_;  // used by run()'s thread
+  // Counts the PUB socket's connections for probe_.subscribers (a ZeroMQ socket monitor).
+  zmq::socket_t pub_monitor_;
+  int subscribers_ = 0;
+  void read_pub_monitor();
 };
 
 }  // namespace even::dispatcher

@@ -2,6 +2,7 @@
 #include "dispatcher/dispatcher_options.h"
 #include "dispatcher/dispatcher_service.h"
 #include "even/common/config.h"
+#include "even/common/metrics_http.h"
 
 namespace {
 
@@ -11,6 +12,7 @@ int dispatcher_main(int argc, char** argv) {
   config::DbOptions db;
   config::LogOptions log_options;
   dispatcher::DispatcherOptions d;
+  std::string metrics_endpoint, section_metrics_endpoint;
 
   po::options_description desc("even-dispatcher: shared keys, at the top of the config file");
   desc.add_options()
@@ -21,6 +23,7 @@ int dispatcher_main(int argc, char** argv) {
   config::add_db_options(desc, db);
   config::add_log_options(desc, log_options);
   dispatcher::add_options(desc, d);
+  config::add_metrics_options(desc, config::kDispatcherSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(argc, argv, desc,
                                        "even-dispatcher: publishes committed events in global order.\n"
                                        "Usage: even-dispatcher [--config FILE] [options]",
@@ -33,6 +36,10 @@ int dispatcher_main(int argc, char** argv) {
   if (d.publisher.test_drop_every > 0)
     log->warn("TEST SWITCH --dispatcher.test-drop-every {}: every {}th event is not sent", d.publisher.test_drop_every,
               d.publisher.test_drop_every);
+  metrics::ProcessMetrics process(metrics_endpoint.empty() ? section_metrics_endpoint : metrics_endpoint, true);
+  if (process.server) log->info("metrics on http://{}/metrics", process.server->endpoint());
+  d.metrics = process.registry;
+  d.notifier = process.notifier;
   zmq::context_t ctx(1);
   dispatcher::DispatcherService service(ctx, db, d, log);
   return service.run();

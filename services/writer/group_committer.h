@@ -15,6 +15,7 @@
 
 #include "even/common/config.h"
 #include "even/common/event.h"
+#include "even/common/metrics.h"
 #include "even/common/store/mysql.h"
 #include "even/common/types.h"
 #include "even/schemas/common.capnp.h"
@@ -64,6 +65,11 @@ struct CommitterOptions {
   // lock (see start()). Longer than the master's reconnect interval; it delays a takeover only
   // when the master died together with the store connections.
   int standby_grace_ms = 1000;
+  // Counted where the store connection is lost while master (null: not counted): the reconnects,
+  // and the batches whose outcome became unknown and are replayed with the idempotency check.
+  // Incremented on the thread that calls commit(); must outlive the committer.
+  metrics::Counter* reconnects = nullptr;
+  metrics::Counter* unknown_outcome_replays = nullptr;
 };
 
 class GroupCommitter {
@@ -164,6 +170,10 @@ class GroupCommitter {
           log_->warn("store connection lost during a batch of {} appends ({}); the outcome is unknown until "
                      "the store is asked again",
                      batch.size(), store::describe(e));
+        if (conn_) {
+          if (options_.reconnects) options_.reconnects->inc();
+          if (options_.unknown_outcome_replays && !batch.empty()) options_.unknown_outcome_replays->inc();
+        }
         conn_.reset();
         check_ids = true;  // sticky: the replay asks the store what landed before writing anything
 

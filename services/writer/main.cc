@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "even/common/config.h"
+#include "even/common/metrics_http.h"
 #include "even/common/store/schema.h"
 #include "writer/writer_options.h"
 #include "writer/writer_service.h"
@@ -15,6 +16,7 @@ int writer_main(int argc, char** argv) {
   config::LogOptions log_options;
   writer::WriterOptions w;
   bool init_store = false;
+  std::string metrics_endpoint, section_metrics_endpoint;
 
   po::options_description desc("even-writer: shared keys, at the top of the config file");
   desc.add_options()
@@ -26,6 +28,7 @@ int writer_main(int argc, char** argv) {
   config::add_db_options(desc, db);
   config::add_log_options(desc, log_options);
   writer::add_options(desc, w);
+  config::add_metrics_options(desc, config::kWriterSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(argc, argv, desc,
                                        "even-writer: the single write master of an Even event store.\n"
                                        "Usage: even-writer [--config FILE] [options]",
@@ -46,6 +49,11 @@ int writer_main(int argc, char** argv) {
                  db.name, v, store::latest_schema_version());
       return 2;
     }
+    // Before the lock: a standby answers /health/ready with 503 "standby" while it waits.
+    metrics::ProcessMetrics process(metrics_endpoint.empty() ? section_metrics_endpoint : metrics_endpoint, true);
+    if (process.server) log->info("metrics on http://{}/metrics", process.server->endpoint());
+    w.metrics = process.registry;
+    w.notifier = process.notifier;
     zmq::context_t ctx(1);
     writer::WriterService service(ctx, db, w, log);
     return service.run();

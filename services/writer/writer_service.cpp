@@ -20,7 +20,16 @@ WriterService::WriterService(zmq::context_t& ctx, config::DbOptions db, WriterOp
     : ctx_(ctx),
       options_(std::move(options)),
       log_(std::move(log)),
-      committer_(std::move(db), options_.committer, log_),
+      registry_(options_.metrics ? options_.metrics : std::make_shared<metrics::Registry>()),
+      probe_(*registry_),
+      committer_(std::move(db),
+                 [this] {
+                   auto c = options_.committer;
+                   c.reconnects = &probe_.store_reconnects;
+                   c.unknown_outcome_replays = &probe_.unknown_outcome_replays;
+                   return c;
+                 }(),
+                 log_),
       router_(ctx_, zmq::socket_type::router),
       push_(ctx_, zmq::socket_type::push),
       notify_(options_.notifier, "writer") {}
@@ -113,6 +122,7 @@ void WriterService::close_router() {
   // What the clients sent and this writer never read would wait for their resend timers:
   // answering `unavailable` makes them retry at once (on whoever binds the endpoint next).
   master_ = false;
+  probe_.master.set(0);
   std::vector<zmq::message_t> frames;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -135,6 +145,8 @@ WriterService::TermEnd WriterService::serve() {
     push_connected_ = true;
   }
   master_ = true;
+  probe_.master.set(1);
+  probe_.standby.set(0);
   log_->info("serving appends on {}{}", options_.endpoint,
              options_.dispatcher_endpoint.empty() ? "" : ", feeding the dispatcher at " + options_.dispatcher_endpoint);
   last_stats_log_ = std::chrono::steady_clock::now();
@@ -229,12 +241,14 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
   auto req = std::get<wire::Decoded>(decoded).root<schema::WriterRequest>();
   const std::uint64_t id = req.getRequestId();
   if (req.getProtocolVersion() != schema::PROTOCOL_VERSION) {
+    probe_.append(AppendPath::unknown, AppendResult::bad_request);
     reply_error(envelope, id, schema::ErrorCode::UNSUPPORTED_VERSION,
                 "protocol version " + std::to_string(req.getProtocolVersion()) + " is not supported (this writer speaks " +
                     std::to_string(schema::PROTOCOL_VERSION) + ")");
     return;
   }
   if (!master_) {
+    probe_.append(AppendPath::unknown, AppendResult::unavailable);
     reply_error(envelope, id, schema::ErrorCode::UNAVAILABLE,
                 "this writer lost the master lock and is a standby now; retry (appends are idempotent)");
     return;
@@ -256,13 +270,16 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
   auto validated = validate_append(req.getAppend(), options_);
   if (auto* rej = std::get_if<Rejection>(&validated)) {
     ++stats_.rejected;
+    probe_.append(AppendPath::unknown, AppendResult::bad_request);
     reply_error(envelope, id, rej->code, rej->message);
     return;
   }
   auto& cmd = std::get<AppendCommand>(validated);
+  const auto path = cmd.expected.kind == ExpectedVersion::Kind::any ? AppendPath::buffered : AppendPath::serial;
   const std::size_t bytes = cmd.payload_bytes();
   if (bytes > committer_.max_batch_event_bytes()) {
     ++stats_.rejected;
+    probe_.append(path, AppendResult::bad_request);
     reply_error(envelope, id, schema::ErrorCode::TOO_LARGE,
                 "append of " + std::to_string(bytes) + " bytes exceeds what one statement may carry (" +
                     std::to_string(committer_.max_batch_event_bytes()) + " bytes; raise the store's max_allowed_packet)");
@@ -271,8 +288,9 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
   if (!batch_.empty() && batch_bytes_ + bytes > committer_.max_batch_event_bytes()) submit_batch();
   batch_events_ += cmd.events.size();
   batch_bytes_ += bytes;
+  const auto events = static_cast<std::uint32_t>(cmd.events.size());
   batch_.push_back(std::move(cmd));
-  batch_pending_.push_back(Pending{std::move(envelope), id});
+  batch_pending_.push_back(Pending{std::move(envelope), id, path, events});
 }
 
 void WriterService::submit_probe() {
@@ -300,8 +318,10 @@ void WriterService::finish_batch(CommitThread::Result result) {
     } catch (const NotMaster&) {
       // Neither the finished batch nor the one collected will be written by this writer.
       for (auto* requests : {&pending, &batch_pending_})
-        for (auto& p : *requests)
+        for (auto& p : *requests) {
+          probe_.append(p.path, AppendResult::unavailable);
           reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE, "this writer lost the master lock");
+        }
       batch_.clear();
       batch_pending_.clear();
       batch_events_ = 0;
@@ -309,9 +329,11 @@ void WriterService::finish_batch(CommitThread::Result result) {
       throw;
     } catch (const sql::SQLException& e) {
       // Only reached when stopping while the store is unreachable: outcome unknown, the client retries.
-      for (auto& p : pending)
+      for (auto& p : pending) {
+        probe_.append(p.path, AppendResult::unavailable);
         reply_error(p.envelope, p.request_id, schema::ErrorCode::UNAVAILABLE,
                     "the writer is stopping and the store is unreachable; retry (appends are idempotent)");
+      }
       if (!pending.empty())
         log_->error("gave up a batch of {} appends on shutdown: {}", pending.size(), store::describe(e));
       return;
@@ -329,6 +351,8 @@ void WriterService::finish_batch(CommitThread::Result result) {
     const auto& p = pending[i];
     if (!o.ok()) {
       ++stats_.rejected;
+      probe_.append(p.path, o.error == schema::ErrorCode::WRONG_EXPECTED_VERSION ? AppendResult::conflict
+                                                                                : AppendResult::bad_request);
       reply_error(p.envelope, p.request_id, o.error, o.message, o.current_version);
       continue;
     }
@@ -343,9 +367,12 @@ void WriterService::finish_batch(CommitThread::Result result) {
     a.setIdempotent(o.idempotent);
     send_reply(p.envelope, msg);
     ++stats_.appends;
+    probe_.append(p.path, o.idempotent ? AppendResult::duplicate : AppendResult::ok);
+    if (!o.idempotent) probe_.committed(p.path, p.events);
   }
   ++stats_.batches;
   stats_.events += result.committed.size();
+  probe_.batch(outcomes.size(), result.committed.size(), result.seconds);
   publish(result.committed);
 
   auto now = std::chrono::steady_clock::now();
@@ -354,6 +381,8 @@ void WriterService::finish_batch(CommitThread::Result result) {
 
 void WriterService::report(std::chrono::steady_clock::time_point now) {
   notify_.alive();
+  probe_.queue_depth.set(double(batch_pending_.size() + in_flight_pending_.size()));
+  probe_.standby.set(!master_ && committer_.waiting_as_standby() ? 1 : 0);
   if (master_) {
     const double secs = std::chrono::duration<double>(now - last_report_).count();
     if (secs < 2) return;
@@ -364,12 +393,12 @@ void WriterService::report(std::chrono::steady_clock::time_point now) {
     report_appends_ = stats_.appends;
     report_events_ = stats_.events;
   } else if (committer_.store_unreachable()) {
-    notify_.status("the store is unreachable; retrying (" + committer_.lock_name() + ")");
+    notify_.not_ready("the store is unreachable; retrying (" + committer_.lock_name() + ")");
   } else if (committer_.waiting_as_standby()) {
     // A standby is healthy: it is ready to take over (services/writer/README.md).
-    notify_.ready("standby, waiting for the master lock '" + committer_.lock_name() + "'");
+    notify_.standby("standby, waiting for the master lock '" + committer_.lock_name() + "'");
   } else {
-    notify_.status("connecting to the store, taking the master lock '" + committer_.lock_name() + "'");
+    notify_.not_ready("connecting to the store, taking the master lock '" + committer_.lock_name() + "'");
   }
 }
 
@@ -422,6 +451,7 @@ void WriterService::publish(std::vector<RecordedEvent>& committed) {
     auto frame = wire::encode(msg);
     if (!push_.send(frame, zmq::send_flags::dontwait)) {
       // The dispatcher is slow or down: it finds these events in the store.
+      probe_.feed_dropped.inc();
       if (stats_.feed_dropped++ % 1000 == 0)
         log_->warn("dispatcher queue full; dropped feed message (it will read the store); {} dropped so far",
                    stats_.feed_dropped);

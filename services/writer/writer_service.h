@@ -24,11 +24,13 @@
 #include <zmq.hpp>
 
 #include "even/common/config.h"
+#include "even/common/metrics.h"
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
 #include "even/common/wire.h"
 #include "writer/commit_thread.h"
 #include "writer/group_committer.h"
+#include "writer/probe.h"
 
 namespace even::writer {
 
@@ -53,6 +55,9 @@ struct WriterOptions {
   // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
   // environment, a no-op without NOTIFY_SOCKET). even-server shares one between its services.
   std::shared_ptr<notify::ServiceNotifier> notifier;
+  // Where the writer's metrics go (writer/probe.h); null: a registry of its own that nobody
+  // serves. The process's MetricsServer serves a shared one.
+  std::shared_ptr<metrics::Registry> metrics;
 };
 
 struct WriterStats {
@@ -82,6 +87,8 @@ class WriterService {
   struct Pending {
     std::vector<zmq::message_t> envelope;  // routing frames to send the reply back
     std::uint64_t request_id;
+    AppendPath path = AppendPath::unknown;  // for the metrics
+    std::uint32_t events = 0;
   };
 
   enum class TermEnd { stopped, lost_master_lock };
@@ -111,6 +118,8 @@ class WriterService {
   zmq::context_t& ctx_;
   WriterOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<metrics::Registry> registry_;
+  WriterProbe probe_;
   GroupCommitter committer_;
   zmq::socket_t router_;
   zmq::socket_t push_;

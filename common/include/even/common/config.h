@@ -70,6 +70,12 @@ std::optional<po::variables_map> parse(int argc, const char* const argv[], po::o
                                        const std::string& usage,
                                        const po::positional_options_description* positional = nullptr);
 
+// --metrics-endpoint (the process's) and --SECTION.metrics-endpoint (the service's key of a file
+// shared by several services), both HOST:PORT of the HTTP endpoint of metrics_http.h; the
+// process's wins, empty means off. Both strings must stay alive until the options are parsed.
+void add_metrics_options(po::options_description& desc, const std::string& section, std::string& process_endpoint,
+                         std::string& section_endpoint);
+
 // Creates the named logger (one per service: "writer", "reader", ...) writing to stderr or a file.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const LogOptions& log);
 

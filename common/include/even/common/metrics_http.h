@@ -55,6 +55,17 @@ class MetricsServer {
   mg_context* ctx_ = nullptr;
 };
 
+// What a service process's main builds: the process's registry (with add_process_metrics), its
+// notifier, and the HTTP endpoint when one is configured. even-writer, even-reader, ... make one
+// with one_service; even-server one for all of its services.
+struct ProcessMetrics {
+  // `endpoint` empty: no HTTP server (the metrics are still counted, for nobody).
+  ProcessMetrics(const std::string& endpoint, bool one_service);
+  std::shared_ptr<Registry> registry;
+  std::shared_ptr<notify::ServiceNotifier> notifier;
+  std::unique_ptr<MetricsServer> server;
+};
+
 // "HOST:PORT" from "tcp://HOST:PORT" or "HOST:PORT"; throws std::invalid_argument otherwise.
 std::string http_listen_address(const std::string& endpoint);
 

@@ -48,7 +48,10 @@ struct PartHealth {
 class ServiceNotifier {
  public:
   // Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (libsystemd's sd_watchdog_enabled).
-  ServiceNotifier();
+  // `one_service`: the process runs one service, whose ServiceNotify then speaks for the process
+  // (sends STOPPING=1) as if it had made this notifier itself; a main that makes the notifier to
+  // share it with its MetricsServer passes true.
+  explicit ServiceNotifier(bool one_service = false);
   ServiceNotifier(const ServiceNotifier&) = delete;
   ServiceNotifier& operator=(const ServiceNotifier&) = delete;
 
@@ -78,6 +81,7 @@ class ServiceNotifier {
   void send(const std::string& message);
 
   const bool enabled_;
+  const bool one_service_;
   std::chrono::microseconds watchdog_{0};
   struct Part {
     std::string name;
@@ -100,8 +104,8 @@ class ServiceNotifier {
 // the service's main loop (construction and destruction may happen on another thread).
 class ServiceNotify {
  public:
-  // Joins `notifier` as `name`. With a null notifier it makes its own from the environment and
-  // speaks for the whole process: stopping() then sends STOPPING=1. A process that hosts several
+  // Joins `notifier` as `name`. With a null notifier (or one made with one_service) it makes its
+  // own from the environment and speaks for the whole process: stopping() then sends STOPPING=1. A process that hosts several
   // services (even-server) passes them one shared notifier and sends STOPPING=1 itself.
   ServiceNotify(std::shared_ptr<ServiceNotifier> notifier, std::string name);
   ~ServiceNotify();  // leaves the notifier
