@@ -1,5 +1,6 @@
 // even-projector: runs projections into query databases. See services/projector/README.md.
 #include "even/common/config.h"
+#include "even/common/metrics_http.h"
 #include "projector/projector_options.h"
 #include "projector/projector_service.h"
 
@@ -12,6 +13,7 @@ int projector_main(int argc, char** argv) {
   config::LogOptions log_options;
   projector::ProjectorOptions p;
   std::string projections_file;
+  std::string metrics_endpoint, section_metrics_endpoint;
 
   po::options_description desc("even-projector: shared keys, at the top of the config file");
   desc.add_options()
@@ -23,6 +25,7 @@ int projector_main(int argc, char** argv) {
   config::add_db_options(desc, store_db);
   config::add_log_options(desc, log_options);
   projector::add_options(desc, p);
+  config::add_metrics_options(desc, config::kProjectorSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(argc, argv, desc,
                                        "even-projector: runs projections into query databases.\n"
                                        "Usage: even-projector [--config FILE] --projections FILE [options]",
@@ -32,6 +35,10 @@ int projector_main(int argc, char** argv) {
 
   auto log = config::make_logger("projector", log_options);
   for (const auto& warning : parsed->warnings) log->warn("{}", warning);
+  metrics::ProcessMetrics process(metrics_endpoint.empty() ? section_metrics_endpoint : metrics_endpoint, true);
+  if (process.server) log->info("metrics on http://{}/metrics", process.server->endpoint());
+  p.metrics = process.registry;
+  p.notifier = process.notifier;
   projector::ProjectorService service(p, log);
   if (!projections_file.empty()) service.add_config(projector::load_projector_config(projections_file));
   return service.run();

@@ -20,6 +20,9 @@ po::typed_value<int>* milliseconds(std::chrono::milliseconds& target) {
 void add_options(po::options_description& desc, ProjectorOptions& p) {
   po::options_description section("even-projector: [projector] in the config file, --projector.KEY as flags");
   section.add_options()
+      ("projector.stopped", po::value(&p.stopped)->composing(),
+       "leave this projection stopped (not started); its checkpoint stays and its lag shows in the metrics; "
+       "repeatable")
       ("projector.max-batch-events", po::value(&p.runner.max_batch_events)->default_value(p.runner.max_batch_events),
        "events applied per query-database transaction, at most")
       ("projector.queue-events", po::value(&p.runner.queue_events)->default_value(p.runner.queue_events),

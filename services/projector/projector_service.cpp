@@ -14,7 +14,9 @@ ProjectorService::ProjectorService(ProjectorOptions options, std::shared_ptr<spd
     : options_(std::move(options)),
       log_(std::move(log)),
       client_(options_.client),
-      notify_(options_.notifier, "projector") {}
+      notify_(options_.notifier, "projector"),
+      registry_(options_.metrics ? options_.metrics : std::make_shared<metrics::Registry>()),
+      probe_(*registry_) {}
 
 ProjectorService::~ProjectorService() {
   for (auto& r : runners_) r->stop();
@@ -72,7 +74,18 @@ int ProjectorService::run() {
     notify_.stopping();
     return 1;
   }
-  for (auto& r : runners_) r->start();
+  for (const auto& n : options_.stopped) {
+    bool found = false;
+    for (const auto& r : runners_) found = found || r->name() == n;
+    if (!found) log_->warn("--projector.stopped {}: no such projection here", n);
+  }
+  for (auto& r : runners_) {
+    if (std::find(options_.stopped.begin(), options_.stopped.end(), r->name()) != options_.stopped.end()) {
+      log_->warn("projection {} left stopped on purpose (--projector.stopped): its lag grows", r->name());
+      continue;
+    }
+    r->start();
+  }
   log_->info("projector running {} projection(s) from {} / {}", runners_.size(), options_.client.reader_endpoint,
              options_.client.feed_endpoint);
   const int sig_fd = net::shutdown_fd();
@@ -99,12 +112,29 @@ int ProjectorService::run() {
 
 void ProjectorService::stop() { wakeup_.notify(); }
 
+RunnerStatus ProjectorService::status_of(const ProjectionRunner& r) const {
+  auto st = r.status();
+  if (st.state == "starting" && std::find(options_.stopped.begin(), options_.stopped.end(), r.name()) != options_.stopped.end())
+    st.state = "stopped";  // never started (--projector.stopped)
+  return st;
+}
+
 void ProjectorService::report(std::chrono::steady_clock::time_point now) {
+  notify_.looped();
+  if (now >= next_head_) {
+    next_head_ = now + std::chrono::seconds(1);
+    try {
+      head_ = client_.head();
+    } catch (const std::exception& e) {
+      log_->debug("head for the metrics: {}", e.what());
+    }
+  }
+  for (const auto& r : runners_) probe_.update(r->name(), status_of(*r), head_, now);
   if (notify_.watchdog_due()) {
     const auto stall_limit = notify_.max_wait() * 2;
     bool alive = true;
     for (const auto& r : runners_) {
-      if (r->finished()) continue;
+      if (r->finished() || status_of(*r).state == "stopped") continue;
       if (now - r->last_alive() > stall_limit) alive = false;
     }
     if (alive) notify_.ping();
@@ -115,7 +145,7 @@ void ProjectorService::report(std::chrono::steady_clock::time_point now) {
   std::optional<GlobalSeq> lowest;
   GlobalSeq head;
   for (const auto& r : runners_) {
-    const auto st = r->status();
+    const auto st = status_of(*r);
     ++states[st.state];
     if (st.state == "running" || st.state == "rebuilding")
       lowest = lowest ? std::min(*lowest, st.position) : st.position;
@@ -138,7 +168,7 @@ void ProjectorService::report(std::chrono::steady_clock::time_point now) {
 
 std::vector<RunnerStatus> ProjectorService::statuses() const {
   std::vector<RunnerStatus> out;
-  for (const auto& r : runners_) out.push_back(r->status());
+  for (const auto& r : runners_) out.push_back(status_of(*r));
   return out;
 }
 

@@ -17,9 +17,11 @@
 
 #include "even/client/client.h"
 #include "even/common/config.h"
+#include "even/common/metrics.h"
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
 #include "even/projector/projection_runner.h"
+#include "projector/probe.h"
 #include "projector/projector_config.h"
 
 namespace even::projector {
@@ -30,9 +32,14 @@ struct ProjectorOptions {
   config::DbOptions store_db;    // the event store (projection streams live there)
   RunnerOptions runner;
   std::set<std::string> rebuild; // projections / projection streams to rebuild at start
+  // Projections left stopped on purpose (not started): their checkpoints stay, their lag grows.
+  std::vector<std::string> stopped;
   // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
   // environment, a no-op without NOTIFY_SOCKET). even-server shares one with its other services.
   std::shared_ptr<notify::ServiceNotifier> notifier;
+  // Where the projections' metrics go (projector/probe.h); null: a registry of its own that
+  // nobody serves.
+  std::shared_ptr<metrics::Registry> metrics;
 };
 
 class ProjectorService {
@@ -64,6 +71,8 @@ class ProjectorService {
   // still runs has gone round its loop within half the watchdog time (a stuck runner stops the
   // pings, not only a stuck run() loop). Called from run()'s loop.
   void report(std::chrono::steady_clock::time_point now);
+  // The runner's status; "stopped" for one left stopped on purpose.
+  RunnerStatus status_of(const ProjectionRunner& r) const;
 
   ProjectorOptions options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -72,6 +81,10 @@ class ProjectorService {
   std::vector<config::DbOptions> query_dbs_;  // created if missing at run()
   net::Wakeup wakeup_;
   notify::ServiceNotify notify_;  // used by run()'s thread
+  std::shared_ptr<metrics::Registry> registry_;
+  ProjectorProbe probe_;                 // used by run()'s thread
+  GlobalSeq head_;                       // the store's head, asked of the reader every second
+  std::chrono::steady_clock::time_point next_head_{};
   bool ready_ = false;
   std::chrono::steady_clock::time_point last_report_{};
 };

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "even/common/config.h"
+#include "even/common/metrics_http.h"
 #include "even/common/store/schema.h"
 #include "reader/reader_options.h"
 #include "reader/reader_service.h"
@@ -16,6 +17,7 @@ int reader_main(int argc, char** argv) {
   config::DbOptions db;
   config::LogOptions log_options;
   reader::ReaderOptions r;
+  std::string metrics_endpoint, section_metrics_endpoint;
 
   po::options_description desc("even-reader: shared keys, at the top of the config file");
   desc.add_options()
@@ -24,6 +26,7 @@ int reader_main(int argc, char** argv) {
   config::add_db_options(desc, db);
   config::add_log_options(desc, log_options);
   reader::add_options(desc, r);
+  config::add_metrics_options(desc, config::kReaderSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(
       argc, argv, desc,
       "even-reader: serves reads of an Even event store (it only reads: it may use a replica).\n"
@@ -39,6 +42,10 @@ int reader_main(int argc, char** argv) {
 
   auto log = config::make_logger("reader", log_options);
   for (const auto& warning : parsed->warnings) log->warn("{}", warning);
+  metrics::ProcessMetrics process(metrics_endpoint.empty() ? section_metrics_endpoint : metrics_endpoint, true);
+  if (process.server) log->info("metrics on http://{}/metrics", process.server->endpoint());
+  r.metrics = process.registry;
+  r.notifier = process.notifier;
   zmq::context_t ctx(1);
   reader::ReaderService service(ctx, db, r, log);
   return service.run();

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <deque>
+#include <unordered_map>
 #include <spdlog/fmt/fmt.h>
 #include <zmq_addon.hpp>
 
@@ -15,6 +16,8 @@ ReaderService::ReaderService(zmq::context_t& ctx, config::DbOptions db, ReaderOp
       db_(std::move(db)),
       options_(std::move(options)),
       log_(std::move(log)),
+      registry_(options_.metrics ? options_.metrics : std::make_shared<metrics::Registry>()),
+      probe_(*registry_),
       notify_(options_.notifier, "reader") {}
 
 ReaderService::~ReaderService() = default;
@@ -48,6 +51,9 @@ int ReaderService::run() {
              db_.name, db_.url);
 
   std::deque<zmq::message_t> idle;  // routing ids of idle workers
+  // When each busy worker got its request (by routing id), for the request duration histogram.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> busy_since;
+  probe_.workers.set(double(workers.size()));
   std::vector<zmq::message_t> frames;
   auto last_stats = std::chrono::steady_clock::now();
   // systemd: READY=1 once the ROUTER is bound and a worker reached the store; then what it serves.
@@ -91,8 +97,14 @@ int ReaderService::run() {
       frames.clear();
       if (!zmq::recv_multipart(backend, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       if (frames.empty()) continue;
+      const auto started = busy_since.find(frames[0].to_string());
+      const double seconds = started == busy_since.end()
+                                 ? 0.0
+                                 : std::chrono::duration<double>(std::chrono::steady_clock::now() - started->second).count();
+      if (started != busy_since.end()) busy_since.erase(started);
       idle.push_back(std::move(frames[0]));
       if (frames.size() < 3) continue;  // READY
+      probe_.reply(frames.back().size(), seconds);
       bool sent = true;
       for (std::size_t i = 1; i < frames.size() && sent; ++i) {
         auto flags = zmq::send_flags::dontwait | (i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
@@ -100,18 +112,24 @@ int ReaderService::run() {
       }
       // A vanished client, or one that stopped reading: its reply is dropped (it resends if it cares).
       if (sent) ++stats_.replies;
-      else ++stats_.dropped;
+      else {
+        ++stats_.dropped;
+        probe_.dropped.inc();
+      }
     }
     while (!idle.empty()) {  // requests from clients
       frames.clear();
       if (!zmq::recv_multipart(frontend, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       if (frames.size() < 2) continue;
       ++stats_.requests;
+      probe_.request(frames.back().data(), frames.back().size());
+      busy_since[idle.front().to_string()] = std::chrono::steady_clock::now();
       backend.send(idle.front(), zmq::send_flags::sndmore);
       idle.pop_front();
       for (std::size_t i = 0; i < frames.size(); ++i)
         backend.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
+    probe_.workers_busy.set(double(workers.size() - idle.size()));
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats >= std::chrono::seconds(30) && stats_.requests > 0) {
       log_->info("{} requests, {} replies, {} replies dropped so far", stats_.requests, stats_.replies, stats_.dropped);

@@ -20,6 +20,8 @@
 #include "even/common/config.h"
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
+#include "even/common/metrics.h"
+#include "reader/probe.h"
 #include "reader/read_worker.h"
 
 namespace even::reader {
@@ -33,6 +35,8 @@ struct ReaderOptions {
   // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
   // environment, a no-op without NOTIFY_SOCKET). even-server shares one between its services.
   std::shared_ptr<notify::ServiceNotifier> notifier;
+  // Where the reader's metrics go (reader/probe.h); null: a registry of its own that nobody serves.
+  std::shared_ptr<metrics::Registry> metrics;
 };
 
 struct ReaderStats {
@@ -59,6 +63,8 @@ class ReaderService {
   net::Wakeup stop_wakeup_;
   std::atomic<bool> stop_{false};
   ReaderStats stats_;
+  std::shared_ptr<metrics::Registry> registry_;
+  ReaderProbe probe_;
   notify::ServiceNotify notify_;
 };
 

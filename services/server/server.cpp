@@ -9,10 +9,14 @@ namespace even::server {
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       log_(config::make_logger("server", options_.log)),
-      notifier_(std::make_shared<notify::ServiceNotifier>()),
+      metrics_(options_.metrics_endpoint, false),
+      notifier_(metrics_.notifier),
       ctx_(1) {
+  if (metrics_.server) log_->info("metrics on http://{}/metrics", metrics_.server->endpoint());
   options_.writer.notifier = options_.dispatcher.notifier = options_.reader.notifier = notifier_;
   options_.projector.notifier = notifier_;
+  options_.writer.metrics = options_.dispatcher.metrics = options_.reader.metrics = metrics_.registry;
+  options_.projector.metrics = metrics_.registry;
   options_.writer.dispatcher_endpoint = kFeedEndpoint;
   options_.dispatcher.pull_endpoint = kFeedEndpoint;
   // The dispatcher binds the inproc PULL first; the writer's PUSH connects to it.

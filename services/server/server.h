@@ -10,6 +10,7 @@
 // on its own (then the others are stopped too).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "dispatcher/dispatcher_service.h"
 #include "even/common/config.h"
+#include "even/common/metrics_http.h"
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
 #include "projector/projector_service.h"
@@ -38,6 +40,11 @@ struct ServerOptions {
   config::LogOptions log;                // one logger per service ("writer", "dispatcher", "reader")
   std::string projections_file;          // SQL-config projections (services/projector); empty: none
   projector::ProjectorOptions projector; // its query database; client endpoints are set from the above
+  // HOST:PORT of the process's /metrics and /health, every hosted service's metrics in one page
+  // (empty: off). --metrics-endpoint, else the first [writer]/[dispatcher]/[reader]/[projector]
+  // metrics-endpoint of the file (server_options.h).
+  std::string metrics_endpoint;
+  std::array<std::string, 4> section_metrics_endpoints;  // as read; finish_options picks one
 };
 
 class Server {
@@ -59,6 +66,8 @@ class Server {
   std::shared_ptr<spdlog::logger> log_;
   // One voice towards systemd for the whole process: READY=1 when every service is ready,
   // WATCHDOG=1 only while every service's loop goes round, STOPPING=1 from run().
+  // The process's metrics registry and HTTP endpoint share that notifier (health).
+  metrics::ProcessMetrics metrics_;
   std::shared_ptr<notify::ServiceNotifier> notifier_;
   zmq::context_t ctx_;
   std::unique_ptr<dispatcher::DispatcherService> dispatcher_;

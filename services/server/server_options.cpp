@@ -26,6 +26,14 @@ void add_options(po::options_description& desc, ServerOptions& s, bool& init_sto
   projector::add_shared_options(desc, s.projector, s.projections_file);
   config::add_db_options(desc, s.db);
   config::add_log_options(desc, s.log);
+  // One endpoint for the process: --metrics-endpoint, else the first section's metrics-endpoint.
+  config::add_metrics_options(desc, config::kWriterSection, s.metrics_endpoint, s.section_metrics_endpoints[0]);
+  const char* others[] = {config::kDispatcherSection, config::kReaderSection, config::kProjectorSection};
+  for (int i = 0; i < 3; ++i) {
+    const std::string key = std::string(others[i]) + ".metrics-endpoint";
+    desc.add_options()(key.c_str(), po::value(&s.section_metrics_endpoints[static_cast<std::size_t>(i) + 1]),
+                       "even-server serves one endpoint: see --metrics-endpoint");
+  }
   writer::add_options(desc, s.writer);
   dispatcher::add_options(desc, s.dispatcher);
   reader::add_options(desc, s.reader);
@@ -33,6 +41,8 @@ void add_options(po::options_description& desc, ServerOptions& s, bool& init_sto
 }
 
 void finish_options(const po::variables_map& vm, ServerOptions& s) {
+  for (const auto& e : s.section_metrics_endpoints)
+    if (s.metrics_endpoint.empty()) s.metrics_endpoint = e;
   writer::finish_options(s.writer);
   dispatcher::finish_options(s.dispatcher);
   reader::finish_options(s.reader);

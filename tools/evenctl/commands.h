@@ -28,6 +28,7 @@ int cmd_stream_version(int argc, char** argv);  // cmd_read.cc
 int cmd_tail(int argc, char** argv);            // cmd_tail.cc
 int cmd_projection(int argc, char** argv);      // cmd_projection.cc
 int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
+int cmd_stats(int argc, char** argv);           // cmd_stats.cc
 
 // Adds the options every client command takes (endpoints, timeout) to `desc`.
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);

@@ -22,6 +22,8 @@ const even::ctl::Command kCommands[] = {
     {"stream-version", "stream-version STREAM: a stream's version and whether it exists", even::ctl::cmd_stream_version},
     {"tail", "tail [--from N] [--category C] [--type T]: print events as they arrive (JSON lines) until interrupted",
      even::ctl::cmd_tail},
+    {"stats", "stats [--endpoint HOST:PORT]... [--config FILE] [--watch] [--json]: each service's state, rates and "
+     "lags from its /metrics", even::ctl::cmd_stats},
     {"projection", "projection status [--json] | rebuild NAME [--stream] [--wait]: projections' position, lag, state, "
      "rate; ask for a rebuild", even::ctl::cmd_projection},
     {"read-projection", "read-projection NAME [--from N] [--max N]: a projection stream's events as JSON lines",

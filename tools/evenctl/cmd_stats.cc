@@ -1,0 +1,240 @@
+// evenctl stats [--endpoint HOST:PORT]... [--config FILE] [--interval-ms N] [--watch] [--json]:
+// one screen for a person, built from the services' /metrics and /health/ready (the endpoints of
+// common/include/even/common/metrics_http.h): each service's state, rates and lags. The
+// endpoints are the --endpoint flags, else every `metrics-endpoint` of the config file's sections
+// ([writer], [dispatcher], [reader], [projector]), as ops/even writes them.
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/fmt/fmt.h>
+
+#include "evenctl/commands.h"
+#include "even/common/metrics_http.h"
+
+namespace even::ctl {
+
+namespace {
+
+namespace po = config::po;
+
+struct Scrape {
+  std::string endpoint;
+  bool up = false;
+  std::string error;
+  std::vector<metrics::Sample> samples;
+  nlohmann::json health;  // /health/ready's body
+  std::chrono::steady_clock::time_point at;
+
+  double sum(const std::string& name, const metrics::Labels& match = {}) const {
+    double total = 0;
+    for (const auto& s : samples) {
+      if (s.name != name) continue;
+      bool ok = true;
+      for (const auto& [k, v] : match) ok = ok && s.label(k) == v;
+      if (ok) total += s.value;
+    }
+    return total;
+  }
+  bool has_prefix(const std::string& prefix) const {
+    for (const auto& s : samples)
+      if (s.name.rfind(prefix, 0) == 0) return true;
+    return false;
+  }
+  // The smallest bucket bound below which `q` of the observations fall (a histogram's quantile,
+  // rounded up to a bound), from the buckets' growth between `before` and this scrape.
+  double quantile(const Scrape& before, const std::string& name, double q) const {
+    std::map<double, double> now_b, then_b;
+    for (const auto& s : samples)
+      if (s.name == name + "_bucket") now_b[std::stod(s.label("le") == "+Inf" ? "inf" : s.label("le"))] += s.value;
+    for (const auto& s : before.samples)
+      if (s.name == name + "_bucket") then_b[std::stod(s.label("le") == "+Inf" ? "inf" : s.label("le"))] += s.value;
+    if (now_b.empty()) return 0;
+    const double total = now_b.rbegin()->second - (then_b.empty() ? 0 : then_b.rbegin()->second);
+    if (total <= 0) return 0;
+    for (const auto& [le, c] : now_b)
+      if (c - then_b[le] >= q * total) return le;
+    return now_b.rbegin()->first;
+  }
+};
+
+Scrape scrape(const std::string& endpoint) {
+  Scrape s;
+  s.endpoint = endpoint;
+  s.at = std::chrono::steady_clock::now();
+  auto r = metrics::http_get(endpoint, "/metrics");
+  if (r.status != 200) {
+    s.error = r.status ? "HTTP " + std::to_string(r.status) : r.error;
+    return s;
+  }
+  try {
+    s.samples = metrics::parse_text(r.body);
+  } catch (const std::exception& e) {
+    s.error = e.what();
+    return s;
+  }
+  s.up = true;
+  auto h = metrics::http_get(endpoint, "/health/ready");
+  try {
+    s.health = nlohmann::json::parse(h.body);
+  } catch (const std::exception&) {
+  }
+  return s;
+}
+
+std::string state_of(const Scrape& s, const std::string& service) {
+  if (!s.up) return "down";
+  if (s.health.contains("services"))
+    for (const auto& p : s.health["services"])
+      if (p.value("name", "") == service) return p.value("state", "?");
+  return "?";
+}
+
+std::string num(double v) { return fmt::format("{:.0f}", v); }
+
+// The lines of one endpoint: a line per service it hosts, then one per projection.
+void describe(const Scrape& now, const Scrape& before, double secs, std::vector<std::vector<std::string>>& rows) {
+  auto rate = [&](const std::string& name, const metrics::Labels& m = {}) {
+    return secs > 0 && before.up ? (now.sum(name, m) - before.sum(name, m)) / secs : 0.0;
+  };
+  if (!now.up) {
+    rows.push_back({"?", now.endpoint, "down", "", now.error});
+    return;
+  }
+  if (now.has_prefix("even_writer_")) {
+    rows.push_back({"writer", now.endpoint, state_of(now, "writer"),
+                    fmt::format("{:.0f} appends/s, {:.0f} events/s", rate("even_writer_appends_total"),
+                                rate("even_writer_events_committed_total")),
+                    fmt::format("commit p99 <= {:.1f} ms; queue {}; {} events committed; {} conflicts",
+                                now.quantile(before, "even_writer_commit_duration_seconds", 0.99) * 1000,
+                                num(now.sum("even_writer_queue_depth")), num(now.sum("even_writer_events_committed_total")),
+                                num(now.sum("even_writer_appends_total", {{"result", "conflict"}})))});
+  }
+  if (now.has_prefix("even_dispatcher_")) {
+    rows.push_back({"dispatcher", now.endpoint, state_of(now, "dispatcher"),
+                    fmt::format("{:.0f} events/s", rate("even_dispatcher_published_events_total")),
+                    fmt::format("position {}, head {}, lag {}; gaps {}, holes {}, from store {}; {} subscribers",
+                                num(now.sum("even_dispatcher_published_position")),
+                                num(now.sum("even_dispatcher_store_head_position")),
+                                num(now.sum("even_dispatcher_lag_events")), num(now.sum("even_dispatcher_gaps_total")),
+                                num(now.sum("even_dispatcher_holes_total")),
+                                num(now.sum("even_dispatcher_events_from_store_total")),
+                                num(now.sum("even_dispatcher_subscribers")))});
+  }
+  if (now.has_prefix("even_reader_")) {
+    rows.push_back({"reader", now.endpoint, state_of(now, "reader"),
+                    fmt::format("{:.0f} requests/s", rate("even_reader_requests_total")),
+                    fmt::format("workers busy {} of {}; p99 <= {:.1f} ms; {:.1f} MB/s",
+                                num(now.sum("even_reader_workers_busy")), num(now.sum("even_reader_workers")),
+                                now.quantile(before, "even_reader_request_duration_seconds", 0.99) * 1000,
+                                rate("even_reader_reply_bytes_total") / 1e6)});
+  }
+  if (now.has_prefix("even_projector_")) {
+    rows.push_back({"projector", now.endpoint, state_of(now, "projector"), "",
+                    "head " + num(now.sum("even_projector_head_position"))});
+    std::set<std::string> names;
+    for (const auto& s : now.samples)
+      if (s.name == "even_projector_position") names.insert(s.label("projection"));
+    for (const auto& n : names) {
+      std::string state = "?";
+      for (const auto& s : now.samples)
+        if (s.name == "even_projector_state" && s.label("projection") == n && s.value == 1) state = s.label("state");
+      const metrics::Labels l = {{"projection", n}};
+      rows.push_back({"  " + n, "", state, fmt::format("{:.0f} events/s", rate("even_projector_events_applied_total", l)),
+                      fmt::format("position {}, lag {} events, {:.1f} s", num(now.sum("even_projector_position", l)),
+                                  num(now.sum("even_projector_lag_events", l)), now.sum("even_projector_lag_seconds", l))});
+    }
+  }
+}
+
+void print(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(5, 0);
+  const std::vector<std::string> head = {"SERVICE", "ENDPOINT", "STATE", "RATE", "DETAILS"};
+  for (std::size_t i = 0; i < 5; ++i) width[i] = head[i].size();
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < 5; ++i) width[i] = std::max(width[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string out;
+    for (std::size_t i = 0; i < 5; ++i) out += r[i] + (i < 4 ? std::string(width[i] - r[i].size() + 2, ' ') : "");
+    std::cout << out << "\n";
+  };
+  line(head);
+  for (const auto& r : rows) line(r);
+}
+
+// Every [section] metrics-endpoint of the file (unregistered keys are kept by name).
+std::vector<std::string> endpoints_of(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw po::error("cannot read " + path);
+  po::options_description none;
+  std::vector<std::string> out;
+  for (const auto& o : po::parse_config_file(in, none, true).options) {
+    const auto dot = o.string_key.find('.');
+    if (o.string_key == "metrics-endpoint" ||
+        (dot != std::string::npos && o.string_key.substr(dot + 1) == "metrics-endpoint"))
+      for (const auto& v : o.value)
+        if (!v.empty() && std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_stats(int argc, char** argv) {
+  std::vector<std::string> endpoints;
+  std::string config_file;
+  int interval_ms = 1000;
+  bool watch = false, as_json = false;
+  po::options_description desc("evenctl stats options");
+  desc.add_options()
+      ("endpoint", po::value(&endpoints)->composing(), "a service's metrics endpoint HOST:PORT; repeatable")
+      ("config", po::value(&config_file), "read the endpoints from this file's [section] metrics-endpoint keys")
+      ("interval-ms", po::value(&interval_ms)->default_value(interval_ms), "rates over this interval")
+      ("watch", po::bool_switch(&watch), "refresh in place every interval until interrupted")
+      ("json", po::bool_switch(&as_json), "one JSON object per endpoint: its samples' sums by name, and health")
+      ("help,h", "show this help");
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "Usage: evenctl stats [--endpoint HOST:PORT]... [--config FILE] [--watch]\n" << desc;
+    return 0;
+  }
+  po::notify(vm);
+  if (endpoints.empty() && !config_file.empty()) endpoints = endpoints_of(config_file);
+  if (endpoints.empty()) throw po::error("no endpoints: give --endpoint HOST:PORT or --config FILE with metrics-endpoint keys");
+  if (interval_ms < 1) throw po::error("--interval-ms must be positive");
+
+  std::vector<Scrape> before;
+  for (const auto& e : endpoints) before.push_back(scrape(e));
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    std::vector<Scrape> now;
+    for (const auto& e : endpoints) now.push_back(scrape(e));
+    if (as_json) {
+      for (const auto& s : now) {
+        nlohmann::json j = {{"endpoint", s.endpoint}, {"up", s.up}, {"health", s.health}};
+        std::map<std::string, double> sums;
+        for (const auto& x : s.samples) sums[x.name] += x.value;
+        j["metrics"] = sums;
+        std::cout << j.dump() << "\n";
+      }
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (std::size_t i = 0; i < now.size(); ++i)
+        describe(now[i], before[i],
+                 std::chrono::duration<double>(now[i].at - before[i].at).count(), rows);
+      if (watch) std::cout << "\033[H\033[2J";
+      print(rows);
+    }
+    std::cout.flush();
+    if (!watch) break;
+    before = std::move(now);
+  }
+  return 0;
+}
+
+}  // namespace even::ctl
