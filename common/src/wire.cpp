@@ -1,5 +1,6 @@
 #include "even/common/wire.h"
 
+#include <capnp/any.h>
 #include <kj/io.h>
 
 #include <cstdint>
@@ -67,9 +68,29 @@ void check_text(capnp::Text::Reader t, const char* field) {
   }
 }
 
+// A list of structs must not be a list of elements smaller than a word: Cap'n Proto reads a list
+// of empty structs, or a list of bytes, as a list of structs with that many elements, so a frame
+// of 16 MiB would hold 16 million events (GiBs once decoded), a frame of a few bytes thousands.
+// Every struct of our schemas has fields, so any encoder writes each element in a word or more;
+// this bounds a list's length by the frame's size in words. (All elements of a list have one
+// size: checking the first is enough.)
+void check_struct_list_elements(capnp::AnyStruct::Reader first, unsigned count, const char* field) {
+  const std::size_t bytes = first.getDataSection().size() + first.getPointerSection().size() * sizeof(capnp::word);
+  if (bytes < sizeof(capnp::word))
+    kj::throwFatalException(KJ_EXCEPTION(FAILED, kj::str("list '", field, "' holds ", count, " elements of ", bytes,
+                                                         " bytes (a struct takes at least a word)")));
+}
+
+template <typename T>
+void check_struct_list(typename capnp::List<T>::Reader list, const char* field) {
+  if (list.size() > 0) check_struct_list_elements(capnp::AnyStruct::Reader(list[0]), list.size(), field);
+}
+
 void validate_value(const capnp::DynamicValue::Reader& v, const char* field);
 
 void validate_list(capnp::DynamicList::Reader list, const char* field) {
+  if (list.size() > 0 && list.getSchema().whichElementType() == capnp::schema::Type::STRUCT)
+    check_struct_list_elements(list[0].as<capnp::DynamicStruct>().as<capnp::AnyStruct>(), list.size(), field);
   for (auto element : list) validate_value(element, field);
 }
 
@@ -122,7 +143,9 @@ void validate(schema::WriterRequest::Reader r) {
   auto a = r.getAppend();
   check_text(a.getStream(), "stream");
   (void)a.getExpected();
-  for (auto e : a.getEvents()) read_all_fields(e);
+  auto events = a.getEvents();  // read once: each read of a list counts against the traversal limit
+  check_struct_list<schema::EventData>(events, "events");
+  for (auto e : events) read_all_fields(e);
 }
 
 void validate(schema::WriterReply::Reader r) {
@@ -148,23 +171,30 @@ void validate(schema::ReaderRequest::Reader r) {
 void validate(schema::ReaderReply::Reader r) {
   switch (r.which()) {
     case schema::ReaderReply::ERROR: check_text(r.getError().getMessage(), "message"); break;
-    case schema::ReaderReply::PAGE:
-      for (auto e : r.getPage().getEvents()) read_all_fields(e);
+    case schema::ReaderReply::PAGE: {
+      auto events = r.getPage().getEvents();
+      check_struct_list<schema::RecordedEvent>(events, "events");
+      for (auto e : events) read_all_fields(e);
       break;
+    }
     case schema::ReaderReply::STREAM_INFO: (void)r.getStreamInfo(); break;
     default: break;
   }
 }
 
 void validate(schema::CommittedBatch::Reader r) {
-  for (auto e : r.getEvents()) read_all_fields(e);
+  auto events = r.getEvents();
+  check_struct_list<schema::RecordedEvent>(events, "events");
+  for (auto e : events) read_all_fields(e);
 }
 
 void validate(schema::FeedMessage::Reader r) {
   if (r.isEvent()) {
     read_all_fields(r.getEvent().getEvent());
   } else if (r.isHeartbeat()) {
-    for (auto h : r.getHeartbeat().getCategoryHeads()) check_text(h.getCategory(), "category");
+    auto heads = r.getHeartbeat().getCategoryHeads();
+    check_struct_list<schema::CategoryHead>(heads, "categoryHeads");
+    for (auto h : heads) check_text(h.getCategory(), "category");
   }
 }
 

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
+#include <vector>
 
 #include "even/common/types.h"
 #include "even/schemas/feed.capnp.h"
@@ -222,6 +224,48 @@ TEST(Wire, TypedValidatorsAgreeWithSchemaTraversal) {
 // wherever it is copied as a C string ("abc\0def" stored as stream "abc"), so every decoder
 // refuses it as malformed, naming the field, whatever the message and whichever its text field.
 capnp::Text::Reader nul_text(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+// A frame whose root (one pointer) holds a list in the form Cap'n Proto also reads as a list of
+// structs: `count` empty structs (inline-composite, zero-sized elements) or `count` bytes.
+zmq::message_t sub_word_struct_list(bool bytes, std::uint32_t count) {
+  std::vector<std::uint64_t> words;
+  words.push_back(std::uint64_t(1) << 48);  // root: a struct with no data and one pointer
+  if (bytes) {
+    words.push_back(1 | (std::uint64_t(2) << 32) | (std::uint64_t(count) << 35));  // list of bytes
+    words.resize(2 + (count + 7) / 8, 0x0101010101010101u);
+  } else {
+    words.push_back(1 | (std::uint64_t(7) << 32));  // inline-composite list of 0 words
+    words.push_back(std::uint64_t(count) << 2);     // its tag: `count` structs of 0 words, 0 pointers
+  }
+  std::vector<std::uint32_t> table{0, static_cast<std::uint32_t>(words.size())};
+  zmq::message_t frame(8 + words.size() * 8);
+  std::memcpy(frame.data(), table.data(), 8);
+  std::memcpy(static_cast<char*>(frame.data()) + 8, words.data(), words.size() * 8);
+  return frame;
+}
+
+// Found by reading what the feed's decoder allows (tests/fuzz/README.md): a 16 MiB frame made
+// 4 million claims (600 MiB) in the dispatcher, a 4 KiB frame of bytes 4,000.
+TEST(Wire, ListOfStructsSmallerThanAWordIsMalformed) {
+  for (bool bytes : {false, true}) {
+    SCOPED_TRACE(bytes ? "bytes" : "empty structs");
+    // Empty structs cost a word each of the traversal limit (twice the frame's words, + 64): few.
+    const std::uint32_t count = bytes ? 1000 : 50;
+    auto frame = sub_word_struct_list(bytes, count);
+    std::string copy(static_cast<const char*>(frame.data()), frame.size());
+    auto r = wire::decode<schema::CommittedBatch>(std::move(frame), {});
+    auto* err = std::get_if<wire::DecodeError>(&r);
+    ASSERT_NE(err, nullptr) << "accepted " << count << " events in " << copy.size() << " bytes";
+    EXPECT_EQ(err->code, schema::ErrorCode::MALFORMED);
+    EXPECT_NE(err->message.find("list 'events' holds " + std::to_string(count) + " elements of"), std::string::npos)
+        << err->message;
+    // The schema traversal refuses it too.
+    auto any = wire::decode_any(zmq::message_t(copy.data(), copy.size()), {});
+    ASSERT_TRUE(std::holds_alternative<wire::Decoded>(any));
+    EXPECT_THROW(wire::validate_deep(capnp::toDynamic(std::get<wire::Decoded>(any).root<schema::CommittedBatch>())),
+                 kj::Exception);
+  }
+}
+
 const std::string kNul("abc\0def", 7);
 
 template <typename T>

@@ -31,7 +31,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto info = client::classify_reader_reply(*d);
   if (info.retry) return 0;  // busy: resent
   // One reply goes to one converter; each starts here as on a freshly classified reply.
-  convert(*d, client::to_page);
+  convert(*d, [size](wire::Decoded& reply) {
+    auto page = client::to_page(reply);
+    if (page.events.size() > size / 8) __builtin_trap();  // each event takes a word of the frame at least
+    return page;
+  });
   d->reset_reader();
   convert(*d, client::to_projection_page);
   d->reset_reader();

@@ -9,9 +9,19 @@
 #include "writer/append_validation.h"
 #include "writer/writer_service.h"
 
+namespace {
+const even::wire::Limits kSmallLimits{512, 16};
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace even;
   static const writer::WriterOptions options;  // the service's defaults: limits, events per append
+  if (size > kSmallLimits.max_message_bytes) {
+    // The tooLarge path, as with a service configured for small requests: the error reply still
+    // names the request id when it can be read (wire::peek_request_id).
+    auto small = wire::decode<schema::WriterRequest>(fuzz::frame(data, size), kSmallLimits);
+    if (!std::holds_alternative<wire::DecodeError>(small)) __builtin_trap();
+  }
   auto decoded = wire::decode<schema::WriterRequest>(fuzz::frame(data, size), options.limits);
   if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
     (void)wire::to_string(err->code);  // the error reply names the code
