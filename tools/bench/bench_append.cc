@@ -12,6 +12,7 @@
 
 #include "bench/bench.h"
 #include "even/client/client.h"
+#include "even/common/metrics_http.h"
 #include "even/common/net.h"
 #include "even/common/store/mysql.h"
 
@@ -245,6 +246,7 @@ int bench_append(int argc, char** argv) {
   bool raw_with_versions = false;
   int raw_batch_rows = 0;
   double seconds = 10;
+  bool with_metrics = false;
   po::options_description desc("even-bench append options");
   desc.add_options()
       ("mode", po::value(&modes)->default_value(modes), "buffered (expected version any), serial (exact versions), or both comma-separated")
@@ -262,6 +264,9 @@ int bench_append(int argc, char** argv) {
        "one application thread per client, blocked in append(), instead of completion handlers")
       ("raw-batch-rows", po::value(&raw_batch_rows)->default_value(raw_batch_rows),
        "rows per transaction of the raw baseline; 0 = clients x events-per-append")
+      ("metrics", po::bool_switch(&with_metrics),
+       "serve the writer's /metrics (--metrics-endpoint) and scrape it every second during the run, as a "
+       "Prometheus would (it counts either way: this adds the HTTP server and the scrapes)")
       ("raw-with-versions", po::bool_switch(&raw_with_versions),
        "also measure raw INSERTs that keep stream versions (streams upsert), printed as raw_with_versions_events_per_s");
   config::add_db_options(desc, db);
@@ -294,10 +299,26 @@ int bench_append(int argc, char** argv) {
                                        scratch.db().user, "--db-password", scratch.db().password, "--db-name",
                                        scratch.db().name, "--writer.batch-window-us", std::to_string(batch_window_us),
                                        "--log-level", std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"};
+      std::string metrics_endpoint;
+      if (with_metrics) {
+        metrics_endpoint = "127.0.0.1:" + std::to_string(net::free_loopback_port());
+        args.insert(args.end(), {"--metrics-endpoint", metrics_endpoint});
+      }
       ServiceProcess writer("writer", args);
+      std::atomic<bool> scraping{with_metrics};
+      std::atomic<int> scrapes{0};
+      std::thread scraper([&] {
+        while (scraping) {
+          if (metrics::http_get(metrics_endpoint, "/metrics").status == 200) ++scrapes;
+          for (int i = 0; i < 20 && scraping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      });
       std::cerr << "[bench] " << mode << ": " << clients << " clients x " << events_per_append << " events of "
                 << payload_bytes << " bytes for " << seconds << " s through even-writer (pid " << writer.pid() << ")\n";
       run = run_clients(endpoint, shape, seconds);
+      scraping = false;
+      scraper.join();
+      if (with_metrics) std::cerr << "[bench] scraped " << metrics_endpoint << "/metrics " << scrapes << " times\n";
     }
     const double raw_after = raw_half("after");
     const double raw = (raw_before + raw_after) / 2;
@@ -309,6 +330,7 @@ int bench_append(int argc, char** argv) {
     }
     double eps = static_cast<double>(run.events) / run.seconds;
     std::cout << std::fixed << std::setprecision(3) << "{\"bench\":\"append\",\"mode\":\"" << mode
+              << "\",\"metrics\":\"" << (with_metrics ? "on" : "off")
               << "\",\"clients\":" << clients << ",\"seconds\":" << run.seconds
               << ",\"events_per_append\":" << events_per_append << ",\"payload_bytes\":" << payload_bytes
               << ",\"appends\":" << run.appends << ",\"events\":" << run.events << ",\"errors\":" << run.errors
