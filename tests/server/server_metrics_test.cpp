@@ -42,6 +42,8 @@ TEST(ServerMetrics, OneEndpointServesEveryHostedService) {
   }
   EXPECT_GE(c.head().value(), 5u);
   test::wait_metric(http, "even_dispatcher_published_position", [](double v) { return v >= 5; });
+  // The projector's series appear at its first report, once its runners started.
+  test::wait_metric(http, "even_projector_position", [](double v) { return v >= 0; });
 
   const std::string page = test::scrape(http);
   EXPECT_EQ(test::metric_value(page, "even_writer_events_committed_total"), 5) << page;
