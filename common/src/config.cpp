@@ -231,6 +231,12 @@ void add_log_options(po::options_description& desc, LogOptions& log) {
       ("log-file", po::value(&log.file)->default_value(log.file), "log to this file instead of stderr");
 }
 
+po::typed_value<int>* milliseconds(std::chrono::milliseconds& target) {
+  return po::value<int>()
+      ->default_value(static_cast<int>(target.count()))
+      ->notifier([&target](int ms) { target = std::chrono::milliseconds(ms); });
+}
+
 void add_metrics_options(po::options_description& desc, const std::string& section, std::string& process_endpoint,
                          std::string& section_endpoint) {
   desc.add_options()

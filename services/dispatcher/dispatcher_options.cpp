@@ -3,17 +3,7 @@
 namespace even::dispatcher {
 
 namespace po = config::po;
-
-namespace {
-
-// A whole number of milliseconds on the command line, a duration in the options.
-po::typed_value<int>* milliseconds(std::chrono::milliseconds& target) {
-  return po::value<int>()
-      ->default_value(static_cast<int>(target.count()))
-      ->notifier([&target](int ms) { target = std::chrono::milliseconds(ms); });
-}
-
-}  // namespace
+using config::milliseconds;
 
 void add_options(po::options_description& desc, DispatcherOptions& d) {
   po::options_description section("even-dispatcher: [dispatcher] in the config file, --dispatcher.KEY as flags");

@@ -5,17 +5,7 @@
 namespace even::projector {
 
 namespace po = config::po;
-
-namespace {
-
-// A whole number of milliseconds on the command line, a duration in the options.
-po::typed_value<int>* milliseconds(std::chrono::milliseconds& target) {
-  return po::value<int>()
-      ->default_value(static_cast<int>(target.count()))
-      ->notifier([&target](int ms) { target = std::chrono::milliseconds(ms); });
-}
-
-}  // namespace
+using config::milliseconds;
 
 void add_options(po::options_description& desc, ProjectorOptions& p) {
   po::options_description section("even-projector: [projector] in the config file, --projector.KEY as flags");

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,10 @@ std::optional<po::variables_map> parse(int argc, const char* const argv[], po::o
 // process's wins, empty means off. Both strings must stay alive until the options are parsed.
 void add_metrics_options(po::options_description& desc, const std::string& section, std::string& process_endpoint,
                          std::string& section_endpoint);
+
+// A whole number of milliseconds on the command line, a duration in the options (`target` must
+// outlive the parse; its value is the default).
+po::typed_value<int>* milliseconds(std::chrono::milliseconds& target);
 
 // Creates the named logger (one per service: "writer", "reader", ...) writing to stderr or a file.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const LogOptions& log);
