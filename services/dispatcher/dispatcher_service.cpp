@@ -126,7 +126,8 @@ int DispatcherService::run() {
   std::uint64_t report_published = tracker_.stats().published;
   while (!stopping()) {
     notify_.alive();
-    if (auto t = net::Clock::now(); t - last_report >= std::chrono::seconds(2)) {
+    // While the store fails, the status keeps saying why (store_failed) for /health/ready.
+    if (auto t = net::Clock::now(); !store_failing_ && t - last_report >= std::chrono::seconds(2)) {
       const double secs = std::chrono::duration<double>(t - last_report).count();
       notify_.status("publishing on " + options_.pub_endpoint + "; head " + std::to_string(tracker_.published().value()) +
                      "; " + std::to_string(static_cast<std::uint64_t>(double(tracker_.stats().published - report_published) / secs)) +
