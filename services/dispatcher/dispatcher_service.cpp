@@ -71,7 +71,7 @@ GlobalSeq DispatcherService::resume_position() {
     } catch (const sql::SQLException& e) {
       if (stopping()) return GlobalSeq(0);
       notify_.alive();
-      notify_.status("bound; the store is unavailable, retrying: " + store::describe(e));
+      notify_.not_ready("bound; the store is unavailable, retrying: " + store::describe(e));
       log_->warn("store unavailable at start-up ({}); retrying", store::describe(e));
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 5000);
@@ -126,7 +126,8 @@ int DispatcherService::run() {
   std::uint64_t report_published = tracker_.stats().published;
   while (!stopping()) {
     notify_.alive();
-    if (auto t = net::Clock::now(); t - last_report >= std::chrono::seconds(2)) {
+    // While the store fails, the status keeps saying why (store_failed) for /health/ready.
+    if (auto t = net::Clock::now(); !store_failing_ && t - last_report >= std::chrono::seconds(2)) {
       const double secs = std::chrono::duration<double>(t - last_report).count();
       notify_.status("publishing on " + options_.pub_endpoint + "; head " + std::to_string(tracker_.published().value()) +
                      "; " + std::to_string(static_cast<std::uint64_t>(double(tracker_.stats().published - report_published) / secs)) +
@@ -147,6 +148,7 @@ int DispatcherService::run() {
     now = net::Clock::now();
     if (items[0].revents & ZMQ_POLLIN) receive_batches(now);
     store_work(now);
+    ready_when_store_answers();
     if (now >= next_heartbeat_) {
       publisher_.heartbeat();
       next_heartbeat_ = now + options_.heartbeat;
@@ -247,9 +249,7 @@ void DispatcherService::offer_verified(std::vector<FeedClaim> claims, const std:
     feed_checks_.total += took;
     feed_checks_.max = std::max(feed_checks_.max, took);
   } catch (const sql::SQLException& e) {
-    probe_.store_errors.inc();
-    if (store_errors_++ % 100 == 0) log_->warn("store error while checking feed events: {}", store::describe(e));
-    store_retry_ = now + std::chrono::milliseconds(100);
+    store_failed(e, "while checking feed events", now, std::chrono::milliseconds(100));
     recheck_head_ = true;
     return;
   }
@@ -272,9 +272,7 @@ void DispatcherService::offer_verified(std::vector<FeedClaim> claims, const std:
       tracker_.on_committed(std::move(e), now);
     } catch (const sql::SQLException& ex) {
       // publish() could not look up a category; the event stays pending and is retried.
-      probe_.store_errors.inc();
-      if (store_errors_++ % 100 == 0) log_->warn("store error while publishing: {}", store::describe(ex));
-      store_retry_ = now + std::chrono::milliseconds(100);
+      store_failed(ex, "while publishing", now, std::chrono::milliseconds(100));
     }
   }
 }
@@ -297,10 +295,26 @@ void DispatcherService::store_work(net::Clock::time_point now) {
       }
     }
   } catch (const sql::SQLException& e) {
-    probe_.store_errors.inc();
-    if (store_errors_++ % 100 == 0) log_->warn("store error: {}; retrying", store::describe(e));
-    store_retry_ = now + std::chrono::milliseconds(200);
+    store_failed(e, "", now, std::chrono::milliseconds(200));
   }
+}
+
+void DispatcherService::store_failed(const sql::SQLException& e, std::string_view doing, net::Clock::time_point now,
+                                     std::chrono::milliseconds retry_after) {
+  probe_.store_errors.inc();
+  if (store_errors_++ % 100 == 0)
+    log_->warn("store error{}{}: {}; retrying", doing.empty() ? "" : " ", doing, store::describe(e));
+  store_retry_ = now + retry_after;
+  store_failing_ = true;
+  store_answers_ = store_.answers();
+  notify_.not_ready("the store fails (" + store::describe(e) + "); gaps cannot be filled; retrying");
+}
+
+void DispatcherService::ready_when_store_answers() {
+  if (!store_failing_ || store_.answers() == store_answers_) return;
+  store_failing_ = false;
+  log_->info("the store answers again");
+  notify_.ready("publishing on " + options_.pub_endpoint + "; head " + std::to_string(tracker_.published().value()));
 }
 
 void DispatcherService::read_pub_monitor() {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -69,6 +70,14 @@ class DispatcherService {
   void offer_verified(std::vector<FeedClaim> claims, const std::vector<std::string>& senders,
                       net::Clock::time_point now);
   void store_work(net::Clock::time_point now);
+  // A store call threw: counts and logs it (throttled), holds store work back for `retry_after`
+  // and makes /health/ready say "not ready" with the error (the dispatcher needs its store to
+  // fill gaps), through ServiceNotify::not_ready as the writer does while its store is
+  // unreachable. `doing` completes the log line ("while publishing"; may be empty).
+  void store_failed(const sql::SQLException& e, std::string_view doing, net::Clock::time_point now,
+                    std::chrono::milliseconds retry_after);
+  // Ready again once the store answered a call after the last failure. Called every loop turn.
+  void ready_when_store_answers();
   void log_stats(bool force);
 
   zmq::context_t& ctx_;
@@ -94,6 +103,8 @@ class DispatcherService {
   std::uint64_t malformed_ = 0;           // feed messages that are not one well-formed CommittedBatch
   std::uint64_t refused_ = 0;             // feed events the store does not hold (FeedVerifier)
   std::uint64_t store_errors_ = 0;
+  bool store_failing_ = false;             // since the last store error, the store answered nothing
+  std::uint64_t store_answers_ = 0;        // store_.answers() at the last store error
   struct FeedCheckStats {
     std::uint64_t count = 0;  // FeedVerifier::verify() calls since the last stats line
     net::Clock::duration total{}, max{};

@@ -23,7 +23,9 @@ store::Connection& MysqlGapStore::conn() {
 template <typename F>
 auto MysqlGapStore::guarded(F&& f) -> decltype(f(std::declval<store::Connection&>())) {
   try {
-    return f(conn());
+    auto result = f(conn());
+    ++answers_;
+    return result;
   } catch (const sql::SQLException&) {
     conn_.reset();  // reconnect on the next call; the caller retries later
     throw;

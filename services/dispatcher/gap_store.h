@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,10 @@ class MysqlGapStore final : public GapStore {
   std::string describe_open_transactions() override;
   GlobalSeq last_in_category(std::string_view category, GlobalSeq before) override;
 
+  // Calls that the store answered, since construction: the dispatcher's readiness turns back to
+  // ready once this moves after a store error.
+  std::uint64_t answers() const { return answers_; }
+
  private:
   store::Connection& conn();
   template <typename F>
@@ -64,6 +69,7 @@ class MysqlGapStore final : public GapStore {
   config::DbOptions db_;
   std::unique_ptr<store::Connection> conn_;
   bool no_lock_check_ = false;  // the server refused LOCK IN SHARE MODE NOWAIT: stop asking
+  std::uint64_t answers_ = 0;
 };
 
 }  // namespace even::dispatcher

@@ -31,6 +31,12 @@ ProjectorProbe::Series& ProjectorProbe::series(const std::string& projection,
   return series_.emplace(projection, std::move(s)).first->second;
 }
 
+metrics::Histogram& ProjectorProbe::batch_duration(const std::string& projection) {
+  return registry_.histogram("even_projector_batch_duration_seconds",
+                             "Duration of the projection's batch transactions (handle, flush, checkpoint, COMMIT)",
+                             metrics::duration_buckets(), {{"projection", projection}});
+}
+
 void ProjectorProbe::update(const std::string& projection, const RunnerStatus& st, GlobalSeq head,
                             std::chrono::steady_clock::time_point now) {
   auto& s = series(projection, now);

@@ -14,8 +14,10 @@
 //   even_projector_batches_total{projection}            transactions committed
 //   even_projector_failures_total{projection}           times it failed
 //   even_projector_rebuilds_total{projection}           rebuilds
-//
-// Batch durations are not measured yet (the runners do not time their transactions).
+//   even_projector_batch_duration_seconds{projection}   histogram: each committed batch's
+//                                                       transaction (handle, flush, checkpoint,
+//                                                       COMMIT), observed by the runner's thread
+//                                                       (RunnerOptions::on_batch)
 #pragma once
 
 #include <chrono>
@@ -36,6 +38,9 @@ class ProjectorProbe {
   // is used). Called by one thread.
   void update(const std::string& projection, const RunnerStatus& status, GlobalSeq head,
               std::chrono::steady_clock::time_point now);
+  // The batch duration histogram of `projection`, for its runner's RunnerOptions::on_batch
+  // (any thread may observe it). Valid as long as the registry.
+  metrics::Histogram& batch_duration(const std::string& projection);
 
  private:
   struct Series {

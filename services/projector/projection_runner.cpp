@@ -279,6 +279,7 @@ class ProjectionRunner::Session {
   void apply(const std::vector<client::RecordedEvent>& batch, GlobalSeq pos, bool may_isolate) {
     auto& p = *r_.projection_;
     const std::string state = pos < target_ ? "rebuilding" : "running";
+    const auto started = Clock::now();
     try {
       QueryTx tx(conn());
       for (const auto& e : batch) p.handle(e, tx);
@@ -294,6 +295,7 @@ class ProjectionRunner::Session {
       isolate(batch, may_isolate, e.what());
       return;
     }
+    if (r_.options_.on_batch) r_.options_.on_batch(Clock::now() - started);
     committed(pos, batch.size(), state);
   }
 

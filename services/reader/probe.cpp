@@ -13,7 +13,12 @@ ReaderProbe::ReaderProbe(metrics::Registry& r)
       workers_busy(r.gauge("even_reader_workers_busy", "Read workers with a request")),
       workers(r.gauge("even_reader_workers", "Read workers")),
       duration_(r.histogram("even_reader_request_duration_seconds",
-                            "From handing a request to a worker to its reply", metrics::duration_buckets())) {
+                            "From handing a request to a worker to its reply", metrics::duration_buckets())),
+      pages_(r.counter("even_reader_pages_total", "Pages of events served")),
+      rows_(r.counter("even_reader_rows_total", "Events (rows) in the pages served")),
+      page_bytes_(r.counter("even_reader_page_bytes_total", "Approximate bytes of the events in the pages served")),
+      page_rows_(r.histogram("even_reader_page_rows", "Events per page served",
+                             {0, 1, 10, 100, 1000, 10000, 100000})) {
   const char* kinds[] = {"readStream", "readAll", "readProjection", "streamInfo", "head", "malformed"};
   for (int i = 0; i < 6; ++i)
     by_kind_[i] = &r.counter("even_reader_requests_total", "Read requests by kind", {{"kind", kinds[i]}});

@@ -11,7 +11,14 @@
 //   even_reader_workers_busy                 workers with a request
 //   even_reader_workers                      workers
 //
-// Rows per page are not counted here: the broker forwards pages without decoding them.
+// and, counted by the workers (ReadWorker::handle) where they build a page, since the broker
+// forwards pages without decoding them:
+//
+//   even_reader_pages_total                  pages served (stream, $all, category, event type
+//                                            and projection-stream reads)
+//   even_reader_rows_total                   events (rows) in those pages
+//   even_reader_page_rows                    histogram: events per page
+//   even_reader_page_bytes_total             the events' approximate bytes in those pages
 #pragma once
 
 #include "even/common/metrics.h"
@@ -19,6 +26,7 @@
 
 namespace even::reader {
 
+// Thread-safe: the broker counts requests and replies, the workers count pages.
 class ReaderProbe {
  public:
   explicit ReaderProbe(metrics::Registry& registry);
@@ -30,6 +38,13 @@ class ReaderProbe {
     reply_bytes.inc(bytes);
     duration_.observe(seconds);
   }
+  // A page of `rows` events of about `bytes` bytes was built. Any worker thread.
+  void page(std::size_t rows, std::size_t bytes) {
+    pages_.inc();
+    rows_.inc(rows);
+    page_bytes_.inc(bytes);
+    page_rows_.observe(double(rows));
+  }
 
   metrics::Counter& replies;
   metrics::Counter& reply_bytes;
@@ -40,6 +55,10 @@ class ReaderProbe {
  private:
   metrics::Counter* by_kind_[6];  // the union's tags 0..4, then malformed
   metrics::Histogram& duration_;
+  metrics::Counter& pages_;
+  metrics::Counter& rows_;
+  metrics::Counter& page_bytes_;
+  metrics::Histogram& page_rows_;
 };
 
 }  // namespace even::reader

@@ -62,12 +62,13 @@ zmq::message_t encode_answer(capnp::MallocMessageBuilder& msg, std::uint64_t req
 }  // namespace
 
 ReadWorker::ReadWorker(int index, zmq::context_t& ctx, std::string backend, config::DbOptions db,
-                       WorkerOptions options, std::shared_ptr<spdlog::logger> log)
+                       WorkerOptions options, ReaderProbe& probe, std::shared_ptr<spdlog::logger> log)
     : index_(index),
       ctx_(ctx),
       backend_(std::move(backend)),
       db_(std::move(db)),
       options_(std::move(options)),
+      probe_(probe),
       log_(std::move(log)),
       // Room for a full page: the events' fixed parts and their bytes, plus the reply's own words.
       scratch_(kj::heapArray<capnp::word>(options_.page.max_bytes / sizeof(capnp::word) +
@@ -252,8 +253,10 @@ zmq::message_t ReadWorker::handle(zmq::message_t&& request) {
   if (auto* refused = std::get_if<Refusal>(&result)) return error_reply(refused->code, refused->message);
 
   auto& answer = std::get<Answer>(result);
-  if (answer.kind == Answer::Kind::page && answer.page.count > 0)
-    row_bytes_hint_ = answer.page.bytes / answer.page.count;
+  if (answer.kind == Answer::Kind::page) {
+    probe_.page(answer.page.count, answer.page.bytes);
+    if (answer.page.count > 0) row_bytes_hint_ = answer.page.bytes / answer.page.count;
+  }
   return encode_answer(msg, request_id, answer);
 }
 

@@ -29,6 +29,7 @@
 #include "even/common/store/mysql.h"
 #include "even/common/wire.h"
 #include "even/schemas/reader.capnp.h"
+#include "reader/probe.h"
 #include "reader/read_request.h"
 #include "reader/store_reads.h"
 
@@ -54,9 +55,10 @@ using ReadResult = std::variant<Answer, Refusal>;
 
 class ReadWorker {
  public:
-  // Starts the thread, which connects to `backend` on `ctx`. `ctx` must outlive this worker.
+  // Starts the thread, which connects to `backend` on `ctx`. `ctx` and `probe` (where the worker
+  // counts the pages it builds) must outlive this worker.
   ReadWorker(int index, zmq::context_t& ctx, std::string backend, config::DbOptions db, WorkerOptions options,
-             std::shared_ptr<spdlog::logger> log);
+             ReaderProbe& probe, std::shared_ptr<spdlog::logger> log);
   // Stops and joins the thread.
   ~ReadWorker();
   ReadWorker(const ReadWorker&) = delete;
@@ -88,6 +90,7 @@ class ReadWorker {
   const std::string backend_;
   const config::DbOptions db_;
   const WorkerOptions options_;
+  ReaderProbe& probe_;
   std::shared_ptr<spdlog::logger> log_;
   kj::Array<capnp::word> scratch_;           // first segment of every reply; worker thread only
   std::unique_ptr<store::Connection> conn_;  // worker thread only; null until first use / after a loss

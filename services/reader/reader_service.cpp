@@ -45,7 +45,7 @@ int ReaderService::run() {
 
   std::vector<std::unique_ptr<ReadWorker>> workers;
   for (int i = 0; i < options_.workers; ++i)
-    workers.push_back(std::make_unique<ReadWorker>(i, ctx_, backend_endpoint, db_, options_.worker, log_));
+    workers.push_back(std::make_unique<ReadWorker>(i, ctx_, backend_endpoint, db_, options_.worker, probe_, log_));
   log_->info("serving reads on {} with {} workers (pages of at most {} events / {} bytes), store '{}' at {}",
              options_.endpoint, options_.workers, options_.worker.page.max_events, options_.worker.page.max_bytes,
              db_.name, db_.url);

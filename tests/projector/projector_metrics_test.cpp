@@ -1,6 +1,7 @@
 // The projector's metrics (projector/probe.h) of a real even-projector: a projection left stopped
 // on purpose (--projector.stopped) shows a lag that grows with each append, in /metrics and in
-// `evenctl stats`, while a running one catches up to lag 0; the page passes promtool.
+// `evenctl stats`, while a running one catches up to lag 0 and times its batches; the page passes
+// promtool.
 #include <gtest/gtest.h>
 
 #include "projector_fixture.h"
@@ -25,7 +26,14 @@ TEST_F(ProjectorMetricsTest, AStoppedProjectionShowsGrowingLagInMetricsAndEvenct
   const metrics::Labels running = {{"projection", "sql_totals"}};
   const double lag1 = wait_metric(http, "even_projector_lag_events", [](double v) { return v >= 10; }, 20s, stopped);
   EXPECT_GE(lag1, 10);
+  // Each committed batch is timed by its runner: the running projection's histogram counts the
+  // batches of the 10 deposits, and more after 7 more; the stopped one's has none.
+  const double batches1 = metric_value(scrape(http), "even_projector_batch_duration_seconds_count", running);
+  EXPECT_GE(batches1, 1);
   append_deposits(7);
+  EXPECT_GT(wait_metric(http, "even_projector_batch_duration_seconds_count", [&](double v) { return v > batches1; },
+                        20s, running),
+            batches1);
   const double lag2 =
       wait_metric(http, "even_projector_lag_events", [&](double v) { return v >= lag1 + 7; }, 20s, stopped);
   EXPECT_GE(lag2, lag1 + 7) << scrape(http);
@@ -36,6 +44,8 @@ TEST_F(ProjectorMetricsTest, AStoppedProjectionShowsGrowingLagInMetricsAndEvenct
   EXPECT_EQ(metric_value(page, "even_projector_state", {{"projection", "sql_totals"}, {"state", "running"}}), 1);
   EXPECT_GT(metric_value(page, "even_projector_lag_seconds", stopped), 0);
   EXPECT_GE(metric_value(page, "even_projector_events_applied_total", running), 17);
+  EXPECT_GT(metric_value(page, "even_projector_batch_duration_seconds_sum", running), 0);
+  EXPECT_EQ(metric_value(page, "even_projector_batch_duration_seconds_count", stopped), 0);
   EXPECT_EQ(promtool_check(page), "");
 
   // evenctl stats: the stopped projection's line says so, with its lag.

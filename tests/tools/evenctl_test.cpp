@@ -1,11 +1,14 @@
 // evenctl's argument handling against real processes: what it refuses (with exit code 2 and a
-// message, storing and printing nothing), and the ways it takes a payload.
+// message, storing and printing nothing), and the ways it takes a payload; `evenctl stats --watch`
+// refreshing in place until SIGINT or SIGTERM.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "reader/reader_cluster.h"
@@ -106,6 +109,52 @@ TEST_F(Evenctl, InvalidJsonIsRefusedBeforeItIsSent) {
   ASSERT_EQ(run({"append", "acct-1", "--type", "Opened", "--data", "{\"owner\": ann}", "--format", "binary"}, &out), 0)
       << out;
   EXPECT_EQ(stored(), 1);
+}
+
+// The screens of `evenctl stats --watch` in `out`: each starts by clearing the terminal.
+std::vector<std::string> screens_of(const std::string& out) {
+  const std::string clear = "\033[H\033[2J";
+  std::vector<std::string> screens;
+  for (auto at = out.find(clear); at != std::string::npos;) {
+    const auto next = out.find(clear, at + clear.size());
+    screens.push_back(out.substr(at + clear.size(), next == std::string::npos ? std::string::npos
+                                                                               : next - at - clear.size()));
+    at = next;
+  }
+  return screens;
+}
+
+// --watch refreshes in place every interval, each screen with the reader's state and request
+// rate, and exits 0 on SIGINT and on SIGTERM.
+TEST(EvenctlStats, WatchRefreshesInPlaceUntilSigintOrSigterm) {
+  const std::string http = loopback_endpoint().substr(6);
+  ReaderCluster cluster({{"--metrics-endpoint", http}});
+  for (int sig : {SIGINT, SIGTERM}) {
+    const std::string log =
+        ::testing::TempDir() + "evenctl_stats_watch_" + std::to_string(::getpid()) + "_" + std::to_string(sig) + ".log";
+    Process watch({bin("tools/evenctl"), "stats", "--watch", "--endpoint", http, "--interval-ms", "100"}, log);
+    // Reads between the refreshes: the rate column has something to show.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::vector<std::string> screens;
+    for (;;) {
+      cluster.client().head();
+      screens = screens_of(watch.log());
+      std::size_t ready = 0;
+      for (const auto& s : screens)
+        if (s.find("SERVICE") == 0 && s.find("reader") != std::string::npos && s.find("ready") != std::string::npos) ++ready;
+      if (ready >= 3 || std::chrono::steady_clock::now() > deadline || !watch.running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GE(screens.size(), 3u) << watch.log() << cluster.reader().log();
+    const std::string last = screens[screens.size() - 2];  // the last complete one
+    EXPECT_NE(last.find("reader"), std::string::npos) << last;
+    EXPECT_NE(last.find("ready"), std::string::npos) << last;
+    EXPECT_NE(last.find("requests/s"), std::string::npos) << last;
+    EXPECT_NE(last.find(http), std::string::npos) << last;
+
+    watch.signal(sig);
+    EXPECT_EQ(watch.wait(std::chrono::seconds(10)), 0) << "signal " << sig << "\n" << watch.log();
+  }
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // one screen for a person, built from the services' /metrics and /health/ready (the endpoints of
 // common/include/even/common/metrics_http.h): each service's state, rates and lags. The
 // endpoints are the --endpoint flags, else every `metrics-endpoint` of the config file's sections
-// ([writer], [dispatcher], [reader], [projector]), as ops/even writes them.
+// ([writer], [dispatcher], [reader], [projector]), as ops/even writes them. --watch clears the
+// screen and prints again every --interval-ms until SIGINT or SIGTERM, then exits 0.
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -10,11 +11,14 @@
 #include <set>
 #include <thread>
 
+#include <poll.h>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
 #include "evenctl/commands.h"
 #include "even/common/metrics_http.h"
+#include "even/common/net.h"
 
 namespace even::ctl {
 
@@ -182,6 +186,23 @@ std::vector<std::string> endpoints_of(const std::string& path) {
   return out;
 }
 
+// Sleeps for `d`; with a shutdown fd (net::shutdown_fd), returns false as soon as a stop was
+// asked instead.
+bool wait_unless_stopped(int shutdown, std::chrono::milliseconds d) {
+  if (shutdown < 0) {
+    std::this_thread::sleep_for(d);
+    return true;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  while (!net::shutdown_requested()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return true;
+    pollfd p = {shutdown, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));  // EINTR: the loop looks again
+  }
+  return false;
+}
+
 }  // namespace
 
 int cmd_stats(int argc, char** argv) {
@@ -208,10 +229,12 @@ int cmd_stats(int argc, char** argv) {
   if (endpoints.empty()) throw po::error("no endpoints: give --endpoint HOST:PORT or --config FILE with metrics-endpoint keys");
   if (interval_ms < 1) throw po::error("--interval-ms must be positive");
 
+  // --watch runs until SIGINT or SIGTERM, which end the wait for the next refresh: exit 0.
+  const int shutdown = watch ? net::shutdown_fd() : -1;
   std::vector<Scrape> before;
   for (const auto& e : endpoints) before.push_back(scrape(e));
   for (;;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    if (!wait_unless_stopped(shutdown, std::chrono::milliseconds(interval_ms))) break;
     std::vector<Scrape> now;
     for (const auto& e : endpoints) now.push_back(scrape(e));
     if (as_json) {

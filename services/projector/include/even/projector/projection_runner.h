@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +47,10 @@ struct RunnerOptions {
   bool rebuild_at_start = false;                 // rebuild once when starting (even-projector --rebuild)
   std::string checkpoint_table = kQueryCheckpointTable;
   client::SubscriptionOptions subscription;
+  // Called on the runner's thread after each committed batch with how long its transaction took
+  // (handle() of each event, flush(), the checkpoint and COMMIT); empty: not measured.
+  // ProjectorService feeds even_projector_batch_duration_seconds with it. Must not block.
+  std::function<void(std::chrono::duration<double>)> on_batch;
 };
 
 // What a runner is doing, for status displays and tests.
