@@ -309,6 +309,14 @@ void add_db_options(po::options_description& desc, DbOptions& db) {
        "seconds a statement may take before the connection counts as lost");
 }
 
+std::vector<std::string> db_flags(const DbOptions& db) {
+  std::vector<std::string> f = {"--db-url", db.url, "--db-user", db.user, "--db-name", db.name, "--db-tls", db.tls};
+  if (!db.password_file.empty()) f.insert(f.end(), {"--db-password-file", db.password_file});
+  else if (!db.password.empty()) f.insert(f.end(), {"--db-password", db.password});
+  if (!db.tls_ca.empty()) f.insert(f.end(), {"--db-tls-ca", db.tls_ca});
+  return f;
+}
+
 void add_log_options(po::options_description& desc, LogOptions& log) {
   desc.add_options()
       ("log-level", po::value(&log.level)->default_value(log.level), "trace, debug, info, warn, error")

@@ -44,6 +44,9 @@ using DbOptions = store::DbOptions;
 // parsed, so a program refuses to start. A service's section of the config file may set these keys
 // for that service's own program (parse_services).
 void add_db_options(po::options_description& desc, DbOptions& db);
+// The flags that give a child process the same store connection as `db`: --db-url, --db-user,
+// --db-password-file (or --db-password when set and no file), --db-name, --db-tls, --db-tls-ca.
+std::vector<std::string> db_flags(const DbOptions& db);
 // What --db-password-file and --query-db-password-file check: throws po::error naming the file when
 // store::read_password_file does.
 void check_password_file(const std::string& path);
