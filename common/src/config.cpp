@@ -17,10 +17,12 @@ namespace {
 // The top of the file: keys that several programs read, with one meaning everywhere. A program
 // that does not read one of them skips it in silence.
 const std::set<std::string> kSharedKeys = {
-    "db-url", "db-user", "db-password", "db-name", "db-connect-timeout", "db-read-timeout",  //
+    "db-url", "db-user", "db-password", "db-password-file", "db-name", "db-connect-timeout", "db-read-timeout",  //
+    "db-tls", "db-tls-ca",                                                                                     //
     "log-level", "log-file",                                                                //
     "writer-endpoint", "dispatcher-pull-endpoint", "dispatcher-pub-endpoint", "reader-endpoint",
-    "query-db-url", "query-db-user", "query-db-password", "query-db-name",  // the projector's, evenctl's, bank's
+    "query-db-url", "query-db-user", "query-db-password", "query-db-password-file",  // the projector's, evenctl's,
+    "query-db-name",                                                                  // bank's
     "projections",                                                          // even-projector, even-server, bank
     "timeout-ms",                                                           // a client call's, in every client
     "init-store", "rebuild",  // flags of one run (even-writer/even-server, even-projector/bank)
@@ -147,6 +149,55 @@ std::string sections_of(const std::vector<std::string>& names) {
   return join_and(sections);
 }
 
+// The store keys (db-*, query-db-*): a service's section may set them for that service alone (its
+// own MySQL user and password file in a file shared by several services).
+bool is_db_key(const std::string& key) {
+  return kSharedKeys.count(key) && (key.rfind("db-", 0) == 0 || key.rfind("query-db-", 0) == 0);
+}
+
+// For a program that hosts one service, rewrites the db-* / query-db-* keys of its section in
+// `parsed` (from the file `path`) to the top keys, dropping the top ones they replace: the section
+// wins. A program that hosts several services (even-server) has one store connection setting for
+// all: it reads the top keys and warns about a section's.
+std::vector<std::string> lift_section_db_keys(po::parsed_options& parsed, const std::string& path,
+                                              const po::options_description& desc,
+                                              const std::vector<std::string>& sections) {
+  std::set<std::string> lifted;
+  const auto split = [&](const std::string& key) -> std::pair<std::string, std::string> {
+    const auto dot = key.find('.');
+    if (dot == std::string::npos) return {"", key};
+    return {key.substr(0, dot), key.substr(dot + 1)};
+  };
+  const auto hosted = [&](const std::string& section) {
+    return std::find(sections.begin(), sections.end(), section) != sections.end();
+  };
+  for (const auto& o : parsed.options) {
+    auto [section, key] = split(o.string_key);
+    if (!section.empty() && hosted(section) && is_db_key(key)) lifted.insert(key);
+  }
+  std::vector<std::string> warnings;
+  if (lifted.empty()) return warnings;
+  std::vector<po::option> options;
+  for (auto& o : parsed.options) {
+    auto [section, key] = split(o.string_key);
+    if (section.empty() && sections.size() == 1 && lifted.count(key)) continue;  // the section's wins
+    if (section.empty() || !hosted(section) || !is_db_key(key)) {
+      options.push_back(std::move(o));
+      continue;
+    }
+    if (sections.size() != 1) {
+      warnings.push_back(path + ": key '" + key + "' in [" + section + "] is read by even-" + section +
+                         " alone; a program hosting several services uses the top-level " + key + " (ignored)");
+      continue;
+    }
+    o.string_key = key;
+    o.unregistered = desc.find_nothrow(key, false) == nullptr;
+    options.push_back(std::move(o));
+  }
+  parsed.options = std::move(options);
+  return warnings;
+}
+
 // Drops the keys of `parsed` (from the file `path`) that nothing here reads: in silence when they
 // are shared keys or another service's, with a warning naming key and file otherwise.
 std::vector<std::string> drop_unread(po::parsed_options& parsed, const std::string& path,
@@ -194,6 +245,12 @@ std::optional<Parsed> parse_file_and_flags(int argc, const char* const argv[], p
     return "--" + key + " is an old name: use " + join_and(flags_to) +
            (applied ? " (the old name is read for one release)" : " (given too; --" + key + " is ignored)");
   });
+  for (const auto& o : flags.options) {
+    if ((o.string_key == "db-password" || o.string_key == "query-db-password") && !o.value.empty() &&
+        !o.value.front().empty())
+      out.warnings.push_back("--" + o.string_key + " shows the password to every user of this machine (ps): use --" +
+                             o.string_key + "-file FILE");
+  }
   po::store(flags, out.vm);
   if (out.vm.count("help")) {
     std::cout << usage << "\n\n" << desc << "\n";
@@ -204,6 +261,7 @@ std::optional<Parsed> parse_file_and_flags(int argc, const char* const argv[], p
     std::ifstream in(path);
     if (!in) throw po::error("cannot open config file '" + path + "'");
     auto file = po::parse_config_file(in, all, /*allow_unregistered=*/true);
+    for (auto& w : lift_section_db_keys(file, path, all, sections)) out.warnings.push_back(std::move(w));
     for (auto& w : drop_unread(file, path, sections)) out.warnings.push_back(std::move(w));
     auto renamed = rename_moved(file, moved, [&](const std::string& key, const std::vector<std::string>& to, bool applied) {
       return path + ": key '" + key + "' at the top is an old name: write it under " + sections_of(to) +
@@ -218,17 +276,51 @@ std::optional<Parsed> parse_file_and_flags(int argc, const char* const argv[], p
 
 }  // namespace
 
+void check_password_file(const std::string& path) {
+  try {
+    store::read_password_file(path);
+  } catch (const std::exception& e) {
+    throw po::error(e.what());
+  }
+}
+
+void check_readable(const std::string& path, const std::string& option) {
+  if (path.empty()) return;
+  std::ifstream in(path);
+  if (!in) throw po::error(option + ": cannot read '" + path + "'");
+}
+
 void add_db_options(po::options_description& desc, DbOptions& db) {
   desc.add_options()
       ("db-url", po::value(&db.url)->default_value(db.url),
        "event store server, tcp://HOST:PORT or unix:///path/to/socket")
       ("db-user", po::value(&db.user)->default_value(db.user), "event store user")
-      ("db-password", po::value(&db.password)->default_value(db.password), "event store password")
+      ("db-password-file",
+       po::value(&db.password_file)->notifier([](const std::string& path) { check_password_file(path); }),
+       "file holding the event store user's password (first line); must be readable by its owner only "
+       "(mode 0600 or 0400), else the program refuses to start; read again at each reconnect")
+      ("db-password", po::value(&db.password)->default_value(db.password),
+       "event store password (deprecated on the command line, where every user sees it: use --db-password-file)")
+      ("db-tls", po::value(&db.tls)->default_value(db.tls)->notifier([](const std::string& v) {
+         if (v != "on" && v != "off" && v != "auto") throw po::error("--db-tls must be on, off or auto, not '" + v + "'");
+       }),
+       "TLS to the store: on (encrypted, and the server's certificate is verified against --db-tls-ca and must "
+       "name the db-url host; no TLS, no connection), off, or auto (on unless db-url is loopback or a unix socket)")
+      ("db-tls-ca", po::value(&db.tls_ca)->notifier([](const std::string& path) { check_readable(path, "--db-tls-ca"); }),
+       "PEM file of the CA that signed the store server's certificate (default: the system's CAs)")
       ("db-name", po::value(&db.name)->default_value(db.name), "event store database name")
       ("db-connect-timeout", po::value(&db.connect_timeout_s)->default_value(db.connect_timeout_s),
        "seconds to wait for a connection to the store")
       ("db-read-timeout", po::value(&db.read_timeout_s)->default_value(db.read_timeout_s),
        "seconds a statement may take before the connection counts as lost");
+}
+
+std::vector<std::string> db_flags(const DbOptions& db) {
+  std::vector<std::string> f = {"--db-url", db.url, "--db-user", db.user, "--db-name", db.name, "--db-tls", db.tls};
+  if (!db.password_file.empty()) f.insert(f.end(), {"--db-password-file", db.password_file});
+  else if (!db.password.empty()) f.insert(f.end(), {"--db-password", db.password});
+  if (!db.tls_ca.empty()) f.insert(f.end(), {"--db-tls-ca", db.tls_ca});
+  return f;
 }
 
 void add_log_options(po::options_description& desc, LogOptions& log) {

@@ -32,6 +32,11 @@ void add_shared_options(po::options_description& desc, ProjectorOptions& p, std:
       ("query-db-url", po::value<std::string>()->default_value(""), "server of the query database (default: --db-url)")
       ("query-db-user", po::value<std::string>()->default_value(""), "its user (default: --db-user)")
       ("query-db-password", po::value<std::string>()->default_value(""), "its password (default: --db-password)")
+      ("query-db-password-file",
+       po::value<std::string>()->default_value("")->notifier([](const std::string& path) {
+         if (!path.empty()) config::check_password_file(path);
+       }),
+       "file holding its password, mode 0600 (default: --db-password-file); wins over --query-db-password")
       ("query-db-name", po::value(&p.query_db.name)->default_value(kDefaultQueryDbName),
        "the query database read models and checkpoints are written to (created if missing)")
       ("timeout-ms",
@@ -61,7 +66,13 @@ void finish_options(const po::variables_map& vm, const config::DbOptions& store_
   };
   p.query_db.url = or_store("query-db-url", store_db.url);
   p.query_db.user = or_store("query-db-user", store_db.user);
-  p.query_db.password = or_store("query-db-password", store_db.password);
+  if (const auto& file = vm["query-db-password-file"].as<std::string>(); !file.empty()) {
+    p.query_db.password_file = file;
+    p.query_db.password.clear();
+  } else if (const auto& password = vm["query-db-password"].as<std::string>(); !password.empty()) {
+    p.query_db.password = password;
+    p.query_db.password_file.clear();
+  }  // else the store's password or password file
   if (vm.count("rebuild")) {
     const auto& names = vm["rebuild"].as<std::vector<std::string>>();
     p.rebuild.insert(names.begin(), names.end());

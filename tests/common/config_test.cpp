@@ -2,6 +2,7 @@
 // keys at the top, a section per service; old names read with a warning; unknown keys named with
 // their file; other services' keys skipped in silence.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -233,3 +234,86 @@ TEST(ConfigTest, ToolsWarnOnStderrAboutAnUnknownKey) {
 }
 
 }  // namespace
+
+// The store keys in a service's section: that service's own MySQL user and password file.
+TEST(ConfigTest, DbKeysInTheSectionOfTheOnlyHostedServiceWinOverTheTopOnes) {
+  ConfigFile file(
+      "db-user = root\ndb-name = shop\ndb-tls = off\n"
+      "[writer]\ndb-user = even_writer\ndb-tls = on\n"
+      "[reader]\ndb-user = even_reader\n");
+  Program p(/*host_reader=*/false);
+  auto parsed = p.parse({"--config", file.path()});
+  ASSERT_TRUE(parsed);
+  EXPECT_TRUE(parsed->warnings.empty()) << joined(parsed->warnings);
+  EXPECT_EQ(p.db.user, "even_writer");
+  EXPECT_EQ(p.db.tls, "on");
+  EXPECT_EQ(p.db.name, "shop");  // not in the section: the top one
+}
+
+TEST(ConfigTest, ADbFlagWinsOverTheSectionsKey) {
+  ConfigFile file("[writer]\ndb-user = even_writer\n");
+  Program p(/*host_reader=*/false);
+  ASSERT_TRUE(p.parse({"--config", file.path(), "--db-user", "admin"}));
+  EXPECT_EQ(p.db.user, "admin");
+}
+
+TEST(ConfigTest, AProgramHostingSeveralServicesReadsTheTopDbKeysAndWarnsAboutASections) {
+  ConfigFile file("db-user = root\n[writer]\ndb-user = even_writer\n");
+  Program p;  // writer and reader, like even-server
+  auto parsed = p.parse({"--config", file.path()});
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(p.db.user, "root");
+  const std::string w = joined(parsed->warnings);
+  ASSERT_EQ(parsed->warnings.size(), 1u) << w;
+  EXPECT_NE(w.find(file.path() + ": key 'db-user' in [writer] is read by even-writer alone"), std::string::npos) << w;
+}
+
+TEST(ConfigTest, APasswordOnTheCommandLineIsAWarning) {
+  Program p;
+  auto parsed = p.parse({"--db-password", "secret"});
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(p.db.password, "secret");
+  const std::string w = joined(parsed->warnings);
+  EXPECT_NE(w.find("--db-password shows the password to every user of this machine (ps): use --db-password-file"),
+            std::string::npos)
+      << w;
+}
+
+TEST(ConfigTest, APasswordFileReadableByOthersIsRefused) {
+  ConfigFile secret("s3cret\n");
+  ::chmod(secret.path().c_str(), 0644);
+  Program p;
+  try {
+    p.parse({"--db-password-file", secret.path()});
+    FAIL() << "a password file with mode 0644 was accepted";
+  } catch (const po::error& e) {
+    EXPECT_NE(std::string(e.what()).find("has mode 0644: it must be readable by its owner only"), std::string::npos)
+        << e.what();
+  }
+  ::chmod(secret.path().c_str(), 0600);
+  Program q;
+  ASSERT_TRUE(q.parse({"--db-password-file", secret.path()}));
+  EXPECT_EQ(q.db.password_file, secret.path());
+  EXPECT_EQ(store::resolve_password(q.db), "s3cret");
+}
+
+TEST(ConfigTest, DbTlsIsOnOffOrAutoAndAutoMeansOnUnlessLoopback) {
+  Program p;
+  EXPECT_THROW(p.parse({"--db-tls", "yes"}), po::error);
+  config::DbOptions db;
+  EXPECT_EQ(db.tls, "auto");
+  for (const char* url : {"tcp://127.0.0.1:3306", "tcp://localhost:3306", "tcp://[::1]:3306", "unix:///run/m.sock"}) {
+    db.url = url;
+    EXPECT_FALSE(store::uses_tls(db)) << url;
+  }
+  for (const char* url : {"tcp://10.0.0.5:3306", "tcp://db.example:3306", "tcp://[fd00::1]:3306"}) {
+    db.url = url;
+    EXPECT_TRUE(store::uses_tls(db)) << url;
+  }
+  db.tls = "on";
+  db.url = "tcp://127.0.0.1:3306";
+  EXPECT_TRUE(store::uses_tls(db));
+  db.tls = "off";
+  db.url = "tcp://10.0.0.5:3306";
+  EXPECT_FALSE(store::uses_tls(db));
+}

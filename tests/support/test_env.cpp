@@ -58,8 +58,6 @@ std::string loopback_endpoint() { return "tcp://127.0.0.1:" + std::to_string(net
 
 std::string bin(const std::string& relative) { return std::string(EVEN_BIN_DIR) + "/" + relative; }
 
-std::vector<std::string> db_flags(const config::DbOptions& db) {
-  return {"--db-url", db.url, "--db-user", db.user, "--db-password", db.password, "--db-name", db.name};
-}
+std::vector<std::string> db_flags(const config::DbOptions& db) { return config::db_flags(db); }
 
 }  // namespace even::test

@@ -35,7 +35,7 @@ class TestStore {
 std::string loopback_endpoint();
 // Absolute path of a built binary, e.g. bin("services/writer/even-writer").
 std::string bin(const std::string& relative);
-// Common flags to point a service at a store: --db-url ... --db-name ...
+// Common flags to point a service at a store: --db-url ... --db-name ... (config::db_flags)
 std::vector<std::string> db_flags(const config::DbOptions& db);
 
 }  // namespace even::test

@@ -295,10 +295,10 @@ int bench_append(int argc, char** argv) {
     {
       ScratchStore scratch(server);
       std::string endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
-      std::vector<std::string> args = {"--writer-endpoint", endpoint, "--db-url", scratch.db().url, "--db-user",
-                                       scratch.db().user, "--db-password", scratch.db().password, "--db-name",
-                                       scratch.db().name, "--writer.batch-window-us", std::to_string(batch_window_us),
-                                       "--log-level", std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"};
+      std::vector<std::string> args = {"--writer-endpoint", endpoint, "--writer.batch-window-us",
+                                       std::to_string(batch_window_us), "--log-level",
+                                       std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"};
+      for (auto& f : config::db_flags(scratch.db())) args.push_back(f);
       std::string metrics_endpoint;
       if (with_metrics) {
         metrics_endpoint = "127.0.0.1:" + std::to_string(net::free_loopback_port());

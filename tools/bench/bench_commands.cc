@@ -177,8 +177,8 @@ int bench_commands(int argc, char** argv) {
   co.reader_endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   co.timeout = std::chrono::seconds(30);
   const char* level = std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn";
-  std::vector<std::string> dbf = {"--db-url", scratch.db().url, "--db-user", scratch.db().user, "--db-password",
-                                  scratch.db().password, "--db-name", scratch.db().name, "--log-level", level};
+  std::vector<std::string> dbf = config::db_flags(scratch.db());
+  dbf.insert(dbf.end(), {"--log-level", level});
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), dbf.begin(), dbf.end());
     return a;

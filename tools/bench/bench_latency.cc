@@ -46,9 +46,8 @@ int bench_latency(int argc, char** argv) {
     auto ep = [] { return "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port()); };
     writer_ep = ep(), pull_ep = ep(), pub_ep = ep(), reader_ep = ep();
     const auto& s = scratch->db();
-    std::vector<std::string> dbf = {"--db-url", s.url, "--db-user", s.user, "--db-password", s.password,
-                                    "--db-name", s.name, "--log-level",
-                                    std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"};
+    std::vector<std::string> dbf = config::db_flags(s);
+    dbf.insert(dbf.end(), {"--log-level", std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"});
     auto with = [&](std::vector<std::string> a) {
       a.insert(a.end(), dbf.begin(), dbf.end());
       return a;

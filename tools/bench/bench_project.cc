@@ -143,8 +143,8 @@ int bench_project(int argc, char** argv) {
   const std::string reader_ep = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   const std::string pull_ep = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   const std::string pub_ep = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
-  std::vector<std::string> dbf = {"--db-url", s.url, "--db-user", s.user, "--db-password", s.password,
-                                  "--db-name", s.name, "--log-level", "warn"};
+  std::vector<std::string> dbf = config::db_flags(s);
+  dbf.insert(dbf.end(), {"--log-level", "warn"});
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), dbf.begin(), dbf.end());
     return a;

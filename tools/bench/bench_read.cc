@@ -137,8 +137,8 @@ int bench_read(int argc, char** argv) {
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   const auto& s = scratch.db();
   std::vector<std::string> reader_args{"--reader-endpoint", endpoint, "--reader.workers", std::to_string(workers),
-                                      "--db-url", s.url, "--db-user", s.user, "--db-password", s.password,
-                                      "--db-name", s.name, "--log-level", "warn"};
+                                      "--log-level", "warn"};
+  for (auto& f : config::db_flags(s)) reader_args.push_back(f);
   if (page_events) reader_args.insert(reader_args.end(), {"--reader.page-max-events", std::to_string(page_events)});
   if (page_bytes) reader_args.insert(reader_args.end(), {"--reader.page-max-bytes", std::to_string(page_bytes)});
   ServiceProcess reader("reader", reader_args);

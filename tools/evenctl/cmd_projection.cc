@@ -53,20 +53,36 @@ std::uint64_t store_head(const config::DbOptions& store_db, std::uint64_t fallba
   }
 }
 
-void add_query_db_options(po::options_description& desc, config::DbOptions& q, std::string& url, std::string& user,
-                          std::string& password) {
+struct QueryDbFlags {
+  std::string url, user, password, password_file;
+};
+
+void add_query_db_options(po::options_description& desc, config::DbOptions& q, QueryDbFlags& f) {
   desc.add_options()
-      ("query-db-url", po::value(&url)->default_value(""), "server of the query database (default: --db-url)")
-      ("query-db-user", po::value(&user)->default_value(""), "its user (default: --db-user)")
-      ("query-db-password", po::value(&password)->default_value(""), "its password (default: --db-password)")
+      ("query-db-url", po::value(&f.url)->default_value(""), "server of the query database (default: --db-url)")
+      ("query-db-user", po::value(&f.user)->default_value(""), "its user (default: --db-user)")
+      ("query-db-password", po::value(&f.password)->default_value(""), "its password (default: --db-password)")
+      ("query-db-password-file", po::value(&f.password_file)->default_value("")->notifier([](const std::string& p) {
+         if (!p.empty()) config::check_password_file(p);
+       }),
+       "file holding its password, mode 0600 (default: --db-password-file)")
       ("query-db-name", po::value(&q.name)->default_value("even_query"), "the query database");
 }
 
-void finish_query_db(config::DbOptions& q, const config::DbOptions& store_db, const std::string& url,
-                     const std::string& user, const std::string& password) {
-  q.url = url.empty() ? store_db.url : url;
-  q.user = user.empty() ? store_db.user : user;
-  q.password = password.empty() ? store_db.password : password;
+// The query database's connection: the store's (TLS and timeouts included) with the query-db-* flags.
+void finish_query_db(config::DbOptions& q, const config::DbOptions& store_db, const QueryDbFlags& f) {
+  const std::string name = q.name;
+  q = store_db;
+  q.name = name;
+  if (!f.url.empty()) q.url = f.url;
+  if (!f.user.empty()) q.user = f.user;
+  if (!f.password_file.empty()) {
+    q.password_file = f.password_file;
+    q.password.clear();
+  } else if (!f.password.empty()) {
+    q.password = f.password;
+    q.password_file.clear();
+  }
 }
 
 std::string fmt(double v, int precision) {
@@ -175,7 +191,7 @@ int rebuild(const std::string& name, const config::DbOptions& query_db, const co
 
 int cmd_projection(int argc, char** argv) {
   config::DbOptions store_db, query_db;
-  std::string url, user, password;
+  QueryDbFlags query_flags;
   std::vector<std::string> words;
   bool as_json = false, stream = false, wait = false;
   int wait_s = 600;
@@ -186,7 +202,7 @@ int cmd_projection(int argc, char** argv) {
       ("stream", po::bool_switch(&stream), "rebuild: NAME is a projection stream (in the event store)")
       ("wait", po::bool_switch(&wait), "rebuild: wait until the replay reached the head")
       ("wait-s", po::value(&wait_s)->default_value(wait_s), "rebuild --wait: give up after this many seconds");
-  add_query_db_options(desc, query_db, url, user, password);
+  add_query_db_options(desc, query_db, query_flags);
   config::add_db_options(desc, store_db);
   po::positional_options_description pos;
   pos.add("what", -1);
@@ -195,7 +211,7 @@ int cmd_projection(int argc, char** argv) {
       "       evenctl projection rebuild NAME [--stream] [--wait] [--query-db-name DB] [--db-...]";
   auto vm = config::parse(argc, argv, desc, usage, &pos);
   if (!vm) return 0;
-  finish_query_db(query_db, store_db, url, user, password);
+  finish_query_db(query_db, store_db, query_flags);
   if (words.size() == 1 && words[0] == "status") return status(query_db, store_db, as_json);
   if (words.size() == 2 && words[0] == "rebuild") return rebuild(words[1], query_db, store_db, stream, wait, wait_s);
   throw po::error(usage);

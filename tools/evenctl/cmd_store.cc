@@ -2,25 +2,43 @@
 
 #include "even/common/store/schema.h"
 #include "evenctl/commands.h"
+#include "evenctl/store_users.h"
 
 namespace even::ctl {
 
 int cmd_store(int argc, char** argv) {
   namespace po = config::po;
   config::DbOptions db;
+  UsersOptions users;
   std::vector<std::string> words;
   po::options_description desc("evenctl store options");
-  desc.add_options()("what", po::value(&words)->multitoken(), "init or status");
+  desc.add_options()("what", po::value(&words)->multitoken(), "init, users or status");
   config::add_db_options(desc, db);
+  po::options_description users_desc("users (evenctl store init --users-dir DIR, or evenctl store users --users-dir DIR)");
+  add_users_options(users_desc, users);
+  desc.add(users_desc);
   po::positional_options_description pos;
   pos.add("what", -1);
-  auto vm = config::parse(argc, argv, desc, "Usage: evenctl store init|status [--config FILE] [--db-...]", &pos);
+  auto vm = config::parse(argc, argv, desc,
+                          "Usage: evenctl store init [--users-dir DIR [--query-db NAME]... [--require-tls on|off|auto] "
+                          "[--rotate]] [--config FILE] [--db-...]\n"
+                          "       evenctl store users --users-dir DIR [...]   (the users alone)\n"
+                          "       evenctl store status\n"
+                          "The users are PREFIX writer, reader, dispatcher and projector_<query db>, each with the "
+                          "privileges of its service only; re-running keeps their passwords (--rotate: new ones).",
+                          &pos);
   if (!vm) return 0;
-  if (words.size() != 1) throw po::error("usage: evenctl store init|status");
+  if (words.size() != 1) throw po::error("usage: evenctl store init|users|status");
   if (words[0] == "init") {
     auto r = store::init_store(db);
     std::cout << "{\"database\":\"" << db.name << "\",\"schema_version\":" << r.to_version
               << ",\"previous_version\":" << r.from_version << "}\n";
+    if (!users.dir.empty()) create_users(db, users);
+    return 0;
+  }
+  if (words[0] == "users") {
+    if (users.dir.empty()) throw po::error("evenctl store users needs --users-dir DIR");
+    create_users(db, users);
     return 0;
   }
   if (words[0] == "status") {

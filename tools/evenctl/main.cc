@@ -10,7 +10,8 @@
 namespace {
 
 const even::ctl::Command kCommands[] = {
-    {"store", "store init|status: create or upgrade the store's tables; show the schema version", even::ctl::cmd_store},
+    {"store", "store init [--users-dir DIR] | users --users-dir DIR | status: create or upgrade the store's tables "
+     "(and the services' least-privilege MySQL users); show the schema version", even::ctl::cmd_store},
     {"append", "append STREAM --type T [--data JSON | --data - | --data-file PATH] [--expected V] [--id UUID]: "
      "append one event (--data - reads the payload from stdin)",
      even::ctl::cmd_append},

@@ -40,10 +40,28 @@ std::string describe(const sql::SQLException& e) {
 Connection::Connection(std::unique_ptr<sql::Connection> c) : conn_(std::move(c)), stmt_(conn_->createStatement()) {}
 
 std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_database) {
+  std::string password;
+  bool tls = false;
+  try {
+    password = resolve_password(db);
+    tls = uses_tls(db);
+  } catch (const std::exception& e) {
+    // A configuration error, reported like a refused login (error 1045): every caller handles
+    // SQLException when it connects.
+    throw sql::SQLException(e.what(), "28000", 1045);
+  }
   sql::ConnectOptionsMap opts;
   opts["hostName"] = sql::SQLString(db.url);
   opts["userName"] = sql::SQLString(db.user);
-  opts["password"] = sql::SQLString(db.password);
+  opts["password"] = sql::SQLString(password);
+  if (tls) {
+    // Connector/C++ 1.1 over MariaDB Connector/C: sslEnforce = MYSQL_OPT_SSL_ENFORCE (no TLS, no
+    // connection), sslVerify = MYSQL_OPT_SSL_VERIFY_SERVER_CERT (the certificate chains to sslCA and
+    // names the host: VERIFY_IDENTITY); without sslCA the system's CAs are used.
+    opts["sslEnforce"] = true;
+    opts["sslVerify"] = true;
+    if (!db.tls_ca.empty()) opts["sslCA"] = sql::SQLString(db.tls_ca);
+  }
   opts["OPT_CONNECT_TIMEOUT"] = db.connect_timeout_s;
   opts["OPT_READ_TIMEOUT"] = db.read_timeout_s;
   opts["OPT_WRITE_TIMEOUT"] = db.read_timeout_s;
@@ -51,8 +69,16 @@ std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_da
   opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
   if (select_database) opts["schema"] = sql::SQLString(db.name);
   if (db.multi_statements) opts["CLIENT_MULTI_STATEMENTS"] = true;
-  std::unique_ptr<sql::Connection> c(driver().connect(opts));
-  return std::make_unique<Connection>(std::move(c));
+  try {
+    std::unique_ptr<sql::Connection> c(driver().connect(opts));
+    return std::make_unique<Connection>(std::move(c));
+  } catch (const sql::SQLException& e) {
+    if (!tls || e.getErrorCode() != kCrSslConnectionError) throw;
+    throw sql::SQLException("TLS to " + db.url + " failed (db-tls-ca " +
+                                (db.tls_ca.empty() ? std::string("unset: the system's CAs") : "'" + db.tls_ca + "'") +
+                                "; the server's certificate must chain to it and name the host): " + e.what(),
+                            e.getSQLState(), e.getErrorCode());
+  }
 }
 
 void Connection::execute(const std::string& sql) { stmt_->execute(sql); }

@@ -11,7 +11,10 @@
 //   recv-hwm = 1000
 //
 // A program reads the sections of the services it hosts (even-writer: [writer]; even-server: all
-// four) and skips the other services' sections in silence. A key that is neither shared nor of any
+// four) and skips the other services' sections in silence. A section may also hold the store keys
+// (db-*, query-db-*: e.g. the service's own db-user and db-password-file); they win over the top
+// ones in a program that hosts that service alone (even-server reads the top ones and warns).
+// --db-password / --query-db-password given as flags are a warning: use the *-file keys. A key that is neither shared nor of any
 // service (or not of its section) is a warning naming the key and the file, then ignored.
 // Deprecated: before the sections, a service's keys were at the top of the file and plain flags
 // (--recv-hwm); those old names are read for one release, each time with a warning.
@@ -36,7 +39,20 @@ namespace po = boost::program_options;
 // and tool.
 using DbOptions = store::DbOptions;
 
+// --db-url, --db-user, --db-password-file, --db-password, --db-name, --db-tls, --db-tls-ca and the
+// timeouts, stored into `db` (which must outlive the parse). A password file that is readable by
+// group or others, or a --db-tls-ca that cannot be read, is a po::error when the options are
+// parsed, so a program refuses to start. A service's section of the config file may set these keys
+// for that service's own program (parse_services).
 void add_db_options(po::options_description& desc, DbOptions& db);
+// The flags that give a child process the same store connection as `db`: --db-url, --db-user,
+// --db-password-file (or --db-password when set and no file), --db-name, --db-tls, --db-tls-ca.
+std::vector<std::string> db_flags(const DbOptions& db);
+// What --db-password-file and --query-db-password-file check: throws po::error naming the file when
+// store::read_password_file does.
+void check_password_file(const std::string& path);
+// Throws po::error naming `option` when `path` is set and cannot be opened for reading.
+void check_readable(const std::string& path, const std::string& option);
 
 struct LogOptions {
   std::string level = "info";

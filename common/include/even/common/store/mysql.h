@@ -26,6 +26,8 @@ inline constexpr int kErLockWaitTimeout = 1205;
 inline constexpr int kErLockDeadlock = 1213;
 inline constexpr int kErBadDb = 1049;
 inline constexpr int kErNoSuchTable = 1146;
+inline constexpr int kErTableAccessDenied = 1142;  // a command denied to this user on a table
+inline constexpr int kCrSslConnectionError = 2026; // TLS handshake or certificate check failed
 
 // True when the error means the connection is gone (server gone away, lost, cannot connect):
 // after such an error the outcome of an in-flight COMMIT is unknown.
@@ -35,8 +37,11 @@ std::string describe(const sql::SQLException& e);
 
 class Connection {
  public:
-  // Connects to db.url. With select_database, also USEs db.name (which must exist).
-  // Throws sql::SQLException when the server cannot be reached.
+  // Connects to db.url as db.user, with the password of db.password_file (read now) or
+  // db.password, over TLS when uses_tls(db). With select_database, also USEs db.name (which must
+  // exist). Throws sql::SQLException when the server cannot be reached, refuses the login, or
+  // fails the TLS check (kCrSslConnectionError, with the CA in the message); a password file that
+  // cannot be read or is readable by others, or a bad db.tls, is error 1045 with the reason.
   static std::unique_ptr<Connection> open(const DbOptions& db, bool select_database = true);
 
   void execute(const std::string& sql);
