@@ -381,6 +381,12 @@ class Attacker:
         s.connect(endpoint)
         return s
 
+    def refused(self, label, curve, counts):
+        """With --expect-refused, a socket without a listed key (plain, or CURVE with a fresh key
+        pair) must get nothing back at all."""
+        if self.args.expect_refused and counts and not (curve and self.client_cert):
+            self.failures.append("%s was answered without a listed key: %s" % (label, counts))
+
     def variants(self):
         """Plain sockets always; with a server key, CURVE ones as well."""
         return [False] + ([True] if self.curve_server else [])
@@ -426,6 +432,7 @@ class Attacker:
             sent = self.send_all(s, frames, multipart_every=17)
             counts = self.collect(s, tags, self.args.reply_wait)
             self.log(label, "junk", sent=sent, **counts)
+            self.refused(label, curve, counts)
             bad = {k: v for k, v in counts.items() if k in success_kinds}
             if bad:
                 self.failures.append("%s answered junk with success: %s" % (label, bad))
@@ -438,6 +445,7 @@ class Attacker:
             s.send(bytes(over))
             counts = self.collect(s, tags, self.args.reply_wait, expected=1)
             self.log(label, "oversized %d" % len(over), **counts)
+            self.refused(label, curve, counts)
             if any(k in success_kinds for k in counts):
                 self.failures.append("%s answered an oversized frame with success" % label)
             s.close()
@@ -493,6 +501,7 @@ class Attacker:
             sent = self.send_all(s, frames[: self.args.flood // 4])
             counts = self.collect(s, WRITER_REPLY_TAGS, self.args.reply_wait, expected=sent)
             self.log("writer" + ("+curve" if curve else ""), "flood, replies read", sent=sent, **counts)
+            self.refused("writer" + ("+curve" if curve else ""), curve, counts)
             if counts.get("append"):
                 self.failures.append("writer acknowledged %d appends that must conflict" % counts["append"])
             s.close()
@@ -635,6 +644,9 @@ def main():
     p.add_argument("--feed-max-bytes", type=int, default=16 << 20, help="the dispatcher's message limit")
     p.add_argument("--curve-server-key", action="append", default=[], metavar="ROLE=FILE",
                    help="a server's public key (zcert file); ROLE is writer, reader, feed or pub")
+    p.add_argument("--expect-refused", action="store_true",
+                   help="the servers run CURVE with an allowlist: any reply to a socket without a listed key "
+                        "(plain, or a fresh CURVE key pair) is a failure")
     p.add_argument("--curve-client-cert", help="a client certificate (zcert secret file) for the CURVE sockets; "
                                                "default: a fresh key pair that no allowlist holds")
     args = p.parse_args()
