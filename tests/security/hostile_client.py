@@ -362,8 +362,10 @@ class Attacker:
         if args.curve_client_cert:
             self.client_cert = zmq.auth.load_certificate(args.curve_client_cert)
 
-    def socket(self, kind, role, endpoint, curve=False, identity=None, hwm=100000):
+    def socket(self, kind, role, endpoint, curve=False, identity=None, hwm=100000, heartbeat_ms=0):
         s = self.ctx.socket(kind)
+        if heartbeat_ms:
+            s.setsockopt(zmq.HEARTBEAT_IVL, heartbeat_ms)
         s.setsockopt(zmq.LINGER, 0)
         s.setsockopt(zmq.SNDHWM, hwm)
         s.setsockopt(zmq.RCVHWM, hwm)
@@ -475,6 +477,21 @@ class Attacker:
                 x.close()
             self.log(target + ("+curve" if curve else ""), "connect flood", sockets=n)
 
+    def flood_and_drop(self, target, endpoint, frames):
+        """Connections that each send more requests than the server's receive queue holds (its input
+        from us stops) and go away after a random 50-1000 ms, half of them with ZMTP heartbeats of
+        their own. libzmq 4.3.4 aborted a server whose heartbeat timer fired on such a connection
+        (zeromq/libzmq#4364): the reader died within 20 of these."""
+        for curve in self.variants():
+            for i in range(self.args.drops):
+                s = self.socket(zmq.DEALER, target, endpoint, curve, hwm=len(frames) + 1,
+                                heartbeat_ms=50 if i % 2 else 0)
+                self.send_all(s, frames)
+                time.sleep(self.rng.uniform(0.05, 1.0))
+                s.close()
+            self.log(target + ("+curve" if curve else ""), "flood and drop", connections=self.args.drops,
+                     requests=len(frames))
+
     def writer(self):
         ep = self.args.writer
         self.request_junk("writer", ep, writer_junk(self.rng), WRITER_REPLY_TAGS, {"append"},
@@ -505,6 +522,7 @@ class Attacker:
             if counts.get("append"):
                 self.failures.append("writer acknowledged %d appends that must conflict" % counts["append"])
             s.close()
+        self.flood_and_drop("writer", ep, [ping(i) for i in range(15000)])
 
     def reader(self):
         ep = self.args.reader
@@ -519,6 +537,11 @@ class Attacker:
             time.sleep(self.args.flood_hold)
             self.log("reader" + ("+curve" if curve else ""), "flood, replies unread", sent=sent)
             s.close()
+        if self.args.drop_pages:
+            drop = [read_all(i, max_count=0xFFFFFFFF).frame() for i in range(5000)]
+        else:
+            drop = [reader_request(i, 4)[0].frame() for i in range(5000)]  # head: small replies
+        self.flood_and_drop("reader", ep, drop)
 
     def feed(self):
         ep = self.args.feed
@@ -633,6 +656,10 @@ def main():
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--connects", type=int, default=500, help="sockets per connect flood")
     p.add_argument("--flood", type=int, default=20000, help="valid requests per flood from one identity")
+    p.add_argument("--drops", type=int, default=16, help="connections per flood-and-drop attack")
+    p.add_argument("--drop-pages", action="store_true",
+                   help="flood-and-drop the reader with readAll requests (pages) instead of head requests: "
+                        "shows the known growth of the reader's memory (tests/security/README.md)")
     p.add_argument("--flood-hold", type=float, default=1.0, help="seconds a flood stays connected, unread")
     p.add_argument("--reply-wait", type=float, default=2.0, help="seconds of silence that end a wait for replies")
     p.add_argument("--forge-upto", type=int, default=2000, help="forge feed events at positions 1..N")
