@@ -663,7 +663,7 @@ def main():
     p.add_argument("--flood-hold", type=float, default=1.0, help="seconds a flood stays connected, unread")
     p.add_argument("--reply-wait", type=float, default=2.0, help="seconds of silence that end a wait for replies")
     p.add_argument("--forge-upto", type=int, default=2000, help="forge feed events at positions 1..N")
-    p.add_argument("--subscriptions", type=int, default=20000, help="junk subscriptions sent to the PUB")
+    p.add_argument("--subscriptions", type=int, default=10000, help="junk subscriptions sent to the PUB")
     p.add_argument("--big-subscriptions", default="1048576,4194304",
                    help="sizes (bytes) of large subscriptions, comma-separated; empty for none")
     p.add_argument("--writer-max-bytes", type=int, default=16 << 20, help="the writer's --writer.max-message-bytes")

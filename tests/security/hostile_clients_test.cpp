@@ -30,6 +30,22 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// Under AddressSanitizer (the CI's second build) the servers are several times slower and their
+// RSS holds ASan's quarantine of freed memory (256 MB by default) and shadow: the servers run
+// without quarantine, and the latency floor below is higher.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+std::vector<std::string> service_env() {
+  if (!kSanitized) return {};
+  const char* inherited = std::getenv("ASAN_OPTIONS");
+  std::string options = inherited ? std::string(inherited) + ":" : "";
+  return {"ASAN_OPTIONS=" + options + "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"};
+}
+
 struct Good {
   std::uint64_t global_seq;
   EventId id;
@@ -130,7 +146,7 @@ class HostileClients : public ::testing::Test {
   }
   std::unique_ptr<Process> start(std::vector<std::string> args, const std::string& name) {
     for (auto& f : db_flags(store_.db())) args.push_back(f);
-    return std::make_unique<Process>(args, log_path(name));
+    return std::make_unique<Process>(args, log_path(name), service_env());
   }
 
   // The well-behaved client: one append every `pace` (to streams good-0..good-9, JSON payload
@@ -170,18 +186,27 @@ class HostileClients : public ::testing::Test {
 
 TEST_F(HostileClients, ServersKeepServingGoodClientsAndTheStoreHoldsOnlyGoodEvents) {
   const bool long_run = std::getenv("EVEN_HOSTILE_LONG") && std::string(std::getenv("EVEN_HOSTILE_LONG")) == "1";
-  const std::string writer_ep = loopback_endpoint(), reader_ep = loopback_endpoint();
-  const std::string pull_ep = loopback_endpoint(), pub_ep = loopback_endpoint();
-  auto dispatcher = start({bin("services/dispatcher/even-dispatcher"), "--dispatcher-pull-endpoint", pull_ep,
-                           "--dispatcher-pub-endpoint", pub_ep},
-                          "dispatcher");
-  auto writer = start({bin("services/writer/even-writer"), "--writer-endpoint", writer_ep,
-                       "--dispatcher-pull-endpoint", pull_ep},
-                      "writer");
-  auto reader = start({bin("services/reader/even-reader"), "--reader-endpoint", reader_ep}, "reader");
-  ASSERT_TRUE(writer->wait_for_log("serving appends", 30s)) << writer->log();
-  ASSERT_TRUE(reader->wait_for_log("serving reads", 30s)) << reader->log();
-  ASSERT_TRUE(dispatcher->wait_for_log("pulling committed events", 30s)) << dispatcher->log();
+  // Ports come from loopback_endpoint(), free a moment ago: another test on the machine may take
+  // one first, so a start-up that fails with "Address already in use" is retried on new ports.
+  std::string writer_ep, reader_ep, pull_ep, pub_ep;
+  std::unique_ptr<Process> dispatcher, writer, reader;
+  for (int attempt = 0;; ++attempt) {
+    writer_ep = loopback_endpoint(), reader_ep = loopback_endpoint();
+    pull_ep = loopback_endpoint(), pub_ep = loopback_endpoint();
+    dispatcher = start({bin("services/dispatcher/even-dispatcher"), "--dispatcher-pull-endpoint", pull_ep,
+                        "--dispatcher-pub-endpoint", pub_ep},
+                       "dispatcher");
+    writer = start({bin("services/writer/even-writer"), "--writer-endpoint", writer_ep,
+                    "--dispatcher-pull-endpoint", pull_ep},
+                   "writer");
+    reader = start({bin("services/reader/even-reader"), "--reader-endpoint", reader_ep}, "reader");
+    const bool up = writer->wait_for_log("serving appends", 30s) && reader->wait_for_log("serving reads", 30s) &&
+                    dispatcher->wait_for_log("pulling committed events", 30s);
+    if (up) break;
+    const std::string logs = dispatcher->log() + writer->log() + reader->log();
+    ASSERT_TRUE(attempt < 3 && logs.find("Address already in use") != std::string::npos) << logs;
+    dispatcher.reset(), writer.reset(), reader.reset();
+  }
 
   zmq::context_t ctx;
   RawSubscriber sub(ctx, pub_ep);
@@ -224,16 +249,17 @@ TEST_F(HostileClients, ServersKeepServingGoodClientsAndTheStoreHoldsOnlyGoodEven
   EXPECT_EQ(hostile_exit, 0) << "the hostile client failed or found a server accepting a lie:\n" << hostile_log;
   EXPECT_NE(hostile_log.find("hostile: done"), std::string::npos);
 
-  // Latency: p99 under attack within 5x of the quiet run's (floored at 10 ms: on the shared
-  // 2-core machine a quiet p99 of 2-3 ms is scheduling noise, not the service).
+  // Latency: p99 under attack within 5x of the quiet run's (floored at 10 ms, 50 ms under ASan:
+  // on the shared 2-core machine a quiet p99 of 2-3 ms is scheduling noise, not the service).
   const double quiet_p99 = percentile(quiet, 0.99), attacked_p99 = percentile(attacked, 0.99);
+  const double floor_ms = kSanitized ? 50.0 : 10.0;
   std::cout << "good appends: quiet " << quiet.size() << " p50 " << percentile(quiet, 0.5) << " ms p99 " << quiet_p99
             << " ms; under attack " << attacked.size() << " p50 " << percentile(attacked, 0.5) << " ms p99 "
             << attacked_p99 << " ms (ratio " << attacked_p99 / std::max(quiet_p99, 1e-3) << ")\n";
   EXPECT_EQ(failures_, 0);
   EXPECT_EQ(read_failures_, 0);
   EXPECT_GE(attacked.size(), 20u) << "the attack was too short to measure";
-  EXPECT_LE(attacked_p99, 5 * std::max(quiet_p99, 10.0));
+  EXPECT_LE(attacked_p99, 5 * std::max(quiet_p99, floor_ms));
 
   // Memory: each server grew by less than 64 MiB; all of them still run.
   const char* names[] = {"even-writer", "even-reader", "even-dispatcher"};
