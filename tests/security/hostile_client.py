@@ -23,7 +23,6 @@ servers' state (alive, RSS, store unchanged, feed clean) belong to the caller.
 """
 
 import argparse
-import os
 import random
 import socket
 import struct
@@ -237,7 +236,7 @@ def truncations(frame):
     return [frame[:c] for c in cuts if 0 < c < len(frame)]
 
 
-def absurd_capnp(rng, good, kind):
+def absurd_capnp(good):
     """Well-formed framing, absurd content. `good` builds a valid request message (a Msg)."""
     out = []
     # The segment table claims more words than the frame holds, and far fewer.
@@ -297,7 +296,7 @@ def writer_junk(rng):
     good = lambda: append_request(rng, next(rid), stream="hostile-absurd")
     out += random_frames(rng, 300)
     out += truncations(append_request(rng, next(rid), events=3).frame())
-    out += absurd_capnp(rng, good, "writer")
+    out += absurd_capnp(good)
     # Amplification: 2,000 events whose payloads all point at one 64 KiB blob (128 MiB decoded).
     m = append_request(rng, next(rid), stream="hostile-amplified", events=2000, payload=b"")
     blob_at = m.alloc(8192)
@@ -333,8 +332,8 @@ def reader_junk(rng):
     rid = iter(range(1000, 10 ** 9))
     out += random_frames(rng, 300)
     out += truncations(read_all(next(rid), categories=["a", "b"]).frame())
-    out += absurd_capnp(rng, lambda: read_all(next(rid), categories=["acct", "x"], types=["T"]), "reader")
-    out += absurd_capnp(rng, lambda: read_stream(next(rid), "hostile-1"), "reader")
+    out += absurd_capnp(lambda: read_all(next(rid), categories=["acct", "x"], types=["T"]))
+    out += absurd_capnp(lambda: read_stream(next(rid), "hostile-1"))
     out.append(read_stream(next(rid), b"stream\0evil").frame())
     out.append(read_all(next(rid), categories=[b"cat\0evil"]).frame())
     out.append(read_all(next(rid), categories=["c%d" % i for i in range(20000)]).frame())
@@ -548,11 +547,10 @@ class Attacker:
         for curve in self.variants():
             label = "feed" + ("+curve" if curve else "")
             s = self.socket(zmq.PUSH, "feed", ep, curve)
-            rid = iter(range(1, 10 ** 9))
             junk = random_frames(self.rng, 300)
             good = lambda: committed_batch(self.rng, [(10 ** 6, "hostile-feed", 1, None)])
             junk += truncations(committed_batch(self.rng, [(5, "a-1", 1, None), (6, "a-1", 2, None)]).frame())
-            junk += absurd_capnp(self.rng, good, "feed")
+            junk += absurd_capnp(good)
             junk.append(committed_batch(self.rng, [(7, b"nul\0stream", 1, None)]).frame())
             sent = self.send_all(s, junk, multipart_every=13)
             self.log(label, "junk", sent=sent)
