@@ -27,6 +27,12 @@ void configure(zmq::socket_t& s, const SocketOptions& o) {
     s.set(zmq::sockopt::heartbeat_timeout, o.heartbeat_timeout_ms);
     s.set(zmq::sockopt::heartbeat_ttl, o.heartbeat_timeout_ms);
   }
+  if (o.tcp_keepalive_idle_s > 0) {
+    s.set(zmq::sockopt::tcp_keepalive, 1);
+    s.set(zmq::sockopt::tcp_keepalive_idle, o.tcp_keepalive_idle_s);
+    s.set(zmq::sockopt::tcp_keepalive_intvl, 10);
+    s.set(zmq::sockopt::tcp_keepalive_cnt, 3);
+  }
   if (o.immediate) s.set(zmq::sockopt::immediate, 1);
   s.set(zmq::sockopt::reconnect_ivl, 100);
   s.set(zmq::sockopt::reconnect_ivl_max, 2000);

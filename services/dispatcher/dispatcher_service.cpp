@@ -4,6 +4,7 @@
 #include <cstring>
 #include <thread>
 
+#include "even/common/feed.h"
 #include "even/schemas/feed.capnp.h"
 
 namespace even::dispatcher {
@@ -91,6 +92,7 @@ int DispatcherService::run() {
   net::SocketOptions so;
   so.send_hwm = options_.pub_hwm;
   so.heartbeat_ivl_ms = 0;  // feed heartbeats are ours (Heartbeat messages)
+  so.max_msg_bytes = feed::kMaxSubscriptionBytes;  // inbound only: subscriptions (feed.h)
   net::configure(pub_, so);
   {
     // Before bind, so that no connection is missed: ACCEPTED and DISCONNECTED events on inproc.

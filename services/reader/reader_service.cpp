@@ -36,6 +36,8 @@ int ReaderService::run() {
   so.send_hwm = options_.send_hwm;
   // Requests above the limit still arrive (and get a tooLarge reply); far above it libzmq drops the peer.
   so.max_msg_bytes = static_cast<std::int64_t>(options_.worker.limits.max_message_bytes) * 2;
+  so.heartbeat_ivl_ms = 0;  // see net.h: a client's flood-and-disconnect would abort the reader
+  so.tcp_keepalive_idle_s = 30;
   net::configure(frontend, so);
   frontend.set(zmq::sockopt::router_mandatory, 0);
   frontend.bind(options_.endpoint);

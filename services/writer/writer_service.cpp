@@ -88,6 +88,8 @@ bool WriterService::bind_router() {
   so.recv_hwm = options_.recv_hwm;
   so.send_hwm = options_.recv_hwm;
   so.max_msg_bytes = static_cast<std::int64_t>(options_.limits.max_message_bytes) * 2;
+  so.heartbeat_ivl_ms = 0;  // see net.h: a client's flood-and-disconnect would abort the writer
+  so.tcp_keepalive_idle_s = 30;
   net::configure(router_, so);
   router_.set(zmq::sockopt::router_mandatory, 0);
   const auto since = std::chrono::steady_clock::now();

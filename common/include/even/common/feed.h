@@ -3,8 +3,11 @@
 // (client::CatchUpSubscription). Each PUB message is a topic frame, then one FeedMessage frame.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "even/common/types.h"
 
 namespace even::feed {
 
@@ -20,5 +23,13 @@ inline std::string event_topic(std::string_view category) {
   topic.push_back('|');
   return topic;
 }
+
+// The largest subscription message the dispatcher's PUB accepts (ZMQ_MAXMSGSIZE on the PUB, which
+// limits only what subscribers send): the subscribe byte and the longest topic, "ev|" + a category
+// (a stream name's prefix) + "|". libzmq drops a subscriber that sends more. Without it, one 4 MiB
+// subscription grew the dispatcher by 400 MB: libzmq keeps subscriptions in a trie of one node per
+// byte (tests/security).
+inline constexpr std::int64_t kMaxSubscriptionBytes =
+    1 + static_cast<std::int64_t>(kEventTopicPrefix.size() + kMaxStreamNameBytes + 1);
 
 }  // namespace even::feed

@@ -14,8 +14,14 @@ struct SocketOptions {
   int send_hwm = 1000;            // messages queued per peer before send would block / drop
   int recv_hwm = 1000;
   int linger_ms = 0;              // never hang on close
-  int heartbeat_ivl_ms = 1000;    // ZMTP heartbeats (ROUTER/DEALER); 0 = off
+  // ZMTP heartbeats; 0 = off. Clients' DEALERs use them. Servers' ROUTERs turn them off and use
+  // TCP keepalive instead: libzmq 4.3.4 aborts the process (`Assertion failed: !_io_error`,
+  // zeromq/libzmq#4364) when a heartbeat timer fires on a connection whose input was stopped by a
+  // full receive queue and whose peer has gone, which any client could cause by flooding
+  // requests and disconnecting (tests/security).
+  int heartbeat_ivl_ms = 1000;
   int heartbeat_timeout_ms = 5000;
+  int tcp_keepalive_idle_s = 0;   // > 0: TCP keepalive probes after this idle time (3 probes, 10 s apart)
   std::int64_t max_msg_bytes = 64ll << 20;  // hard cap: libzmq drops a peer that sends more
   bool immediate = false;         // ZMQ_IMMEDIATE: queue only on completed connections
 };
