@@ -28,6 +28,11 @@ void configure(zmq::socket_t& s, const SocketOptions& o) {
     s.set(zmq::sockopt::heartbeat_ttl, o.heartbeat_timeout_ms);
   }
   if (o.immediate) s.set(zmq::sockopt::immediate, 1);
+  if (o.curve.on()) {
+    s.set(zmq::sockopt::curve_serverkey, o.curve.server_key);
+    s.set(zmq::sockopt::curve_publickey, o.curve.public_key);
+    s.set(zmq::sockopt::curve_secretkey, o.curve.secret_key);
+  }
   s.set(zmq::sockopt::reconnect_ivl, 100);
   s.set(zmq::sockopt::reconnect_ivl_max, 2000);
 }

@@ -37,6 +37,7 @@ int ReaderService::run() {
   // Requests above the limit still arrive (and get a tooLarge reply); far above it libzmq drops the peer.
   so.max_msg_bytes = static_cast<std::int64_t>(options_.worker.limits.max_message_bytes) * 2;
   net::configure(frontend, so);
+  if (options_.auth) options_.auth->secure(frontend, options_.endpoint, curve::Role::read);
   frontend.set(zmq::sockopt::router_mandatory, 0);
   frontend.bind(options_.endpoint);
   backend.set(zmq::sockopt::linger, 0);
