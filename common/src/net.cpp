@@ -74,6 +74,10 @@ int shutdown_fd() {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGINT, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    // SIGHUP rereads the CURVE allowlist (zap.h installs that handler); in a process without one
+    // (plain TCP) it must not end the service, as `systemctl reload` would otherwise do.
+    struct sigaction hup {};
+    if (::sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler == SIG_DFL) ::signal(SIGHUP, SIG_IGN);
   });
   return g_shutdown_fd.load();
 }
