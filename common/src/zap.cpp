@@ -187,6 +187,12 @@ Authenticator::~Authenticator() {
   stop_ = true;
   stop_wakeup_.notify();
   if (thread_.joinable()) thread_.join();
+  // Free the endpoint now (closing alone frees it later, on libzmq's reaper thread), so that a
+  // handler made next on the same context can bind.
+  try {
+    if (rep_) rep_.unbind(kZapEndpoint);
+  } catch (const zmq::error_t&) {
+  }
 }
 
 void Authenticator::secure(zmq::socket_t& socket, const std::string& endpoint, curve::Role role) const {

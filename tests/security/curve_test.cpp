@@ -106,20 +106,20 @@ class SecureCluster : public ::testing::Test {
     auto d = common("dispatcher");
     d.insert(d.begin(), {bin("services/dispatcher/even-dispatcher"), "--dispatcher-pull-endpoint", pull_,
                          "--dispatcher-pub-endpoint", pub_, "--dispatcher.heartbeat-ms", "50"});
-    dispatcher_ = std::make_unique<Process>(d, log_path("dispatcher"));
-    ASSERT_TRUE(dispatcher_->wait_for_log("pulling committed events", 30s)) << dispatcher_->log();
+    dispatcher_proc_ = std::make_unique<Process>(d, log_path("dispatcher"));
+    ASSERT_TRUE(dispatcher_proc_->wait_for_log("pulling committed events", 30s)) << dispatcher_proc_->log();
     auto w = common("writer");
     w.insert(w.begin(), {bin("services/writer/even-writer"), "--writer-endpoint", writer_, "--dispatcher-pull-endpoint",
                          pull_});
-    writer_ = std::make_unique<Process>(w, log_path("writer"));
-    ASSERT_TRUE(writer_->wait_for_log("serving appends", 30s)) << writer_->log();
+    writer_proc_ = std::make_unique<Process>(w, log_path("writer"));
+    ASSERT_TRUE(writer_proc_->wait_for_log("serving appends", 30s)) << writer_proc_->log();
     auto r = common("reader");
     r.insert(r.begin(), {bin("services/reader/even-reader"), "--reader-endpoint", reader_});
-    reader_ = std::make_unique<Process>(r, log_path("reader"));
-    ASSERT_TRUE(reader_->wait_for_log("serving reads", 30s)) << reader_->log();
+    reader_proc_ = std::make_unique<Process>(r, log_path("reader"));
+    ASSERT_TRUE(reader_proc_->wait_for_log("serving reads", 30s)) << reader_proc_->log();
   }
   void TearDown() override {
-    for (auto* p : {reader_.get(), writer_.get(), dispatcher_.get()})
+    for (auto* p : {reader_proc_.get(), writer_proc_.get(), dispatcher_proc_.get()})
       if (p) {
         p->signal(SIGTERM);
         EXPECT_EQ(p->wait(20s), 0) << p->log();
@@ -171,7 +171,7 @@ print("REPLY" if s.poll(wait_ms) else "NOTHING")
   TestStore store_;
   std::string writer_ = loopback_endpoint(), reader_ = loopback_endpoint(), pull_ = loopback_endpoint(),
               pub_ = loopback_endpoint();
-  std::unique_ptr<Process> dispatcher_, writer_, reader_;
+  std::unique_ptr<Process> dispatcher_proc_, writer_proc_, reader_proc_;
 };
 
 TEST(CurveKeygen, WritesZcertFilesWithTheirModesAndRefusesToOverwrite) {
@@ -219,7 +219,7 @@ TEST(CurveConfig, ATcpEndpointWithoutKeysIsAStartupErrorAndInsecureIsAWarning) {
   TestStore store;
   const std::string endpoint = loopback_endpoint();
   std::vector<std::string> argv = {bin("services/writer/even-writer"), "--writer-endpoint", endpoint,
-                                   "--curve-secret-key=", "--log-level", "info"};
+                                   "--curve-secret-key", "", "--log-level", "info"};
   for (auto& f : db_flags(store.db())) argv.push_back(f);
   std::string out;
   EXPECT_EQ(run_tool(argv, &out), 2) << out;
@@ -230,7 +230,7 @@ TEST(CurveConfig, ATcpEndpointWithoutKeysIsAStartupErrorAndInsecureIsAWarning) {
   EXPECT_TRUE(writer.wait_for_log("--insecure: plain TCP", 30s)) << writer.log();
   EXPECT_TRUE(writer.wait_for_log("serving appends", 30s)) << writer.log();
   // A client command too.
-  EXPECT_EQ(run_tool({bin("tools/evenctl"), "ping", "--writer-endpoint", endpoint, "--curve-secret-key="}, &out), 2)
+  EXPECT_EQ(run_tool({bin("tools/evenctl"), "ping", "--writer-endpoint", endpoint, "--curve-secret-key", ""}, &out), 2)
       << out;
   EXPECT_NE(out.find("writer-public-key"), std::string::npos) << out;
   writer.signal(SIGTERM);
@@ -256,9 +256,9 @@ TEST_F(SecureCluster, AForeignClientWithoutAListedKeyGetsNothingWhileAListedOneI
       << out;
   EXPECT_EQ(stored(), 1);
   // Refusals are logged with the peer's address and the key, once per key.
-  EXPECT_TRUE(writer_->wait_for_log("refused a client on append from 127.0.0.1", 10s)) << writer_->log();
+  EXPECT_TRUE(writer_proc_->wait_for_log("refused a client on append from 127.0.0.1", 10s)) << writer_proc_->log();
   const std::string stranger = curve::load_cert(keys_.pub("stranger")).public_key;
-  EXPECT_NE(writer_->log().find(stranger), std::string::npos) << writer_->log();
+  EXPECT_NE(writer_proc_->log().find(stranger), std::string::npos) << writer_proc_->log();
 }
 
 TEST_F(SecureCluster, AnUnlistedKeyCannotAppendReadOrSubscribe) {
@@ -309,13 +309,13 @@ TEST_F(SecureCluster, AReadOnlyKeyReadsButCannotAppend) {
     std::lock_guard lock(mu);
     EXPECT_EQ(seen.size(), 2u);
   }
-  EXPECT_TRUE(dispatcher_->log().find("refused") == std::string::npos) << dispatcher_->log();
+  EXPECT_TRUE(dispatcher_proc_->log().find("refused") == std::string::npos) << dispatcher_proc_->log();
 
   client::Client ro(options("ro", 4s));
   EXPECT_EQ(ro.read_stream("acct-1", StreamSeq(1)).to_vector().size(), 2u);
   EXPECT_THROW(ro.append("acct-1", ExpectedVersion::any(), one_event()), client::Timeout);
   EXPECT_EQ(stored(), 2);
-  EXPECT_TRUE(writer_->wait_for_log("key 'ro' lacks role append", 10s)) << writer_->log();
+  EXPECT_TRUE(writer_proc_->wait_for_log("key 'ro' lacks role append", 10s)) << writer_proc_->log();
 }
 
 TEST_F(SecureCluster, AKeyAddedToTheFolderAtRunTimeIsAcceptedAfterTheReload) {
@@ -336,12 +336,12 @@ TEST_F(SecureCluster, AKeyAddedToTheFolderAtRunTimeIsAcceptedAfterTheReload) {
     } catch (const client::Timeout&) {
     }
   }
-  EXPECT_TRUE(appended) << writer_->log();
-  EXPECT_TRUE(writer_->wait_for_log("allow-keys-dir", 5s)) << writer_->log();
+  EXPECT_TRUE(appended) << writer_proc_->log();
+  EXPECT_TRUE(writer_proc_->wait_for_log("allow-keys-dir", 5s)) << writer_proc_->log();
   // Removing it (and SIGHUP, the operator's way) takes the key away again.
   fs::remove(keys_.allowed() + "/late.key");
-  writer_->signal(SIGHUP);
-  EXPECT_TRUE(writer_->wait_for_log("SIGHUP: rereading", 10s)) << writer_->log();
+  writer_proc_->signal(SIGHUP);
+  EXPECT_TRUE(writer_proc_->wait_for_log("SIGHUP: rereading", 10s)) << writer_proc_->log();
   std::this_thread::sleep_for(500ms);  // the reread follows the log line
   client::Client late(options("late", 3s));
   EXPECT_THROW(late.append("late-2", ExpectedVersion::any(), one_event()), client::Timeout);
