@@ -80,7 +80,7 @@ TEST_F(ClientOptionsTest, ABadLineOrValueIsAnErrorNamingTheFileAndLine) {
   for (const std::string text : {"timeout-ms = soon\n", "timeout-ms = 0\n", "timeout-ms = 10ms\n",
                                  "writer-endpoint tcp://x:1\n", "[writer\n"}) {
     try {
-      ClientOptions::from_file(write("# first line\ninsecure = true\n" + text));
+      ClientOptions::from_file(write("# first line\n" + text + "insecure = true\n"));
       ADD_FAILURE() << "accepted: " << text;
     } catch (const std::runtime_error& e) {
       EXPECT_NE(std::string(e.what()).find(path_ + ":2"), std::string::npos) << e.what();
