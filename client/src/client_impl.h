@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "even/client/client.h"
+#include "even/common/curve.h"
 #include "even/common/wire.h"
 #include "even/schemas/reader.capnp.h"
 #include "even/schemas/writer.capnp.h"
@@ -34,14 +35,19 @@ ReadPage to_projection_page(wire::Decoded& d);             // projection_read.cp
 
 struct Client::Impl {
   explicit Impl(ClientOptions o)
-      : options(std::move(o)), ctx(1), writer(ctx, channel_options(options.writer_endpoint),
-                                              &wire::decode<schema::WriterReply>, classify_writer_reply),
-        reader(ctx, channel_options(options.reader_endpoint), &wire::decode<schema::ReaderReply>,
+      : options(std::move(o)),
+        keys(curve::load(options.security)),
+        ctx(1),
+        writer(ctx, channel_options(options.writer_endpoint, keys.writer), &wire::decode<schema::WriterReply>,
+               classify_writer_reply),
+        reader(ctx, channel_options(options.reader_endpoint, keys.reader), &wire::decode<schema::ReaderReply>,
                classify_reader_reply) {}
 
-  ChannelOptions channel_options(const std::string& endpoint) const {
+  // `server_key`: the service's public key (Z85), used when this client has a key of its own.
+  ChannelOptions channel_options(const std::string& endpoint, const std::string& server_key) const {
     ChannelOptions c;
     c.endpoint = endpoint;
+    c.socket.curve = curve::client_keys(keys, endpoint, server_key);
     c.timeout = options.timeout;
     c.resend_after = options.resend_after;
     c.limits.max_message_bytes = options.max_message_bytes;
@@ -49,6 +55,7 @@ struct Client::Impl {
   }
 
   ClientOptions options;
+  curve::Keys keys;  // read from options.security's files when the Client is made
   zmq::context_t ctx;
   RpcChannel writer;  // DEALER to even-writer
   RpcChannel reader;  // DEALER to even-reader

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "even/client/client.h"
+#include "even/common/curve.h"
 
 namespace even::client {
 
@@ -25,6 +26,13 @@ std::int64_t positive_number(std::string_view value, const std::string& where) {
   if (ec != std::errc() || end != value.data() + value.size() || n <= 0)
     throw std::runtime_error(where + ": expected a whole number > 0, got '" + std::string(value) + "'");
   return n;
+}
+
+// Boost's spellings of a bool in a config file.
+bool boolean(std::string_view value, const std::string& where) {
+  if (value == "true" || value == "1" || value == "yes" || value == "on") return true;
+  if (value == "false" || value == "0" || value == "no" || value == "off") return false;
+  throw std::runtime_error(where + ": expected true or false, got '" + std::string(value) + "'");
 }
 
 }  // namespace
@@ -55,7 +63,24 @@ ClientOptions ClientOptions::from_file(const std::string& path) {
     else if (key == "reader-endpoint") o.reader_endpoint = value;
     else if (key == "dispatcher-pub-endpoint") o.feed_endpoint = value;
     else if (key == "timeout-ms") o.timeout = std::chrono::milliseconds(positive_number(value, at));
+    else if (key == "curve-secret-key") o.security.secret_key = value;
+    else if (key == "writer-public-key") o.security.writer_public_key = value;
+    else if (key == "reader-public-key") o.security.reader_public_key = value;
+    else if (key == "dispatcher-public-key") o.security.dispatcher_public_key = value;
+    else if (key == "insecure") o.security.insecure = boolean(value, at);
     // Any other key belongs to a service or a tool.
+  }
+  // As every program: a network endpoint needs keys, or plain TCP said out loud.
+  const std::pair<const std::string*, const std::string*> uses[] = {
+      {&o.writer_endpoint, &o.security.writer_public_key},
+      {&o.reader_endpoint, &o.security.reader_public_key},
+      {&o.feed_endpoint, &o.security.dispatcher_public_key}};
+  for (const auto& [endpoint, server_key] : uses) {
+    if (o.security.insecure || !curve::needs_keys(*endpoint)) continue;
+    if (o.security.secret_key.empty())
+      throw std::runtime_error(path + ": " + *endpoint +
+                               " is a network endpoint: set curve-secret-key (and the servers' public keys), or "
+                               "insecure = true for plain TCP");
   }
   return o;
 }

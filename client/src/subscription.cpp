@@ -184,12 +184,14 @@ void CatchUpSubscription::Impl::run() {
   wire::Limits limits;
   limits.max_message_bytes = client_.options().max_message_bytes;
 
+  const auto curve_keys = curve::client_keys(client_.impl_->keys, feed_endpoint, client_.impl_->keys.dispatcher);
   auto connect = [&] {
     auto sub = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::sub);
     net::SocketOptions so;
     so.recv_hwm = options_.receive_hwm;
     so.heartbeat_ivl_ms = 0;  // the feed's own heartbeats tell liveness
     so.max_msg_bytes = static_cast<std::int64_t>(limits.max_message_bytes) * 2;
+    so.curve = curve_keys;
     net::configure(*sub, so);
     sub->set(zmq::sockopt::subscribe, event_topic);
     sub->set(zmq::sockopt::subscribe, feed::kHeartbeatTopic);

@@ -29,6 +29,9 @@ const std::set<std::string> kSharedKeys = {
     // A process's own HTTP endpoint (/metrics, /health): a flag, or a key of a file that
     // configures one process; a file shared by several uses each section's metrics-endpoint.
     "metrics-endpoint",
+    // CURVE (curve.h): this node's secret cert, the servers' public certs, the allowlists.
+    "curve-secret-key", "writer-public-key", "reader-public-key", "dispatcher-public-key", "allow-keys-dir",
+    "allow-ips", "insecure",
 };
 
 const std::set<std::string> kServiceSections = {kWriterSection, kReaderSection, kDispatcherSection,
@@ -347,6 +350,50 @@ void add_metrics_options(po::options_description& desc, const std::string& secti
        "HOST:PORT of this service's /metrics and /health when it runs as a process of its own (the "
        "per-service key of a config file shared by several services; empty: off)");
   desc.add(own);
+}
+
+void add_security_options(po::options_description& desc, curve::Options& s) {
+  desc.add_options()
+      ("curve-secret-key", po::value(&s.secret_key)->default_value(s.secret_key),
+       "this node's secret cert (NAME.key_secret from `evenctl keygen`): a server's key for the sockets it binds, "
+       "a client's key for those it connects")
+      ("writer-public-key", po::value(&s.writer_public_key)->default_value(s.writer_public_key),
+       "the writer's public cert file (or its 40-character Z85 key), for whoever connects to writer-endpoint")
+      ("reader-public-key", po::value(&s.reader_public_key)->default_value(s.reader_public_key),
+       "the reader's public cert file (or Z85 key), for whoever connects to reader-endpoint")
+      ("dispatcher-public-key", po::value(&s.dispatcher_public_key)->default_value(s.dispatcher_public_key),
+       "the dispatcher's public cert file (or Z85 key), for whoever connects to its PUB or PULL endpoint")
+      ("allow-keys-dir", po::value(&s.allow_keys_dir)->default_value(s.allow_keys_dir),
+       "servers: the folder of client public certs (*.key) let in, each with its roles in its metadata (role = "
+       "\"append read subscribe feed\"); reread on SIGHUP and when it changes")
+      ("allow-ips", po::value(&s.allow_ips)->default_value(s.allow_ips),
+       "servers: only clients from these addresses/CIDRs, comma-separated (empty: any address with a listed key)")
+      ("insecure", po::bool_switch(&s.insecure),
+       "plain TCP: no encryption, no client authentication (logged as a warning); without it, a tcp:// endpoint "
+       "needs the keys above");
+}
+
+void check_server_keys(const curve::Options& security, const std::string& endpoint, const std::string& what) {
+  try {
+    curve::require_server_keys(security, endpoint, what);
+  } catch (const std::invalid_argument& e) {
+    throw po::error(e.what());
+  }
+}
+
+void check_client_keys(const curve::Options& security, const std::string& endpoint, Server server,
+                       const std::string& what) {
+  const std::string& key = server == Server::writer   ? security.writer_public_key
+                           : server == Server::reader ? security.reader_public_key
+                                                      : security.dispatcher_public_key;
+  const char* option = server == Server::writer   ? "writer-public-key"
+                       : server == Server::reader ? "reader-public-key"
+                                                  : "dispatcher-public-key";
+  try {
+    curve::require_client_keys(security, endpoint, key, option, what);
+  } catch (const std::invalid_argument& e) {
+    throw po::error(e.what());
+  }
 }
 
 std::optional<Parsed> parse_services(int argc, const char* const argv[], po::options_description& desc,

@@ -34,6 +34,11 @@ void configure(zmq::socket_t& s, const SocketOptions& o) {
     s.set(zmq::sockopt::tcp_keepalive_cnt, 3);
   }
   if (o.immediate) s.set(zmq::sockopt::immediate, 1);
+  if (o.curve.on()) {
+    s.set(zmq::sockopt::curve_serverkey, o.curve.server_key);
+    s.set(zmq::sockopt::curve_publickey, o.curve.public_key);
+    s.set(zmq::sockopt::curve_secretkey, o.curve.secret_key);
+  }
   s.set(zmq::sockopt::reconnect_ivl, 100);
   s.set(zmq::sockopt::reconnect_ivl_max, 2000);
 }
@@ -75,6 +80,10 @@ int shutdown_fd() {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGINT, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    // SIGHUP rereads the CURVE allowlist (zap.h installs that handler); in a process without one
+    // (plain TCP) it must not end the service, as `systemctl reload` would otherwise do.
+    struct sigaction hup {};
+    if (::sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler == SIG_DFL) ::signal(SIGHUP, SIG_IGN);
   });
   return g_shutdown_fd.load();
 }

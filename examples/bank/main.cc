@@ -84,6 +84,7 @@ int bank_main(int argc, char** argv) {
       ("rebuild", po::bool_switch(&rebuild), "project: rebuild the read model from the first event")
       ("args", po::value(&args)->multitoken(), "command and its arguments");
   config::add_db_options(desc, db);
+  config::add_security_options(desc, co.security);
   po::positional_options_description pos;
   pos.add("args", -1);
   auto vm = config::parse(argc, argv, desc,
@@ -95,6 +96,9 @@ int bank_main(int argc, char** argv) {
   if (!vm) return 0;
   if (args.empty()) throw po::error("no command; see --help");
   co.timeout = std::chrono::milliseconds(timeout_ms);
+  config::check_client_keys(co.security, co.writer_endpoint, config::Server::writer, "writer-endpoint");
+  config::check_client_keys(co.security, co.reader_endpoint, config::Server::reader, "reader-endpoint");
+  config::check_client_keys(co.security, co.feed_endpoint, config::Server::dispatcher, "dispatcher-pub-endpoint");
   config::DbOptions query_db = db;
   query_db.name = query_db_name.empty() ? db.name + "_bank" : query_db_name;
 

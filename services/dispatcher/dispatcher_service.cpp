@@ -87,6 +87,7 @@ int DispatcherService::run() {
   po.heartbeat_ivl_ms = 0;
   po.max_msg_bytes = static_cast<std::int64_t>(options_.limits.max_message_bytes) * 2;
   net::configure(pull_, po);
+  if (options_.auth) options_.auth->secure(pull_, options_.pull_endpoint, curve::Role::feed);
   pull_.bind(options_.pull_endpoint);
 
   net::SocketOptions so;
@@ -94,6 +95,7 @@ int DispatcherService::run() {
   so.heartbeat_ivl_ms = 0;  // feed heartbeats are ours (Heartbeat messages)
   so.max_msg_bytes = feed::kMaxSubscriptionBytes;  // inbound only: subscriptions (feed.h)
   net::configure(pub_, so);
+  if (options_.auth) options_.auth->secure(pub_, options_.pub_endpoint, curve::Role::subscribe);
   {
     // Before bind, so that no connection is missed: ACCEPTED and DISCONNECTED events on inproc.
     static std::atomic<int> monitors{0};

@@ -29,6 +29,8 @@
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
 #include "even/common/wire.h"
+#include "even/common/zap.h"
+#include "even/common/zap.h"
 
 namespace even::dispatcher {
 
@@ -49,6 +51,8 @@ struct DispatcherOptions {
   // Where the dispatcher's metrics go (dispatcher/probe.h); null: a registry of its own that
   // nobody serves.
   std::shared_ptr<metrics::Registry> metrics;
+  // CURVE: makes the PULL (role feed) and the PUB (role subscribe) CURVE servers; null: plain.
+  std::shared_ptr<zap::Authenticator> auth;
 };
 
 class DispatcherService {

@@ -13,6 +13,7 @@ int dispatcher_main(int argc, char** argv) {
   config::LogOptions log_options;
   dispatcher::DispatcherOptions d;
   std::string metrics_endpoint, section_metrics_endpoint;
+  curve::Options security;
 
   po::options_description desc("even-dispatcher: shared keys, at the top of the config file");
   desc.add_options()
@@ -22,6 +23,7 @@ int dispatcher_main(int argc, char** argv) {
        "PUB address subscribers connect to (bind)");
   config::add_db_options(desc, db);
   config::add_log_options(desc, log_options);
+  config::add_security_options(desc, security);
   dispatcher::add_options(desc, d);
   config::add_metrics_options(desc, config::kDispatcherSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(argc, argv, desc,
@@ -30,6 +32,8 @@ int dispatcher_main(int argc, char** argv) {
                                        {config::kDispatcherSection});
   if (!parsed) return 0;
   dispatcher::finish_options(d);
+  config::check_server_keys(security, d.pull_endpoint, "dispatcher-pull-endpoint");
+  config::check_server_keys(security, d.pub_endpoint, "dispatcher-pub-endpoint");
 
   auto log = config::make_logger("dispatcher", log_options);
   for (const auto& warning : parsed->warnings) log->warn("{}", warning);
@@ -41,6 +45,9 @@ int dispatcher_main(int argc, char** argv) {
   d.metrics = process.registry;
   d.notifier = process.notifier;
   zmq::context_t ctx(1);
+  // Before any socket binds: without its ZAP handler, a CURVE server lets every client in.
+  d.auth = zap::start_for(ctx, security, curve::load(security), {d.pull_endpoint, d.pub_endpoint}, log,
+                          process.registry);
   dispatcher::DispatcherService service(ctx, db, d, log);
   return service.run();
 }

@@ -24,6 +24,7 @@ int projector_main(int argc, char** argv) {
   projector::add_shared_options(desc, p, projections_file);
   config::add_db_options(desc, store_db);
   config::add_log_options(desc, log_options);
+  config::add_security_options(desc, p.client.security);
   projector::add_options(desc, p);
   config::add_metrics_options(desc, config::kProjectorSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(argc, argv, desc,
@@ -32,9 +33,14 @@ int projector_main(int argc, char** argv) {
                                        {config::kProjectorSection});
   if (!parsed) return 0;
   projector::finish_options(parsed->vm, store_db, p);
+  config::check_client_keys(p.client.security, p.client.reader_endpoint, config::Server::reader, "reader-endpoint");
+  config::check_client_keys(p.client.security, p.client.feed_endpoint, config::Server::dispatcher,
+                            "dispatcher-pub-endpoint");
 
   auto log = config::make_logger("projector", log_options);
   for (const auto& warning : parsed->warnings) log->warn("{}", warning);
+  if (p.client.security.insecure)
+    log->warn("--insecure: plain TCP to the reader and the dispatcher, no encryption and no authentication");
   metrics::ProcessMetrics process(metrics_endpoint.empty() ? section_metrics_endpoint : metrics_endpoint, true);
   if (process.server) log->info("metrics on http://{}/metrics", process.server->endpoint());
   p.metrics = process.registry;

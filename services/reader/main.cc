@@ -18,6 +18,7 @@ int reader_main(int argc, char** argv) {
   config::LogOptions log_options;
   reader::ReaderOptions r;
   std::string metrics_endpoint, section_metrics_endpoint;
+  curve::Options security;
 
   po::options_description desc("even-reader: shared keys, at the top of the config file");
   desc.add_options()
@@ -25,6 +26,7 @@ int reader_main(int argc, char** argv) {
        "ROUTER address clients read from (ZeroMQ endpoint)");
   config::add_db_options(desc, db);
   config::add_log_options(desc, log_options);
+  config::add_security_options(desc, security);
   reader::add_options(desc, r);
   config::add_metrics_options(desc, config::kReaderSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(
@@ -34,6 +36,7 @@ int reader_main(int argc, char** argv) {
       {config::kReaderSection});
   if (!parsed) return 0;
   reader::finish_options(r);
+  config::check_server_keys(security, r.endpoint, "reader-endpoint");
 
   // Every page is encoded into a fresh frame of up to --reader.page-max-bytes that ZeroMQ frees after
   // sending: keep such blocks on the heap instead of mmap/munmap (and page faults) per page.
@@ -47,6 +50,8 @@ int reader_main(int argc, char** argv) {
   r.metrics = process.registry;
   r.notifier = process.notifier;
   zmq::context_t ctx(1);
+  // Before any socket binds: without its ZAP handler, a CURVE server lets every client in.
+  r.auth = zap::start_for(ctx, security, curve::load(security), {r.endpoint}, log, process.registry);
   reader::ReaderService service(ctx, db, r, log);
   return service.run();
 }

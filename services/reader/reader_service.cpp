@@ -39,6 +39,7 @@ int ReaderService::run() {
   so.heartbeat_ivl_ms = 0;  // see net.h: a client's flood-and-disconnect would abort the reader
   so.tcp_keepalive_idle_s = 30;
   net::configure(frontend, so);
+  if (options_.auth) options_.auth->secure(frontend, options_.endpoint, curve::Role::read);
   frontend.set(zmq::sockopt::router_mandatory, 0);
   frontend.bind(options_.endpoint);
   backend.set(zmq::sockopt::linger, 0);

@@ -21,6 +21,7 @@
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
 #include "even/common/metrics.h"
+#include "even/common/zap.h"
 #include "reader/probe.h"
 #include "reader/read_worker.h"
 
@@ -37,6 +38,8 @@ struct ReaderOptions {
   std::shared_ptr<notify::ServiceNotifier> notifier;
   // Where the reader's metrics go (reader/probe.h); null: a registry of its own that nobody serves.
   std::shared_ptr<metrics::Registry> metrics;
+  // CURVE: makes the ROUTER a CURVE server checked under the role read; null: plain.
+  std::shared_ptr<zap::Authenticator> auth;
 };
 
 struct ReaderStats {

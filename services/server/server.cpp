@@ -17,6 +17,12 @@ Server::Server(ServerOptions options)
   options_.projector.notifier = notifier_;
   options_.writer.metrics = options_.dispatcher.metrics = options_.reader.metrics = metrics_.registry;
   options_.projector.metrics = metrics_.registry;
+  // Before any socket binds: without its ZAP handler, a CURVE server lets every client in.
+  const auto keys = curve::load(options_.security);
+  auth_ = zap::start_for(ctx_, options_.security, keys,
+                         {options_.writer.endpoint, options_.reader.endpoint, options_.dispatcher.pub_endpoint}, log_,
+                         metrics_.registry);
+  options_.writer.auth = options_.reader.auth = options_.dispatcher.auth = auth_;
   options_.writer.dispatcher_endpoint = kFeedEndpoint;
   options_.dispatcher.pull_endpoint = kFeedEndpoint;
   // The dispatcher binds the inproc PULL first; the writer's PUSH connects to it.
@@ -30,6 +36,12 @@ Server::Server(ServerOptions options)
     auto& p = options_.projector;
     p.client.reader_endpoint = options_.reader.endpoint;
     p.client.feed_endpoint = options_.dispatcher.pub_endpoint;
+    p.client.security = options_.security;
+    if (keys.own) {
+      // The projector is a client of this process's own sockets, with this process's key.
+      p.client.security.writer_public_key = p.client.security.reader_public_key =
+          p.client.security.dispatcher_public_key = keys.own->public_key;
+    }
     p.store_db = options_.db;
     projector_ = std::make_unique<projector::ProjectorService>(p, config::make_logger("projector", options_.log));
     projector_->add_config(projector::load_projector_config(options_.projections_file));

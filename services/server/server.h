@@ -23,6 +23,7 @@
 #include "even/common/metrics_http.h"
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
+#include "even/common/zap.h"
 #include "projector/projector_service.h"
 #include "reader/reader_service.h"
 #include "writer/writer_service.h"
@@ -45,6 +46,9 @@ struct ServerOptions {
   // metrics-endpoint of the file (server_options.h).
   std::string metrics_endpoint;
   std::array<std::string, 4> section_metrics_endpoints;  // as read; finish_options picks one
+  // CURVE (README "Security"): one key for the process's writer, reader and PUB sockets; the
+  // projector connects with it too (the server's ZAP handler lets its own key in).
+  SecurityOptions security;
 };
 
 class Server {
@@ -70,6 +74,7 @@ class Server {
   metrics::ProcessMetrics metrics_;
   std::shared_ptr<notify::ServiceNotifier> notifier_;
   zmq::context_t ctx_;
+  std::shared_ptr<zap::Authenticator> auth_;  // bound before any socket; null when plain
   std::unique_ptr<dispatcher::DispatcherService> dispatcher_;
   std::unique_ptr<writer::WriterService> writer_;
   std::unique_ptr<reader::ReaderService> reader_;

@@ -26,6 +26,7 @@ void add_options(po::options_description& desc, ServerOptions& s, bool& init_sto
   projector::add_shared_options(desc, s.projector, s.projections_file);
   config::add_db_options(desc, s.db);
   config::add_log_options(desc, s.log);
+  config::add_security_options(desc, s.security);
   // One endpoint for the process: --metrics-endpoint, else the first section's metrics-endpoint.
   config::add_metrics_options(desc, config::kWriterSection, s.metrics_endpoint, s.section_metrics_endpoints[0]);
   const char* others[] = {config::kDispatcherSection, config::kReaderSection, config::kProjectorSection};
@@ -47,6 +48,9 @@ void finish_options(const po::variables_map& vm, ServerOptions& s) {
   dispatcher::finish_options(s.dispatcher);
   reader::finish_options(s.reader);
   projector::finish_options(vm, s.db, s.projector);
+  config::check_server_keys(s.security, s.writer.endpoint, "writer-endpoint");
+  config::check_server_keys(s.security, s.reader.endpoint, "reader-endpoint");
+  config::check_server_keys(s.security, s.dispatcher.pub_endpoint, "dispatcher-pub-endpoint");
 }
 
 }  // namespace even::server

@@ -17,6 +17,7 @@ int writer_main(int argc, char** argv) {
   writer::WriterOptions w;
   bool init_store = false;
   std::string metrics_endpoint, section_metrics_endpoint;
+  curve::Options security;
 
   po::options_description desc("even-writer: shared keys, at the top of the config file");
   desc.add_options()
@@ -27,6 +28,7 @@ int writer_main(int argc, char** argv) {
       ("init-store", po::bool_switch(&init_store), "create or upgrade the store's tables, then continue");
   config::add_db_options(desc, db);
   config::add_log_options(desc, log_options);
+  config::add_security_options(desc, security);
   writer::add_options(desc, w);
   config::add_metrics_options(desc, config::kWriterSection, metrics_endpoint, section_metrics_endpoint);
   auto parsed = config::parse_services(argc, argv, desc,
@@ -35,6 +37,9 @@ int writer_main(int argc, char** argv) {
                                        {config::kWriterSection});
   if (!parsed) return 0;
   writer::finish_options(w);
+  config::check_server_keys(security, w.endpoint, "writer-endpoint");
+  if (!w.dispatcher_endpoint.empty())
+    config::check_client_keys(security, w.dispatcher_endpoint, config::Server::dispatcher, "dispatcher-pull-endpoint");
 
   auto log = config::make_logger("writer", log_options);
   for (const auto& warning : parsed->warnings) log->warn("{}", warning);
@@ -55,6 +60,10 @@ int writer_main(int argc, char** argv) {
     w.metrics = process.registry;
     w.notifier = process.notifier;
     zmq::context_t ctx(1);
+    // Before any socket binds: without its ZAP handler, a CURVE server lets every client in.
+    const auto keys = curve::load(security);
+    w.auth = zap::start_for(ctx, security, keys, {w.endpoint}, log, process.registry);
+    w.feed_curve = curve::client_keys(keys, w.dispatcher_endpoint, keys.dispatcher);
     writer::WriterService service(ctx, db, w, log);
     return service.run();
   } catch (const sql::SQLException& e) {

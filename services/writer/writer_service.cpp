@@ -91,6 +91,7 @@ bool WriterService::bind_router() {
   so.heartbeat_ivl_ms = 0;  // see net.h: a client's flood-and-disconnect would abort the writer
   so.tcp_keepalive_idle_s = 30;
   net::configure(router_, so);
+  if (options_.auth) options_.auth->secure(router_, options_.endpoint, curve::Role::append);
   router_.set(zmq::sockopt::router_mandatory, 0);
   const auto since = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
@@ -142,6 +143,7 @@ WriterService::TermEnd WriterService::serve() {
     net::SocketOptions po;
     po.send_hwm = options_.push_hwm;
     po.heartbeat_ivl_ms = 0;
+    po.curve = options_.feed_curve;
     net::configure(push_, po);
     push_.connect(options_.dispatcher_endpoint);
     push_connected_ = true;

@@ -28,6 +28,7 @@
 #include "even/common/net.h"
 #include "even/common/service_notify.h"
 #include "even/common/wire.h"
+#include "even/common/zap.h"
 #include "writer/commit_thread.h"
 #include "writer/group_committer.h"
 #include "writer/probe.h"
@@ -52,6 +53,10 @@ struct WriterOptions {
   // A master that cannot bind its endpoint (address in use) retries this often, keeping the lock.
   int bind_retry_ms = 50;
   CommitterOptions committer;
+  // CURVE: `auth` makes the ROUTER a CURVE server checked under the role append (null: plain);
+  // `feed_curve` are the PUSH's client keys for the dispatcher's PULL (empty: plain).
+  std::shared_ptr<zap::Authenticator> auth;
+  net::CurveClient feed_curve;
   // Where READY/STATUS/WATCHDOG go (systemd); null: this service is the process (one from the
   // environment, a no-op without NOTIFY_SOCKET). even-server shares one between its services.
   std::shared_ptr<notify::ServiceNotifier> notifier;

@@ -226,7 +226,7 @@ class BankCli : public BankTest {
     const auto& db = cluster_.store().db();
     std::string cmd = test::bin("examples/bank/bank") + " --writer-endpoint " + o.writer_endpoint +
                       " --reader-endpoint " + o.reader_endpoint + " --dispatcher-pub-endpoint " + o.feed_endpoint +
-                      " --db-url " + db.url + " --db-user " + db.user + " --db-name " + db.name + " " + args + " 2>&1";
+                      " --db-url " + db.url + " --db-user " + db.user + " --db-name " + db.name + " --insecure " + args + " 2>&1";
     std::string out;
     FILE* p = ::popen(cmd.c_str(), "r");
     std::array<char, 4096> buf{};

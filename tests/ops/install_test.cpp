@@ -84,7 +84,7 @@ TEST_F(InstallTest, AnApplicationBuildsAgainstTheInstalledPackageAndRuns) {
   ASSERT_TRUE(server.wait_for_log("serving appends", 20s)) << server.log();
   const std::string conf = dir_ + "/client.conf";
   std::ofstream(conf) << "# the endpoint keys of even.conf\nwriter-endpoint = " << writer << "\nreader-endpoint = " << reader
-                      << "\ndispatcher-pub-endpoint = " << feed << "\n";
+                      << "\ndispatcher-pub-endpoint = " << feed << "\ninsecure = true\n";
   ASSERT_EQ(run_tool({app + "/quickstart", "--config", conf, "quickstart-1"}, &out), 0) << out << server.log();
   EXPECT_NE(out.find("appended to quickstart-1: version 2"), std::string::npos) << out;
   EXPECT_NE(out.find("read quickstart-1/2 Deposited"), std::string::npos) << out;

@@ -95,6 +95,7 @@ class SupervisorTest : public ::testing::Test {
     f << "query-db-name = " << query_.db().name << "\n";
     f << "writer-endpoint = " << writer_ << "\ndispatcher-pull-endpoint = " << loopback_endpoint()
       << "\ndispatcher-pub-endpoint = " << feed_ << "\nreader-endpoint = " << reader_ << "\n";
+    f << "insecure = true\n";  // plain TCP: this test is about supervision (tests/security: CURVE)
   }
 
   // ops/supervisor/even.conf with the paths of this build and this test, plus the [supervisord]

@@ -8,14 +8,33 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 namespace even::test {
 
+std::vector<std::string> with_default_security(std::vector<std::string> argv) {
+  if (argv.empty()) return argv;
+  const std::string program = argv[0].substr(argv[0].rfind('/') + 1);
+  static const std::set<std::string> services = {"even-writer", "even-reader", "even-dispatcher", "even-projector",
+                                                 "even-server", "bank"};
+  static const std::set<std::string> client_commands = {"append", "ping", "read", "read-all", "head",
+                                                        "stream-version", "tail", "read-projection"};
+  const bool applies = services.count(program) ||
+                       (program == "evenctl" && argv.size() > 1 && client_commands.count(argv[1]));
+  if (!applies) return argv;
+  for (const auto& a : argv)
+    if (a == "--insecure" || a == "--curve-secret-key" || a.rfind("--curve-secret-key=", 0) == 0 || a == "--help")
+      return argv;
+  argv.push_back("--insecure");
+  return argv;
+}
+
 Process::Process(std::vector<std::string> argv, std::string log_path, std::vector<std::string> env)
     : log_path_(std::move(log_path)) {
+  argv = with_default_security(std::move(argv));
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -91,7 +110,8 @@ bool Process::wait_for_log(const std::string& text, std::chrono::milliseconds ti
   return false;
 }
 
-int run_tool(const std::vector<std::string>& argv, std::string* out) {
+int run_tool(const std::vector<std::string>& given, std::string* out) {
+  const auto argv = with_default_security(given);
   std::string cmd;
   for (const auto& a : argv) {
     std::string quoted = "'";

@@ -9,9 +9,16 @@
 
 namespace even::test {
 
+// Tests that do not test security run Even's programs over plain TCP: Process and run_tool add
+// --insecure to the arguments of an Even service (even-writer, -reader, -dispatcher, -projector,
+// -server), of the bank example and of evenctl's client commands, unless the arguments already
+// say how to secure it (--insecure or --curve-secret-key) or ask for --help. A test of CURVE
+// passes its keys as flags. Returns argv with the flag added when it applies.
+std::vector<std::string> with_default_security(std::vector<std::string> argv);
+
 class Process {
  public:
-  // Starts argv[0] with argv; stdout and stderr go to log_path. `env` ("NAME=value") is added to
+  // Starts argv[0] with argv (with_default_security applied); stdout and stderr go to log_path. `env` ("NAME=value") is added to
   // the environment the child inherits (e.g. NOTIFY_SOCKET for a service).
   Process(std::vector<std::string> argv, std::string log_path, std::vector<std::string> env = {});
   // SIGKILLs the child if it still runs, and reaps it.
@@ -35,7 +42,8 @@ class Process {
   std::string log_path_;
 };
 
-// Runs argv (a command-line tool, e.g. bin("tools/evenctl") and its arguments) to completion;
+// Runs argv (a command-line tool, e.g. bin("tools/evenctl") and its arguments, with
+// with_default_security applied) to completion;
 // its stdout and stderr together go to *out. Returns the exit code (-1 when it did not exit).
 int run_tool(const std::vector<std::string>& argv, std::string* out = nullptr);
 

@@ -81,7 +81,7 @@ TEST_F(Evenctl, AppendTakesThePayloadFromAFileOrStdin) {
   std::string out;
   ASSERT_EQ(run({"append", "big-1", "--type", "Loaded", "--data-file", file}, &out), 0) << out.substr(0, 500);
   std::vector<std::string> sh = {"/bin/sh", "-c",
-                                 "\"$0\" append big-2 --type Piped --data - --format binary --writer-endpoint \"$1\" < \"$2\"",
+                                 "\"$0\" append big-2 --type Piped --data - --format binary --writer-endpoint \"$1\" --insecure < \"$2\"",
                                  bin("tools/evenctl"), cluster.writer_endpoint,
                                  temp_file("bytes.bin", std::string("\0\1\2 piped \xff", 12))};
   ASSERT_EQ(run_tool(sh, &out), 0) << out;

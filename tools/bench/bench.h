@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "even/client/client.h"
 #include "even/common/config.h"
 
 namespace even::bench {
@@ -52,6 +53,30 @@ class ServiceProcess {
  private:
   int pid_ = -1;
 };
+
+// The run's CURVE keys (README "Security"): made fresh in a temporary folder that is removed on
+// destruction, one server key for every service the case starts (so the writer's feed to the
+// dispatcher is let in as the server's own key) and one client key with every role. With
+// --insecure (add_insecure_option): plain TCP, as before CURVE.
+class BenchKeys {
+ public:
+  explicit BenchKeys(bool insecure);
+  ~BenchKeys();
+  BenchKeys(const BenchKeys&) = delete;
+  BenchKeys& operator=(const BenchKeys&) = delete;
+  // The flags a service started by the case needs.
+  const std::vector<std::string>& service_args() const { return service_args_; }
+  // Sets a client's keys.
+  void apply(client::ClientOptions& co) const { co.security = client_; }
+  const char* mode() const { return client_.insecure ? "insecure" : "curve"; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> service_args_;
+  SecurityOptions client_;
+};
+// --insecure for a case: plain TCP instead of CURVE.
+void add_insecure_option(config::po::options_description& desc, bool& insecure);
 
 // Latency percentiles over a sample, in milliseconds.
 struct Percentiles {

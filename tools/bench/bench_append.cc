@@ -131,10 +131,11 @@ class Appender {
   std::function<void()> finished_;
 };
 
-AppendRun run_clients(const std::string& endpoint, const LoadShape& shape, double seconds) {
+AppendRun run_clients(const std::string& endpoint, const BenchKeys& keys, const LoadShape& shape, double seconds) {
   std::vector<std::unique_ptr<client::Client>> sockets;
   for (int i = 0; i < std::max(1, shape.sockets); ++i) {
     client::ClientOptions co;
+    keys.apply(co);
     co.writer_endpoint = endpoint;
     co.timeout = std::chrono::seconds(30);
     sockets.push_back(std::make_unique<client::Client>(co));
@@ -269,6 +270,8 @@ int bench_append(int argc, char** argv) {
        "Prometheus would (it counts either way: this adds the HTTP server and the scrapes)")
       ("raw-with-versions", po::bool_switch(&raw_with_versions),
        "also measure raw INSERTs that keep stream versions (streams upsert), printed as raw_with_versions_events_per_s");
+  bool insecure = false;
+  add_insecure_option(desc, insecure);
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench append [options]");
   if (!vm) return 0;
@@ -299,6 +302,8 @@ int bench_append(int argc, char** argv) {
                                        std::to_string(batch_window_us), "--log-level",
                                        std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"};
       for (auto& f : config::db_flags(scratch.db())) args.push_back(f);
+      BenchKeys keys(insecure);
+      args.insert(args.end(), keys.service_args().begin(), keys.service_args().end());
       std::string metrics_endpoint;
       if (with_metrics) {
         metrics_endpoint = "127.0.0.1:" + std::to_string(net::free_loopback_port());
@@ -315,7 +320,7 @@ int bench_append(int argc, char** argv) {
       });
       std::cerr << "[bench] " << mode << ": " << clients << " clients x " << events_per_append << " events of "
                 << payload_bytes << " bytes for " << seconds << " s through even-writer (pid " << writer.pid() << ")\n";
-      run = run_clients(endpoint, shape, seconds);
+      run = run_clients(endpoint, keys, shape, seconds);
       scraping = false;
       scraper.join();
       if (with_metrics) std::cerr << "[bench] scraped " << metrics_endpoint << "/metrics " << scrapes << " times\n";
@@ -330,7 +335,8 @@ int bench_append(int argc, char** argv) {
     }
     double eps = static_cast<double>(run.events) / run.seconds;
     std::cout << std::fixed << std::setprecision(3) << "{\"bench\":\"append\",\"mode\":\"" << mode
-              << "\",\"metrics\":\"" << (with_metrics ? "on" : "off")
+              << "\",\"transport\":\"" << (insecure ? "insecure" : "curve") << "\",\"metrics\":\""
+              << (with_metrics ? "on" : "off")
               << "\",\"clients\":" << clients << ",\"seconds\":" << run.seconds
               << ",\"events_per_append\":" << events_per_append << ",\"payload_bytes\":" << payload_bytes
               << ",\"appends\":" << run.appends << ",\"events\":" << run.events << ",\"errors\":" << run.errors

@@ -165,6 +165,8 @@ int bench_commands(int argc, char** argv) {
   desc.add_options()
       ("clients", po::value(&clients)->default_value(clients), "concurrent clients, each on its own aggregates / stream")
       ("seconds", po::value(&seconds)->default_value(seconds), "how long each of the three measurements runs");
+  bool insecure = false;
+  add_insecure_option(desc, insecure);
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench commands [--clients N] [--seconds S]");
   if (!vm) return 0;
@@ -172,7 +174,9 @@ int bench_commands(int argc, char** argv) {
   auto server = ensure_database(db, !(*vm)["db-url"].defaulted());
 
   ScratchStore scratch(server);
+  BenchKeys keys(insecure);
   client::ClientOptions co;
+  keys.apply(co);
   co.writer_endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   co.reader_endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   co.timeout = std::chrono::seconds(30);
@@ -181,6 +185,7 @@ int bench_commands(int argc, char** argv) {
   dbf.insert(dbf.end(), {"--log-level", level});
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), dbf.begin(), dbf.end());
+    a.insert(a.end(), keys.service_args().begin(), keys.service_args().end());
     return a;
   };
   ServiceProcess writer("writer", with({"--writer-endpoint", co.writer_endpoint}));

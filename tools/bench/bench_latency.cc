@@ -32,6 +32,8 @@ int bench_latency(int argc, char** argv) {
        "three endpoints) instead of starting services")
       ("reader-endpoint", po::value(&reader_ep)->default_value(""), "the running reader")
       ("dispatcher-pub-endpoint", po::value(&pub_ep)->default_value(""), "the running dispatcher's PUB");
+  SecurityOptions security;  // for running services; the services started here get keys of the run
+  config::add_security_options(desc, security);
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench latency --rate R --seconds S [options]");
   if (!vm) return 0;
@@ -40,7 +42,9 @@ int bench_latency(int argc, char** argv) {
   // Services: started here on loopback against a scratch store, unless given.
   std::unique_ptr<ScratchStore> scratch;
   std::vector<std::unique_ptr<ServiceProcess>> services;
+  std::unique_ptr<BenchKeys> keys;
   if (writer_ep.empty()) {
+    keys = std::make_unique<BenchKeys>(security.insecure);
     auto server = ensure_database(db, !(*vm)["db-url"].defaulted());
     scratch = std::make_unique<ScratchStore>(server);
     auto ep = [] { return "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port()); };
@@ -50,6 +54,7 @@ int bench_latency(int argc, char** argv) {
     dbf.insert(dbf.end(), {"--log-level", std::getenv("EVEN_BENCH_LOG") ? std::getenv("EVEN_BENCH_LOG") : "warn"});
     auto with = [&](std::vector<std::string> a) {
       a.insert(a.end(), dbf.begin(), dbf.end());
+      a.insert(a.end(), keys->service_args().begin(), keys->service_args().end());
       return a;
     };
     services.push_back(std::make_unique<ServiceProcess>("dispatcher", with({"--dispatcher-pull-endpoint", pull_ep,
@@ -59,6 +64,8 @@ int bench_latency(int argc, char** argv) {
         "writer", with({"--writer-endpoint", writer_ep, "--dispatcher-pull-endpoint", pull_ep})));
   }
   client::ClientOptions co;
+  co.security = security;
+  if (keys) keys->apply(co);
   co.writer_endpoint = writer_ep;
   co.reader_endpoint = reader_ep;
   co.feed_endpoint = pub_ep;

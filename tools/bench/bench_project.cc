@@ -119,6 +119,8 @@ int bench_project(int argc, char** argv) {
       ("accounts", po::value(&accounts)->default_value(accounts), "streams (read-model rows) the events go to")
       ("batch", po::value(&batch)->default_value(batch), "events per transaction, projector and raw alike")
       ("rounds", po::value(&rounds)->default_value(rounds), "each measurement is taken this many times; the best counts");
+  bool insecure = false;
+  add_insecure_option(desc, insecure);
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench project --events N [options]");
   if (!vm) return 0;
@@ -145,14 +147,17 @@ int bench_project(int argc, char** argv) {
   const std::string pub_ep = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   std::vector<std::string> dbf = config::db_flags(s);
   dbf.insert(dbf.end(), {"--log-level", "warn"});
+  BenchKeys keys(insecure);
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), dbf.begin(), dbf.end());
+    a.insert(a.end(), keys.service_args().begin(), keys.service_args().end());
     return a;
   };
   ServiceProcess reader("reader", with({"--reader-endpoint", reader_ep}));
   ServiceProcess dispatcher("dispatcher", with({"--dispatcher-pull-endpoint", pull_ep, "--dispatcher-pub-endpoint",
                                                 pub_ep, "--dispatcher.heartbeat-ms", "100"}));
   client::ClientOptions co;
+  keys.apply(co);
   co.reader_endpoint = reader_ep;
   co.feed_endpoint = pub_ep;
   co.timeout = std::chrono::seconds(60);

@@ -124,6 +124,8 @@ int bench_read(int argc, char** argv) {
       ("workers", po::value(&workers)->default_value(workers), "the reader's --reader.workers")
       ("page-max-events", po::value(&page_events), "the reader's --reader.page-max-events (default: the reader's)")
       ("page-max-bytes", po::value(&page_bytes), "the reader's --reader.page-max-bytes (default: the reader's)");
+  bool insecure = false;
+  add_insecure_option(desc, insecure);
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench read --events N [options]");
   if (!vm) return 0;
@@ -141,8 +143,11 @@ int bench_read(int argc, char** argv) {
   for (auto& f : config::db_flags(s)) reader_args.push_back(f);
   if (page_events) reader_args.insert(reader_args.end(), {"--reader.page-max-events", std::to_string(page_events)});
   if (page_bytes) reader_args.insert(reader_args.end(), {"--reader.page-max-bytes", std::to_string(page_bytes)});
+  BenchKeys keys(insecure);
+  reader_args.insert(reader_args.end(), keys.service_args().begin(), keys.service_args().end());
   ServiceProcess reader("reader", reader_args);
   client::ClientOptions co;
+  keys.apply(co);
   co.reader_endpoint = endpoint;
   co.timeout = std::chrono::seconds(60);
   client::Client c(co);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "bench/bench.h"
+#include "even/common/curve.h"
 #include "even/common/store/mysql.h"
 #include "even/common/store/schema.h"
 
@@ -96,6 +98,39 @@ ServiceProcess::~ServiceProcess() {
   }
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
+}
+
+BenchKeys::BenchKeys(bool insecure) {
+  if (insecure) {
+    service_args_ = {"--insecure"};
+    client_.insecure = true;
+    return;
+  }
+  char pattern[] = "/tmp/even-bench-keys-XXXXXX";
+  if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+  dir_ = pattern;
+  const std::string allowed = dir_ + "/allowed";
+  std::filesystem::create_directory(allowed);
+  curve::save_cert(curve::generate({{"name", "bench-server"}}), dir_ + "/server.key", dir_ + "/server.key_secret");
+  curve::save_cert(curve::generate({{"name", "bench-client"}, {"role", "append read subscribe feed"}}),
+                   allowed + "/client.key", dir_ + "/client.key_secret");
+  const std::string server_key = dir_ + "/server.key";
+  service_args_ = {"--curve-secret-key", dir_ + "/server.key_secret", "--allow-keys-dir", allowed,
+                   "--writer-public-key", server_key, "--reader-public-key", server_key,
+                   "--dispatcher-public-key", server_key};
+  client_.secret_key = dir_ + "/client.key_secret";
+  client_.writer_public_key = client_.reader_public_key = client_.dispatcher_public_key = server_key;
+}
+
+BenchKeys::~BenchKeys() {
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+}
+
+void add_insecure_option(config::po::options_description& desc, bool& insecure) {
+  desc.add_options()("insecure", config::po::bool_switch(&insecure),
+                     "plain TCP between the benchmark's clients and services (default: CURVE with keys made for the "
+                     "run)");
 }
 
 Percentiles percentiles(std::vector<double> s) {

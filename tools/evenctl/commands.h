@@ -29,10 +29,12 @@ int cmd_tail(int argc, char** argv);            // cmd_tail.cc
 int cmd_projection(int argc, char** argv);      // cmd_projection.cc
 int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
 int cmd_stats(int argc, char** argv);           // cmd_stats.cc
+int cmd_keygen(int argc, char** argv);          // cmd_keygen.cc
 
-// Adds the options every client command takes (endpoints, timeout) to `desc`.
+// Adds the options every client command takes (endpoints, timeout, CURVE keys) to `desc`.
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);
-// Applies what add_client_options parsed.
+// Applies what add_client_options parsed; throws po::error when a tcp:// endpoint has no keys and
+// --insecure is not given.
 void finish_client_options(client::ClientOptions& co, int timeout_ms);
 // A global sequence given to `option` (e.g. "--from"): digits only. Throws po::error for anything
 // else, a sign included (Boost.Program_options would read "-1" into an unsigned as 2^64 - 1).

@@ -15,9 +15,15 @@ void add_client_options(config::po::options_description& desc, client::ClientOpt
       ("dispatcher-pub-endpoint", po::value(&co.feed_endpoint)->default_value(co.feed_endpoint),
        "the dispatcher's PUB address (live feed)")
       ("timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms), "how long a call may take");
+  config::add_security_options(desc, co.security);
 }
 
-void finish_client_options(client::ClientOptions& co, int timeout_ms) { co.timeout = std::chrono::milliseconds(timeout_ms); }
+void finish_client_options(client::ClientOptions& co, int timeout_ms) {
+  co.timeout = std::chrono::milliseconds(timeout_ms);
+  config::check_client_keys(co.security, co.writer_endpoint, config::Server::writer, "writer-endpoint");
+  config::check_client_keys(co.security, co.reader_endpoint, config::Server::reader, "reader-endpoint");
+  config::check_client_keys(co.security, co.feed_endpoint, config::Server::dispatcher, "dispatcher-pub-endpoint");
+}
 
 GlobalSeq parse_global_seq(const std::string& text, const std::string& option) {
   std::uint64_t v = 0;

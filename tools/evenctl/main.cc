@@ -29,6 +29,8 @@ const even::ctl::Command kCommands[] = {
      "rate; ask for a rebuild", even::ctl::cmd_projection},
     {"read-projection", "read-projection NAME [--from N] [--max N]: a projection stream's events as JSON lines",
      even::ctl::cmd_read_projection},
+    {"keygen", "keygen NAME [--dir DIR] [--role append,read,subscribe,feed]: a CURVE key pair, NAME.key (public) and "
+     "NAME.key_secret (mode 0600); refuses to overwrite", even::ctl::cmd_keygen},
 };
 
 int evenctl_main(int argc, char** argv) {

@@ -25,6 +25,7 @@
 #include "even/client/events.h"
 #include "even/client/projection_stream.h"
 #include "even/client/subscription.h"
+#include "even/common/security.h"
 
 namespace even::client {
 
@@ -35,10 +36,22 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{15000};      // per call, retries included
   std::chrono::milliseconds resend_after{3000};  // resend a request that got no answer (safe: idempotent)
   std::size_t max_message_bytes = 16u << 20;
+  // CURVE (README "Security"): with security.secret_key (this client's secret cert file) set, the
+  // client encrypts and authenticates each connection to a tcp:// endpoint with the server's
+  // public key (writer_public_key, reader_public_key, dispatcher_public_key: a cert file or the
+  // 40-character Z85 key); the Client's constructor reads the files and throws
+  // std::runtime_error naming a file it cannot use, or a server whose key is missing. Without a
+  // secret key the sockets are plain (as with insecure); allow_keys_dir and allow_ips are the
+  // servers' and unused here.
+  SecurityOptions security;
 
   // The options of an even.conf, the INI-style file the services read (ops/etc/even.conf): the
-  // keys writer-endpoint, reader-endpoint, dispatcher-pub-endpoint and timeout-ms at the top of
-  // the file; other keys, and every key in a [section], belong to the services and are ignored.
+  // keys writer-endpoint, reader-endpoint, dispatcher-pub-endpoint, timeout-ms and the CURVE keys
+  // (curve-secret-key, writer-public-key, reader-public-key, dispatcher-public-key, insecure) at
+  // the top of the file; other keys, and every key in a [section], belong to the services and are
+  // ignored. Key files are read relative to the working directory, as by the services. A
+  // tcp:// endpoint with neither curve-secret-key nor insecure = true is an error
+  // (std::runtime_error), as it is for every program.
   // '#' starts a comment. Unset keys keep the defaults above. Throws std::runtime_error naming the
   // file and line when it cannot be read or a line or value is not understood.
   static ClientOptions from_file(const std::string& path);

@@ -29,6 +29,7 @@
 
 #include <spdlog/logger.h>
 
+#include "even/common/curve.h"
 #include "even/common/store/db_options.h"
 
 namespace even::config {
@@ -96,6 +97,21 @@ void add_metrics_options(po::options_description& desc, const std::string& secti
 // A whole number of milliseconds on the command line, a duration in the options (`target` must
 // outlive the parse; its value is the default).
 po::typed_value<int>* milliseconds(std::chrono::milliseconds& target);
+
+// The CURVE keys (curve.h), shared keys at the top of the file: curve-secret-key,
+// writer-public-key, reader-public-key, dispatcher-public-key, allow-keys-dir, allow-ips,
+// insecure. Every program registers all of them, with one meaning everywhere.
+void add_security_options(po::options_description& desc, curve::Options& security);
+
+// The server whose public key a client needs.
+enum class Server { writer, reader, dispatcher };
+
+// Checks before start-up that the keys an endpoint needs are configured (curve.h): a server
+// binding `endpoint`, or a client connecting to `server` at `endpoint`. Throws po::error naming
+// the options to set or --insecure. `what` names the endpoint's option, e.g. "writer-endpoint".
+void check_server_keys(const curve::Options& security, const std::string& endpoint, const std::string& what);
+void check_client_keys(const curve::Options& security, const std::string& endpoint, Server server,
+                       const std::string& what);
 
 // Creates the named logger (one per service: "writer", "reader", ...) writing to stderr or a file.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const LogOptions& log);

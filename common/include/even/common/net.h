@@ -10,6 +10,13 @@
 
 namespace even::net {
 
+// A CURVE client's keys (Z85, curve.h): the server's public key and this node's key pair. All
+// empty: a plain socket.
+struct CurveClient {
+  std::string server_key, public_key, secret_key;
+  bool on() const { return !server_key.empty(); }
+};
+
 struct SocketOptions {
   int send_hwm = 1000;            // messages queued per peer before send would block / drop
   int recv_hwm = 1000;
@@ -24,6 +31,7 @@ struct SocketOptions {
   int tcp_keepalive_idle_s = 0;   // > 0: TCP keepalive probes after this idle time (3 probes, 10 s apart)
   std::int64_t max_msg_bytes = 64ll << 20;  // hard cap: libzmq drops a peer that sends more
   bool immediate = false;         // ZMQ_IMMEDIATE: queue only on completed connections
+  CurveClient curve;              // set: connect as a CURVE client (server sockets: zap.h)
 };
 
 // Applies `o` to a socket before bind/connect.
