@@ -93,7 +93,8 @@ int DispatcherService::run() {
   net::SocketOptions so;
   so.send_hwm = options_.pub_hwm;
   so.heartbeat_ivl_ms = 0;  // feed heartbeats are ours (Heartbeat messages)
-  so.max_msg_bytes = feed::kMaxSubscriptionBytes;  // inbound only: subscriptions (feed.h)
+  // Inbound only: subscriptions, and with CURVE the handshake's commands (feed.h).
+  so.max_msg_bytes = options_.auth ? feed::kMaxCurveSubscriberMessageBytes : feed::kMaxSubscriptionBytes;
   net::configure(pub_, so);
   if (options_.auth) options_.auth->secure(pub_, options_.pub_endpoint, curve::Role::subscribe);
   {

@@ -32,4 +32,9 @@ inline std::string event_topic(std::string_view category) {
 inline constexpr std::int64_t kMaxSubscriptionBytes =
     1 + static_cast<std::int64_t>(kEventTopicPrefix.size() + kMaxStreamNameBytes + 1);
 
+// With CURVE the same limit also applies to the handshake's commands (libzmq decodes them with the
+// socket's ZMQ_MAXMSGSIZE), and a SUB's INITIATE is about 270 bytes (cookie, vouch box, metadata),
+// so a CURVE PUB allows this much; only subscribers whose key is listed get this far.
+inline constexpr std::int64_t kMaxCurveSubscriberMessageBytes = 1024;
+
 }  // namespace even::feed
