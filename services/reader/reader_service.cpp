@@ -70,7 +70,7 @@ int ReaderService::run() {
   std::unordered_map<std::string, Client> clients;
   std::deque<std::string> turns;  // clients with waiting requests, each once: workers serve them in turn
   const std::string refusal = fmt::format(
-      "busy: this connection has {} requests in the reader already (--reader.max-requests-in-flight-per-client); "
+      "this connection has {} requests in the reader already (--reader.max-requests-in-flight-per-client); "
       "read their replies first",
       options_.max_in_flight_per_client);
   // Requests taken off the frontend per round of the loop, so that replies and the watchdog are not
