@@ -16,7 +16,8 @@ void add_options(po::options_description& desc, ReaderOptions& r) {
       ("reader.max-request-bytes", po::value(&r.worker.limits.max_message_bytes)->default_value(std::size_t{1} << 20),
        "largest request accepted; larger ones get a tooLarge error")
       ("reader.recv-hwm", po::value(&r.recv_hwm)->default_value(r.recv_hwm),
-       "requests queued per client connection while every worker is busy")
+       "requests queued in ZeroMQ per client connection until the broker takes them (at once; "
+       "see max-requests-in-flight-per-client)")
       ("reader.send-hwm", po::value(&r.send_hwm)->default_value(r.send_hwm),
        "pages queued per client connection before further ones are dropped")
       ("reader.max-requests-in-flight-per-client",

@@ -156,7 +156,8 @@ int ReaderService::run() {
         ++stats_.refused;
         probe_.refused.inc();
         frames.back() = encode_error(head.request_id, schema::ErrorCode::BUSY, refusal);
-        probe_.reply(frames.back().size(), 0.0);
+        probe_.replies.inc();  // not in the duration histogram: no worker had it
+        probe_.reply_bytes.inc(frames.back().size());
         bool sent = true;
         for (std::size_t i = 0; i < frames.size() && sent; ++i)
           sent = frontend.send(frames[i], zmq::send_flags::dontwait |

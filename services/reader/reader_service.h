@@ -33,7 +33,7 @@ struct ReaderOptions {
   std::string endpoint = "tcp://127.0.0.1:5553";  // ROUTER bind address
   int workers = 4;
   WorkerOptions worker;
-  int recv_hwm = 1000;  // requests queued per client connection while all workers are busy
+  int recv_hwm = 1000;  // requests queued in ZeroMQ per client connection until the broker takes them
   int send_hwm = 32;    // replies (pages) queued per client connection; beyond it they are dropped
   // Requests one client connection (ROUTER routing id) may have in the reader at once: waiting for
   // a worker or being read. One more is refused `busy` at once, without a read.
