@@ -11,10 +11,11 @@ namespace even::client {
 
 ReplyInfo classify_writer_reply(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
-  ReplyInfo info{r.getRequestId(), false};
+  ReplyInfo info{r.getRequestId(), false, {}};
   if (r.isError()) {
     auto code = r.getError().getCode();
     info.retry = code == schema::ErrorCode::BUSY || code == schema::ErrorCode::UNAVAILABLE;
+    if (info.retry) info.message = wire::to_string(code) + std::string(": ") + wire::text_string(r.getError().getMessage());
   }
   return info;
 }

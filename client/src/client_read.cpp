@@ -16,10 +16,11 @@ namespace even::client {
 
 ReplyInfo classify_reader_reply(wire::Decoded& d) {
   auto r = d.root<schema::ReaderReply>();
-  ReplyInfo info{r.getRequestId(), false};
+  ReplyInfo info{r.getRequestId(), false, {}};
   // "busy" is retried until the call's timeout; "unavailable" (the store is down) is reported at
   // once as Unavailable, so that the caller decides.
   if (r.isError()) info.retry = r.getError().getCode() == schema::ErrorCode::BUSY;
+  if (info.retry) info.message = "busy: " + wire::text_string(r.getError().getMessage());  // the reader's reason
   return info;
 }
 

@@ -88,7 +88,8 @@ void RpcChannel::run() {
         c.done(nullptr, std::make_exception_ptr(
             Timeout("no reply from " + options_.endpoint + " within " +
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(options_.timeout).count()) +
-                    " ms (request " + std::to_string(c.id) + (c.sent ? "" : ", never sent: not connected") + ")")));
+                    " ms (request " + std::to_string(c.id) + (c.sent ? "" : ", never sent: not connected") +
+                    (c.retried_because.empty() ? "" : "; the last reply said: " + c.retried_because) + ")")));
         it = in_flight_.erase(it);
         continue;
       }
@@ -119,6 +120,7 @@ void RpcChannel::run() {
       if (it == in_flight_.end()) continue;  // late reply to a resent or timed-out request
       if (info.retry) {
         it->second.next_send = net::Clock::now() + options_.busy_backoff;
+        it->second.retried_because = std::move(info.message);
         continue;
       }
       it->second.done(d, nullptr);

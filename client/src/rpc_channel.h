@@ -37,6 +37,7 @@ struct ChannelOptions {
 struct ReplyInfo {
   std::uint64_t request_id = 0;
   bool retry = false;
+  std::string message;  // with retry: the service's reason, named in the Timeout if it lasts
 };
 
 class RpcChannel {
@@ -90,6 +91,7 @@ class RpcChannel {
     net::Clock::time_point deadline;
     net::Clock::time_point next_send;  // when to (re)send; time_point::min() = now
     bool sent = false;
+    std::string retried_because;  // the last busy/unavailable reply's message, if any
   };
 
   void run();

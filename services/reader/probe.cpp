@@ -1,15 +1,14 @@
 #include "reader/probe.h"
 
-#include <capnp/serialize.h>
-
-#include <cstring>
-
 namespace even::reader {
 
 ReaderProbe::ReaderProbe(metrics::Registry& r)
     : replies(r.counter("even_reader_replies_total", "Replies sent to clients (pages, infos, errors)")),
       reply_bytes(r.counter("even_reader_reply_bytes_total", "Bytes of the replies sent to clients")),
       dropped(r.counter("even_reader_replies_dropped_total", "Replies dropped: the client was gone or not reading")),
+      refused(r.counter("even_reader_requests_refused_total",
+                        "Requests refused busy at once: their client had max-requests-in-flight-per-client "
+                        "requests in flight")),
       workers_busy(r.gauge("even_reader_workers_busy", "Read workers with a request")),
       workers(r.gauge("even_reader_workers", "Read workers")),
       duration_(r.histogram("even_reader_request_duration_seconds",
@@ -24,28 +23,6 @@ ReaderProbe::ReaderProbe(metrics::Registry& r)
     by_kind_[i] = &r.counter("even_reader_requests_total", "Read requests by kind", {{"kind", kinds[i]}});
 }
 
-void ReaderProbe::request(const void* data, std::size_t size) {
-  int kind = 5;
-  if (size >= 8 && size % 8 == 0) {
-    // The frame's words, copied only when unaligned (requests are small); a bad message is
-    // "malformed" here and answered as such by the worker.
-    std::unique_ptr<capnp::word[]> copy;
-    const capnp::word* words = static_cast<const capnp::word*>(data);
-    if (reinterpret_cast<std::uintptr_t>(data) % alignof(capnp::word) != 0) {
-      copy = std::make_unique<capnp::word[]>(size / 8);
-      std::memcpy(copy.get(), data, size);
-      words = copy.get();
-    }
-    try {
-      capnp::ReaderOptions options;
-      options.traversalLimitInWords = 1 << 16;
-      capnp::FlatArrayMessageReader reader(kj::arrayPtr(words, size / 8), options);
-      const auto which = static_cast<int>(reader.getRoot<schema::ReaderRequest>().which());
-      if (which >= 0 && which < 5) kind = which;
-    } catch (const kj::Exception&) {
-    }
-  }
-  by_kind_[kind]->inc();
-}
+void ReaderProbe::request(int kind) { by_kind_[kind >= 0 && kind < 5 ? kind : 5]->inc(); }
 
 }  // namespace even::reader

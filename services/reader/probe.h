@@ -6,6 +6,10 @@
 //   even_reader_replies_total                replies (pages, infos, errors) sent to clients
 //   even_reader_reply_bytes_total            their bytes
 //   even_reader_replies_dropped_total        replies to clients that were gone or not reading
+//   even_reader_requests_refused_total       requests refused `busy` at once, without a read: their
+//                                            client (connection) had --reader.max-requests-in-
+//                                            flight-per-client requests in flight (also counted
+//                                            in requests_total and replies_total)
 //   even_reader_request_duration_seconds     histogram: from handing a request to a worker to its
 //                                            reply (the store read and the page's encoding)
 //   even_reader_workers_busy                 workers with a request
@@ -31,8 +35,8 @@ class ReaderProbe {
  public:
   explicit ReaderProbe(metrics::Registry& registry);
 
-  // The kind of the request in `frame` (a ReaderRequest), counted; reads the union's tag only.
-  void request(const void* data, std::size_t size);
+  // A request of `kind` (RequestHead::kind, read_request.h: the union's tag, -1 = malformed).
+  void request(int kind);
   void reply(std::size_t bytes, double seconds) {
     replies.inc();
     reply_bytes.inc(bytes);
@@ -49,6 +53,7 @@ class ReaderProbe {
   metrics::Counter& replies;
   metrics::Counter& reply_bytes;
   metrics::Counter& dropped;
+  metrics::Counter& refused;
   metrics::Gauge& workers_busy;
   metrics::Gauge& workers;
 

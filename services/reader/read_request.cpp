@@ -1,6 +1,11 @@
 #include "reader/read_request.h"
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
 #include <algorithm>
+#include <cstring>
+#include <memory>
 
 #include "even/common/wire.h"
 
@@ -56,6 +61,41 @@ std::variant<ProjectionPageQuery, Refusal> projection_query(schema::ReadProjecti
     return Refusal{EC::INVALID_STREAM, "a projection stream name has 1..190 bytes"};
   if (q.from.value() < 1) return Refusal{EC::BAD_RANGE, "projection sequences start at 1"};
   return q;
+}
+
+RequestHead peek_request(const void* data, std::size_t size) {
+  RequestHead head;
+  if (size < 8 || size % 8 != 0) return head;
+  // The frame's words, copied only when unaligned (requests are small).
+  std::unique_ptr<capnp::word[]> copy;
+  const capnp::word* words = static_cast<const capnp::word*>(data);
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(capnp::word) != 0) {
+    copy = std::make_unique<capnp::word[]>(size / 8);
+    std::memcpy(copy.get(), data, size);
+    words = copy.get();
+  }
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = 1 << 16;
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words, size / 8), options);
+    const auto root = reader.getRoot<schema::ReaderRequest>();
+    const auto which = static_cast<int>(root.which());
+    head.request_id = root.getRequestId();
+    head.kind = which >= 0 && which < 5 ? which : -1;
+  } catch (const kj::Exception&) {
+    head = RequestHead{};
+  }
+  return head;
+}
+
+zmq::message_t encode_error(std::uint64_t request_id, EC code, const std::string& message) {
+  capnp::MallocMessageBuilder msg(128);
+  auto r = msg.initRoot<schema::ReaderReply>();
+  r.setRequestId(request_id);
+  auto e = r.initError();
+  e.setCode(code);
+  e.setMessage(message);
+  return wire::encode(msg);
 }
 
 }  // namespace even::reader

@@ -24,16 +24,6 @@ class StoreFailure : public std::runtime_error {
   EC code;
 };
 
-zmq::message_t encode_error(std::uint64_t request_id, EC code, const std::string& message) {
-  capnp::MallocMessageBuilder msg(128);
-  auto r = msg.initRoot<schema::ReaderReply>();
-  r.setRequestId(request_id);
-  auto e = r.initError();
-  e.setCode(code);
-  e.setMessage(message);
-  return wire::encode(msg);
-}
-
 // Encodes `a` as the reply in `msg`, the message its page was read into.
 zmq::message_t encode_answer(capnp::MallocMessageBuilder& msg, std::uint64_t request_id, Answer& a) {
   auto reply = msg.initRoot<schema::ReaderReply>();

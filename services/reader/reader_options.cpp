@@ -16,9 +16,14 @@ void add_options(po::options_description& desc, ReaderOptions& r) {
       ("reader.max-request-bytes", po::value(&r.worker.limits.max_message_bytes)->default_value(std::size_t{1} << 20),
        "largest request accepted; larger ones get a tooLarge error")
       ("reader.recv-hwm", po::value(&r.recv_hwm)->default_value(r.recv_hwm),
-       "requests queued per client connection while every worker is busy")
+       "requests queued in ZeroMQ per client connection until the broker takes them (at once; "
+       "see max-requests-in-flight-per-client)")
       ("reader.send-hwm", po::value(&r.send_hwm)->default_value(r.send_hwm),
-       "pages queued per client connection before further ones are dropped");
+       "pages queued per client connection before further ones are dropped")
+      ("reader.max-requests-in-flight-per-client",
+       po::value(&r.max_in_flight_per_client)->default_value(r.max_in_flight_per_client),
+       "requests one client connection may have in the reader at once (waiting or being read); one more "
+       "is refused 'busy' at once, without a read (the client library retries it after 50 ms)");
   desc.add(section);
 }
 
@@ -28,6 +33,8 @@ void finish_options(const ReaderOptions& r) {
     throw po::error("--reader.page-max-events must be 1..1000000");
   if (r.worker.page.max_bytes < 1024) throw po::error("--reader.page-max-bytes must be at least 1024");
   if (r.worker.limits.max_message_bytes < 1024) throw po::error("--reader.max-request-bytes must be at least 1024");
+  if (r.max_in_flight_per_client < 1 || r.max_in_flight_per_client > 1000000)
+    throw po::error("--reader.max-requests-in-flight-per-client must be 1..1000000");
   if (r.recv_hwm < 0 || r.send_hwm < 0) throw po::error("--reader.recv-hwm and --reader.send-hwm must not be negative");
 }
 

@@ -54,8 +54,29 @@ int ReaderService::run() {
              db_.name, db_.url);
 
   std::deque<zmq::message_t> idle;  // routing ids of idle workers
-  // When each busy worker got its request (by routing id), for the request duration histogram.
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> busy_since;
+  // Each busy worker (by routing id): when it got its request (for the request duration
+  // histogram) and whose request it is.
+  struct Busy {
+    std::chrono::steady_clock::time_point since;
+    std::string client;
+  };
+  std::unordered_map<std::string, Busy> busy;
+  // Each client connection with requests in the reader (by routing id): those waiting for a
+  // worker, and how many it has in all (waiting + at a worker). Erased when it has none, so a
+  // gone client leaves nothing behind.
+  struct Client {
+    std::deque<std::vector<zmq::message_t>> waiting;
+    int in_flight = 0;
+  };
+  std::unordered_map<std::string, Client> clients;
+  std::deque<std::string> turns;  // clients with waiting requests, each once: workers serve them in turn
+  const std::string refusal = fmt::format(
+      "this connection has {} requests in the reader already (--reader.max-requests-in-flight-per-client); "
+      "read their replies first",
+      options_.max_in_flight_per_client);
+  // Requests taken off the frontend per round of the loop, so that replies and the watchdog are not
+  // starved by a flood (the rest waits in the socket for the next round).
+  constexpr int kMaxTakenPerRound = 1000;
   probe_.workers.set(double(workers.size()));
   std::vector<zmq::message_t> frames;
   auto last_stats = std::chrono::steady_clock::now();
@@ -88,9 +109,8 @@ int ReaderService::run() {
                                {nullptr, shutdown, ZMQ_POLLIN, 0},
                                {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
                                {frontend.handle(), 0, ZMQ_POLLIN, 0}};
-    // Only take requests while a worker is idle: otherwise they wait in the frontend's queue.
     try {
-      zmq::poll(items, idle.empty() ? 3 : 4, std::min(std::chrono::milliseconds(ready ? 1000 : 100), notify_.max_wait()));
+      zmq::poll(items, 4, std::min(std::chrono::milliseconds(ready ? 1000 : 100), notify_.max_wait()));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;  // a signal (SIGTERM) interrupted the wait
     }
@@ -100,11 +120,13 @@ int ReaderService::run() {
       frames.clear();
       if (!zmq::recv_multipart(backend, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       if (frames.empty()) continue;
-      const auto started = busy_since.find(frames[0].to_string());
-      const double seconds = started == busy_since.end()
-                                 ? 0.0
-                                 : std::chrono::duration<double>(std::chrono::steady_clock::now() - started->second).count();
-      if (started != busy_since.end()) busy_since.erase(started);
+      double seconds = 0.0;
+      if (const auto b = busy.find(frames[0].to_string()); b != busy.end()) {
+        seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - b->second.since).count();
+        if (auto c = clients.find(b->second.client); c != clients.end() && --c->second.in_flight <= 0)
+          clients.erase(c);  // nothing waits either: waiting requests count in in_flight
+        busy.erase(b);
+      }
       idle.push_back(std::move(frames[0]));
       if (frames.size() < 3) continue;  // READY
       probe_.reply(frames.back().size(), seconds);
@@ -120,29 +142,65 @@ int ReaderService::run() {
         probe_.dropped.inc();
       }
     }
-    while (!idle.empty()) {  // requests from clients
+    for (int taken = 0; taken < kMaxTakenPerRound; ++taken) {  // requests from clients
       frames.clear();
       if (!zmq::recv_multipart(frontend, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       if (frames.size() < 2) continue;
       ++stats_.requests;
-      probe_.request(frames.back().data(), frames.back().size());
-      busy_since[idle.front().to_string()] = std::chrono::steady_clock::now();
+      const RequestHead head = peek_request(frames.back().data(), frames.back().size());
+      probe_.request(head.kind);
+      std::string key = frames[0].to_string();
+      auto& client = clients[key];
+      if (client.in_flight >= options_.max_in_flight_per_client) {
+        // Refused at once, without a read: the reply is small, and the client's connection is
+        // emptied as fast as it was filled (a gone client's pipe is then freed by libzmq).
+        ++stats_.refused;
+        probe_.refused.inc();
+        frames.back() = encode_error(head.request_id, schema::ErrorCode::BUSY, refusal);
+        probe_.replies.inc();  // not in the duration histogram: no worker had it
+        probe_.reply_bytes.inc(frames.back().size());
+        bool sent = true;
+        for (std::size_t i = 0; i < frames.size() && sent; ++i)
+          sent = frontend.send(frames[i], zmq::send_flags::dontwait |
+                                              (i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none))
+                     .has_value();
+        if (sent) ++stats_.replies;
+        else {
+          ++stats_.dropped;
+          probe_.dropped.inc();
+        }
+        continue;
+      }
+      ++client.in_flight;
+      if (client.waiting.empty()) turns.push_back(key);
+      client.waiting.push_back(std::move(frames));  // frames is cleared before its next use
+    }
+    while (!idle.empty() && !turns.empty()) {  // waiting requests to idle workers, a client at a time
+      std::string key = std::move(turns.front());
+      turns.pop_front();
+      auto& client = clients.at(key);
+      auto request = std::move(client.waiting.front());
+      client.waiting.pop_front();
+      if (!client.waiting.empty()) turns.push_back(key);
+      busy[idle.front().to_string()] = Busy{std::chrono::steady_clock::now(), std::move(key)};
       backend.send(idle.front(), zmq::send_flags::sndmore);
       idle.pop_front();
-      for (std::size_t i = 0; i < frames.size(); ++i)
-        backend.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      for (std::size_t i = 0; i < request.size(); ++i)
+        backend.send(request[i], i + 1 < request.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
     probe_.workers_busy.set(double(workers.size() - idle.size()));
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats >= std::chrono::seconds(30) && stats_.requests > 0) {
-      log_->info("{} requests, {} replies, {} replies dropped so far", stats_.requests, stats_.replies, stats_.dropped);
+      log_->info("{} requests, {} replies, {} replies dropped, {} requests refused busy so far", stats_.requests,
+                 stats_.replies, stats_.dropped, stats_.refused);
       last_stats = now;
     }
   }
   notify_.stopping();
   for (auto& w : workers) w->request_stop();
   workers.clear();  // joins; a worker in the middle of a read finishes it first
-  log_->info("stopped after {} requests ({} replies, {} dropped)", stats_.requests, stats_.replies, stats_.dropped);
+  log_->info("stopped after {} requests ({} replies, {} dropped, {} refused busy)", stats_.requests, stats_.replies,
+             stats_.dropped, stats_.refused);
   return 0;
 }
 

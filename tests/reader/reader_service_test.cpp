@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,11 @@ class RawClient {
     }
     return std::move(std::get<wire::Decoded>(d));
   }
+  // True when no reply comes within `ms`.
+  bool silent_for(std::chrono::milliseconds ms) {
+    zmq::pollitem_t item{dealer_.handle(), 0, ZMQ_POLLIN, 0};
+    return zmq::poll(&item, 1, ms) == 0;
+  }
   // Sends and expects an error reply with `code`; returns its message.
   std::string expect_error(capnp::MallocMessageBuilder& msg, EC code, std::uint64_t id) {
     send(msg);
@@ -83,7 +89,10 @@ schema::ReaderRequest::Builder request(capnp::MallocMessageBuilder& msg, std::ui
 
 class ReaderService : public ::testing::Test {
  protected:
-  ReaderCluster cluster{ReaderFlags{{"--reader.max-request-bytes", "4096", "--reader.page-max-events", "3"}}};
+  ReaderCluster cluster{ReaderFlags{{"--reader.max-request-bytes", "4096", "--reader.page-max-events", "3",
+                                     "--reader.max-requests-in-flight-per-client", "4",
+                                     // the 96 refusals below go out in one burst: room for all of them
+                                     "--reader.send-hwm", "1000"}}};
   RawClient raw{cluster.reader_endpoint};
 };
 
@@ -151,6 +160,54 @@ TEST_F(ReaderService, AnswersEveryRequestKind) {
     EXPECT_EQ(p.getEvents().size(), 3u);
     EXPECT_TRUE(p.getEnd());
   }
+}
+
+// A client that sends many requests without reading their replies: the reader keeps
+// --reader.max-requests-in-flight-per-client (4 here) of them and refuses each further one `busy`
+// at once, without a read. The events table is locked meanwhile, so none of the 4 reads can end
+// before all 100 requests have arrived: the 96 refusals come while the reads wait, then the pages.
+TEST_F(ReaderService, RequestsBeyondTheInFlightLimitAreRefusedBusyAtOnce) {
+  cluster.append_n("acct-1", "Opened", 4);
+  constexpr std::uint64_t kSent = 100, kLimit = 4;
+  auto lock = cluster.store.connect();
+  lock->execute("LOCK TABLES events WRITE");
+  for (std::uint64_t id = 1; id <= kSent; ++id) {
+    capnp::MallocMessageBuilder msg;
+    request(msg, id).initReadAll().setFrom(0);
+    raw.send(msg);
+  }
+  std::set<std::uint64_t> refused;
+  for (std::uint64_t i = 0; i < kSent - kLimit; ++i) {
+    auto d = raw.receive();
+    ASSERT_TRUE(d) << "only " << refused.size() << " refusals while the reads wait";
+    auto r = d->root<schema::ReaderReply>();
+    ASSERT_TRUE(r.isError()) << "a reply that is not a refusal while the store is locked";
+    EXPECT_EQ(r.getError().getCode(), EC::BUSY) << r.getError().getMessage().cStr();
+    EXPECT_NE(std::string(r.getError().getMessage()).find("max-requests-in-flight-per-client"), std::string::npos);
+    refused.insert(r.getRequestId());
+  }
+  EXPECT_EQ(refused.size(), kSent - kLimit);
+  for (std::uint64_t id = 1; id <= kLimit; ++id) EXPECT_EQ(refused.count(id), 0u) << id;
+  EXPECT_TRUE(raw.silent_for(std::chrono::milliseconds(300))) << "more than the refusals while the store is locked";
+
+  lock->execute("UNLOCK TABLES");
+  std::set<std::uint64_t> served;
+  for (std::uint64_t i = 0; i < kLimit; ++i) {
+    auto d = raw.receive();
+    ASSERT_TRUE(d);
+    auto r = d->root<schema::ReaderReply>();
+    ASSERT_TRUE(r.isPage()) << (r.isError() ? r.getError().getMessage().cStr() : "not a page");
+    EXPECT_EQ(r.getPage().getEvents().size(), 3u);
+    served.insert(r.getRequestId());
+  }
+  EXPECT_EQ(served, (std::set<std::uint64_t>{1, 2, 3, 4}));
+  // Its replies read, the client has nothing in flight: it is served again.
+  capnp::MallocMessageBuilder msg;
+  request(msg, 101).setHead();
+  raw.send(msg);
+  auto d = raw.receive();
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->root<schema::ReaderReply>().isHead());
 }
 
 TEST_F(ReaderService, GarbageGetsMalformed) {

@@ -476,7 +476,7 @@ class Attacker:
                 x.close()
             self.log(target + ("+curve" if curve else ""), "connect flood", sockets=n)
 
-    def flood_and_drop(self, target, endpoint, frames):
+    def flood_and_drop(self, target, endpoint, frames, label="flood and drop"):
         """Connections that each send more requests than the server's receive queue holds (its input
         from us stops) and go away after a random 50-1000 ms, half of them with ZMTP heartbeats of
         their own. libzmq 4.3.4 aborted a server whose heartbeat timer fired on such a connection
@@ -488,7 +488,7 @@ class Attacker:
                 self.send_all(s, frames)
                 time.sleep(self.rng.uniform(0.05, 1.0))
                 s.close()
-            self.log(target + ("+curve" if curve else ""), "flood and drop", connections=self.args.drops,
+            self.log(target + ("+curve" if curve else ""), label, connections=self.args.drops,
                      requests=len(frames))
 
     def writer(self):
@@ -536,11 +536,12 @@ class Attacker:
             time.sleep(self.args.flood_hold)
             self.log("reader" + ("+curve" if curve else ""), "flood, replies unread", sent=sent)
             s.close()
-        if self.args.drop_pages:
-            drop = [read_all(i, max_count=0xFFFFFFFF).frame() for i in range(5000)]
-        else:
-            drop = [reader_request(i, 4)[0].frame() for i in range(5000)]  # head: small replies
-        self.flood_and_drop("reader", ep, drop)
+        self.flood_and_drop("reader", ep, [reader_request(i, 4)[0].frame() for i in range(5000)])  # head: small replies
+        if not self.args.no_drop_pages:
+            # readAll of every event (pages): before the reader's per-client limit of requests in
+            # flight, it built pages for all of them and held them long after the client left.
+            self.flood_and_drop("reader", ep, [read_all(i, max_count=0xFFFFFFFF).frame() for i in range(5000)],
+                                "flood and drop, pages")
 
     def feed(self):
         ep = self.args.feed
@@ -655,9 +656,9 @@ def main():
     p.add_argument("--connects", type=int, default=500, help="sockets per connect flood")
     p.add_argument("--flood", type=int, default=20000, help="valid requests per flood from one identity")
     p.add_argument("--drops", type=int, default=16, help="connections per flood-and-drop attack")
-    p.add_argument("--drop-pages", action="store_true",
-                   help="flood-and-drop the reader with readAll requests (pages) instead of head requests: "
-                        "shows the known growth of the reader's memory (tests/security/README.md)")
+    p.add_argument("--no-drop-pages", action="store_true",
+                   help="skip the reader's second flood-and-drop, of readAll requests (pages), after the one of "
+                        "head requests (tests/security/README.md)")
     p.add_argument("--flood-hold", type=float, default=1.0, help="seconds a flood stays connected, unread")
     p.add_argument("--reply-wait", type=float, default=2.0, help="seconds of silence that end a wait for replies")
     p.add_argument("--forge-upto", type=int, default=2000, help="forge feed events at positions 1..N")
