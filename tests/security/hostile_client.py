@@ -137,13 +137,19 @@ def event_id(rng):
     return bytes(rng.getrandbits(8) for _ in range(16))
 
 
-def writer_request(request_id, version=1, tag=0):
+def request(request_id, tag, version=1):
+    """A WriterRequest or ReaderRequest root (the same layout: version, union tag, request id, one
+    pointer to the union's struct)."""
     m = Msg()
     root = m.new_struct(0, 2, 1)
     m.put(root, 0, "H", version)
     m.put(root, 2, "H", tag)
     m.put(root, 8, "Q", request_id)
     return m, root
+
+
+def writer_request(request_id, version=1, tag=0):
+    return request(request_id, tag, version)
 
 
 def append_request(rng, request_id, stream="hostile-1", events=1, exact=None, version=1, etype="Hostile",
@@ -169,13 +175,7 @@ def ping(request_id):
     return m.frame()
 
 
-def reader_request(request_id, tag, version=1):
-    m = Msg()
-    root = m.new_struct(0, 2, 1)
-    m.put(root, 0, "H", version)
-    m.put(root, 2, "H", tag)
-    m.put(root, 8, "Q", request_id)
-    return m, root
+reader_request = request
 
 
 def read_all(request_id, start=1, categories=(), types=(), max_count=0):
