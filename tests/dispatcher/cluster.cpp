@@ -9,6 +9,7 @@
 #include "even/common/net.h"
 #include "even/common/wire.h"
 #include "even/schemas/feed.capnp.h"
+#include "support/test_client.h"
 
 namespace even::test {
 
@@ -68,12 +69,7 @@ void Cluster::kill_dispatcher() {
 }
 
 client::ClientOptions Cluster::client_options() const {
-  client::ClientOptions o;
-  o.writer_endpoint = writer_endpoint;
-  o.reader_endpoint = reader_endpoint;
-  o.feed_endpoint = pub_endpoint;
-  o.timeout = 20s;
-  return o;
+  return test::client_options(writer_endpoint, reader_endpoint, pub_endpoint, 20s);
 }
 
 std::vector<std::uint64_t> Cluster::stored_seqs(std::uint64_t from) const {

@@ -22,6 +22,7 @@
 #include "even/client/client.h"
 #include "support/process.h"
 #include "support/test_env.h"
+#include "support/test_client.h"
 
 namespace even::test {
 namespace {
@@ -160,11 +161,7 @@ TEST_F(SupervisorTest, RestartsAKilledWriterAndLosesNoAcknowledgedEvent) {
   ASSERT_GT(first_writer, 0) << ctl({"status"});
 
   // Appenders: deposits to account-<t>, each acknowledged event id kept with the time of its ack.
-  client::ClientOptions options;
-  options.writer_endpoint = writer_;
-  options.reader_endpoint = reader_;
-  options.feed_endpoint = feed_;
-  options.timeout = 60s;
+  auto options = test::client_options(writer_, reader_, feed_, 60s);
   options.resend_after = 500ms;
   client::Client client(options);
   std::mutex mu;

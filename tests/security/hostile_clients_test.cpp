@@ -23,6 +23,7 @@
 #include "even/common/wire.h"
 #include "support/process.h"
 #include "support/test_env.h"
+#include "support/test_client.h"
 
 namespace even::test {
 namespace {
@@ -212,12 +213,7 @@ TEST_F(HostileClients, ServersKeepServingGoodClientsAndTheStoreHoldsOnlyGoodEven
   RawSubscriber sub(ctx, pub_ep);
   ASSERT_TRUE(sub.wait_heartbeat(30s)) << dispatcher->log();
 
-  client::ClientOptions o;
-  o.writer_endpoint = writer_ep;
-  o.reader_endpoint = reader_ep;
-  o.feed_endpoint = pub_ep;
-  o.timeout = 30s;
-  client::Client good(o);
+  client::Client good(test::client_options(writer_ep, reader_ep, pub_ep, 30s));
 
   // Quiet run: the same client and pace, nobody else; half before the attack, half after it, so
   // that a machine busier in one phase than in the other weighs on both sides of the ratio.

@@ -9,6 +9,7 @@
 #include "support/metrics_scrape.h"
 #include "support/process.h"
 #include "support/test_env.h"
+#include "support/test_client.h"
 
 namespace even {
 namespace {
@@ -28,12 +29,7 @@ TEST(ServerMetrics, OneEndpointServesEveryHostedService) {
   test::Process server(argv, ::testing::TempDir() + "server-metrics-" + std::to_string(::getpid()) + ".log");
   ASSERT_TRUE(server.wait_for_log("serving appends", 20s)) << server.log();
 
-  client::ClientOptions o;
-  o.writer_endpoint = writer;
-  o.reader_endpoint = reader;
-  o.feed_endpoint = feed;
-  o.timeout = 20s;
-  client::Client c(o);
+  client::Client c(test::client_options(writer, reader, feed, 20s));
   for (int i = 0; i < 5; ++i) {
     client::NewEvent e;  // a new event id each time
     e.type = "Tested";

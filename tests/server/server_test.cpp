@@ -12,6 +12,7 @@
 #include "even/client/client.h"
 #include "support/process.h"
 #include "support/test_env.h"
+#include "support/test_client.h"
 
 namespace {
 
@@ -40,12 +41,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(server_->wait_for_log("serving appends", 20s)) << server_->log();
   }
   ClientOptions options() const {
-    ClientOptions o;
-    o.writer_endpoint = writer_;
-    o.reader_endpoint = reader_;
-    o.feed_endpoint = feed_;
-    o.timeout = 20s;
-    return o;
+    return test::client_options(writer_, reader_, feed_, 20s);
   }
 
   test::TestStore store_;

@@ -17,6 +17,7 @@
 #include "even/common/store/mysql.h"
 #include "support/process.h"
 #include "support/test_env.h"
+#include "support/test_client.h"
 
 namespace {
 
@@ -247,12 +248,7 @@ TEST_F(StoreUsersTest, ServicesRunAsTheirOwnUsersOverTlsEndToEnd) {
   test::FeedRecorder feed(pub_ep);
   ASSERT_TRUE(feed.wait_connected(30s));
 
-  client::ClientOptions o;
-  o.writer_endpoint = writer_ep;
-  o.reader_endpoint = reader_ep;
-  o.feed_endpoint = pub_ep;
-  o.timeout = 20s;
-  client::Client c(o);
+  client::Client c(test::client_options(writer_ep, reader_ep, pub_ep, 20s));
   client::NewEvent a{EventId::random(), "Opened", R"({"owner":"ada"})", "", PayloadFormat::json};
   client::NewEvent b{EventId::random(), "Deposited", R"({"amount":10})", "", PayloadFormat::json};
   auto r = c.append("account-1", ExpectedVersion::no_stream(), {a, b});
