@@ -225,12 +225,6 @@ net::CurveClient client_keys(const Keys& keys, const std::string& endpoint, cons
   return {server_key, keys.own->public_key, keys.own->secret_key};
 }
 
-void make_client(zmq::socket_t& s, const Cert& own, const std::string& server_key) {
-  s.set(zmq::sockopt::curve_serverkey, server_key);
-  s.set(zmq::sockopt::curve_publickey, own.public_key);
-  s.set(zmq::sockopt::curve_secretkey, own.secret_key);
-}
-
 void make_server(zmq::socket_t& s, const Cert& own, Role role) {
   s.set(zmq::sockopt::curve_server, 1);
   s.set(zmq::sockopt::curve_secretkey, own.secret_key);

@@ -30,7 +30,6 @@
 #include "even/common/service_notify.h"
 #include "even/common/wire.h"
 #include "even/common/zap.h"
-#include "even/common/zap.h"
 
 namespace even::dispatcher {
 

@@ -26,11 +26,9 @@ void ProjectorService::add_runner(std::shared_ptr<Projection> p, const config::D
   for (const auto& r : runners_)
     if (r->name() == p->name()) throw std::invalid_argument("projection '" + p->name() + "' is added twice");
   ro.rebuild_at_start = options_.rebuild.count(p->name()) > 0;
-  // The histogram lives in the registry; the copy of the shared_ptr keeps it for the runner.
-  ro.on_batch = [registry = registry_, &h = probe_.batch_duration(p->name())](std::chrono::duration<double> d) {
-    (void)registry;
-    h.observe(d.count());
-  };
+  // Called on the runner's thread, which ~ProjectorService joins (stop()) before the registry
+  // that holds the histogram goes.
+  ro.on_batch = [&h = probe_.batch_duration(p->name())](std::chrono::duration<double> d) { h.observe(d.count()); };
   runners_.push_back(std::make_unique<ProjectionRunner>(client_, std::move(p), db, ro, log_));
 }
 

@@ -42,6 +42,13 @@ class ReaderProbe {
     reply_bytes.inc(bytes);
     duration_.observe(seconds);
   }
+  // The busy reply to a request refused at once: a reply, but not in the duration histogram (no
+  // worker had it).
+  void refused_reply(std::size_t bytes) {
+    refused.inc();
+    replies.inc();
+    reply_bytes.inc(bytes);
+  }
   // A page of `rows` events of about `bytes` bytes was built. Any worker thread.
   void page(std::size_t rows, std::size_t bytes) {
     pages_.inc();

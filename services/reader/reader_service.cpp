@@ -31,13 +31,12 @@ int ReaderService::run() {
   const int shutdown = net::shutdown_fd();
   zmq::socket_t frontend(ctx_, zmq::socket_type::router);
   zmq::socket_t backend(ctx_, zmq::socket_type::router);
-  net::SocketOptions so;
+  // No ZMTP heartbeats (net.h): a client's flood-and-disconnect would abort the reader.
+  auto so = net::SocketOptions::server_router();
   so.recv_hwm = options_.recv_hwm;
   so.send_hwm = options_.send_hwm;
   // Requests above the limit still arrive (and get a tooLarge reply); far above it libzmq drops the peer.
   so.max_msg_bytes = static_cast<std::int64_t>(options_.worker.limits.max_message_bytes) * 2;
-  so.heartbeat_ivl_ms = 0;  // see net.h: a client's flood-and-disconnect would abort the reader
-  so.tcp_keepalive_idle_s = 30;
   net::configure(frontend, so);
   if (options_.auth) options_.auth->secure(frontend, options_.endpoint, curve::Role::read);
   frontend.set(zmq::sockopt::router_mandatory, 0);
@@ -103,6 +102,20 @@ int ReaderService::run() {
     last_report = now;
     report_requests = stats_.requests;
   };
+  // Sends frames[first..] (routing id, empty delimiter, reply) to a client without blocking. A
+  // vanished client, or one that stopped reading: its reply is dropped (it resends if it cares).
+  auto send_to_client = [&](std::vector<zmq::message_t>& frames, std::size_t first) {
+    bool sent = true;
+    for (std::size_t i = first; i < frames.size() && sent; ++i) {
+      auto flags = zmq::send_flags::dontwait | (i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      sent = frontend.send(frames[i], flags).has_value();
+    }
+    if (sent) ++stats_.replies;
+    else {
+      ++stats_.dropped;
+      probe_.dropped.inc();
+    }
+  };
   while (!stop_ && !net::shutdown_requested()) {
     report(std::chrono::steady_clock::now());
     zmq::pollitem_t items[] = {{backend.handle(), 0, ZMQ_POLLIN, 0},
@@ -130,17 +143,7 @@ int ReaderService::run() {
       idle.push_back(std::move(frames[0]));
       if (frames.size() < 3) continue;  // READY
       probe_.reply(frames.back().size(), seconds);
-      bool sent = true;
-      for (std::size_t i = 1; i < frames.size() && sent; ++i) {
-        auto flags = zmq::send_flags::dontwait | (i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-        sent = frontend.send(frames[i], flags).has_value();
-      }
-      // A vanished client, or one that stopped reading: its reply is dropped (it resends if it cares).
-      if (sent) ++stats_.replies;
-      else {
-        ++stats_.dropped;
-        probe_.dropped.inc();
-      }
+      send_to_client(frames, 1);
     }
     for (int taken = 0; taken < kMaxTakenPerRound; ++taken) {  // requests from clients
       frames.clear();
@@ -155,20 +158,9 @@ int ReaderService::run() {
         // Refused at once, without a read: the reply is small, and the client's connection is
         // emptied as fast as it was filled (a gone client's pipe is then freed by libzmq).
         ++stats_.refused;
-        probe_.refused.inc();
         frames.back() = encode_error(head.request_id, schema::ErrorCode::BUSY, refusal);
-        probe_.replies.inc();  // not in the duration histogram: no worker had it
-        probe_.reply_bytes.inc(frames.back().size());
-        bool sent = true;
-        for (std::size_t i = 0; i < frames.size() && sent; ++i)
-          sent = frontend.send(frames[i], zmq::send_flags::dontwait |
-                                              (i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none))
-                     .has_value();
-        if (sent) ++stats_.replies;
-        else {
-          ++stats_.dropped;
-          probe_.dropped.inc();
-        }
+        probe_.refused_reply(frames.back().size());
+        send_to_client(frames, 0);
         continue;
       }
       ++client.in_flight;

@@ -38,8 +38,7 @@ int writer_main(int argc, char** argv) {
   if (!parsed) return 0;
   writer::finish_options(w);
   config::check_server_keys(security, w.endpoint, "writer-endpoint");
-  if (!w.dispatcher_endpoint.empty())
-    config::check_client_keys(security, w.dispatcher_endpoint, config::Server::dispatcher, "dispatcher-pull-endpoint");
+  config::check_client_keys(security, w.dispatcher_endpoint, config::Server::dispatcher, "dispatcher-pull-endpoint");
 
   auto log = config::make_logger("writer", log_options);
   for (const auto& warning : parsed->warnings) log->warn("{}", warning);

@@ -84,12 +84,11 @@ int WriterService::run() {
 
 bool WriterService::bind_router() {
   router_ = zmq::socket_t(ctx_, zmq::socket_type::router);
-  net::SocketOptions so;
+  // No ZMTP heartbeats (net.h): a client's flood-and-disconnect would abort the writer.
+  auto so = net::SocketOptions::server_router();
   so.recv_hwm = options_.recv_hwm;
   so.send_hwm = options_.recv_hwm;
   so.max_msg_bytes = static_cast<std::int64_t>(options_.limits.max_message_bytes) * 2;
-  so.heartbeat_ivl_ms = 0;  // see net.h: a client's flood-and-disconnect would abort the writer
-  so.tcp_keepalive_idle_s = 30;
   net::configure(router_, so);
   if (options_.auth) options_.auth->secure(router_, options_.endpoint, curve::Role::append);
   router_.set(zmq::sockopt::router_mandatory, 0);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "even/common/curve.h"
+#include "even/common/net.h"
 #include "even/common/zap.h"
 
 namespace even::zap {
@@ -55,8 +56,9 @@ class ZapTest : public ::testing::Test {
     auth.secure(router, endpoint, role);
     router.bind(endpoint);
     zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    curve::make_client(dealer, client, auth.cert().public_key);
+    net::SocketOptions so;  // a CURVE client, as every client of Even is made (net::configure)
+    so.curve = {auth.cert().public_key, client.public_key, client.secret_key};
+    net::configure(dealer, so);
     dealer.connect(router.get(zmq::sockopt::last_endpoint));
     dealer.send(zmq::str_buffer("hello"), zmq::send_flags::dontwait);
     zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};

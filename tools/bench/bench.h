@@ -68,7 +68,6 @@ class BenchKeys {
   const std::vector<std::string>& service_args() const { return service_args_; }
   // Sets a client's keys.
   void apply(client::ClientOptions& co) const { co.security = client_; }
-  const char* mode() const { return client_.insecure ? "insecure" : "curve"; }
 
  private:
   std::string dir_;

@@ -11,8 +11,6 @@
 #include <set>
 #include <thread>
 
-#include <poll.h>
-
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
@@ -197,8 +195,8 @@ bool wait_unless_stopped(int shutdown, std::chrono::milliseconds d) {
   while (!net::shutdown_requested()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return true;
-    pollfd p = {shutdown, POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));  // EINTR: the loop looks again
+    zmq::pollitem_t item = {nullptr, shutdown, ZMQ_POLLIN, 0};
+    net::poll(&item, 1, left);
   }
   return false;
 }

@@ -91,9 +91,6 @@ void require_client_keys(const Options& options, const std::string& endpoint, co
 // empty (plain) when this node has no key or the endpoint needs none (inproc://, ipc://).
 net::CurveClient client_keys(const Keys& keys, const std::string& endpoint, const std::string& server_key);
 
-// Makes `socket` (before connect) a CURVE client of the server with public key `server_key`,
-// with the key pair of `own`.
-void make_client(zmq::socket_t& socket, const Cert& own, const std::string& server_key);
 // Makes `socket` (before bind) a CURVE server with the key pair of `own`, its clients checked by
 // the ZAP handler under `role`. Only the ZAP handler (zap.h) calls this: a CURVE server without a
 // handler lets every client in (libzmq 4.3 fails open).

@@ -32,6 +32,15 @@ struct SocketOptions {
   std::int64_t max_msg_bytes = 64ll << 20;  // hard cap: libzmq drops a peer that sends more
   bool immediate = false;         // ZMQ_IMMEDIATE: queue only on completed connections
   CurveClient curve;              // set: connect as a CURVE client (server sockets: zap.h)
+
+  // A server's ROUTER (writer, reader): no ZMTP heartbeats, TCP keepalive after 30 s idle
+  // (heartbeat_ivl_ms says why).
+  static SocketOptions server_router() {
+    SocketOptions o;
+    o.heartbeat_ivl_ms = 0;
+    o.tcp_keepalive_idle_s = 30;
+    return o;
+  }
 };
 
 // Applies `o` to a socket before bind/connect.
