@@ -76,8 +76,25 @@ void append_event_ids(std::string& sql, std::span<const AppendCommand> batch, co
     }
 }
 
+// The stream versions `events` holds for `names` (MAX(stream_seq), one SELECT that reads the last
+// entry of each stream in the UNIQUE (stream, stream_seq) index); a stream without events is
+// missing from the result.
+Versions versions_in_events(store::Connection& conn, const std::vector<std::string_view>& names) {
+  Versions versions;
+  std::string sql =
+      "SELECT stream, MAX(stream_seq) FROM events FORCE INDEX (ux_events_stream_seq) WHERE stream IN (";
+  append_list(sql, names, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
+  sql += ") GROUP BY stream";
+  auto rs = conn.query(sql);
+  while (rs->next()) {
+    auto s = rs->getString(1);
+    versions[std::string(s.c_str(), s.length())] = rs->getInt64(2);
+  }
+  return versions;
+}
+
 // 1. The current version of every stream of the batch: from `cache` (this process is the only
-//    writer while it holds the lock), the rest from the store in one SELECT. 0 means "no such
+//    writer while it holds the lock), the rest from `events` in one SELECT. 0 means "no such
 //    stream". Should another process write anyway, the UNIQUE (stream, stream_seq) key refuses the
 //    insert and the batch is redone.
 Versions read_versions(store::Connection& conn, const Versions& cache, std::span<const AppendCommand> batch) {
@@ -92,16 +109,8 @@ Versions read_versions(store::Connection& conn, const Versions& cache, std::span
       misses.push_back(c.stream);
     }
   }
-  if (!misses.empty()) {
-    std::string sql = "SELECT stream, version FROM streams WHERE stream IN (";
-    append_list(sql, misses, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
-    sql += ")";
-    auto rs = conn.query(sql);
-    while (rs->next()) {
-      auto s = rs->getString(1);
-      versions[std::string(s.c_str(), s.length())] = rs->getInt64(2);
-    }
-  }
+  if (!misses.empty())
+    for (auto& [name, version] : versions_in_events(conn, misses)) versions[name] = version;
   return versions;
 }
 
@@ -220,20 +229,21 @@ Decisions decide(std::span<const AppendCommand> batch, Versions& versions, const
   return d;
 }
 
-// The version each stream an accepted command appends to reaches.
-std::unordered_map<std::string_view, std::int64_t> new_stream_versions(std::span<const AppendCommand> batch,
-                                                                       const Decisions& d) {
-  std::unordered_map<std::string_view, std::int64_t> touched;
-  for (auto i : d.accepted) touched[batch[i].stream] = d.out[i].last_seq.value();
-  return touched;
+// The streams the batch creates: those whose first accepted append starts at sequence 1.
+std::vector<std::string_view> new_streams(std::span<const AppendCommand> batch, const Decisions& d) {
+  std::vector<std::string_view> created;
+  for (auto i : d.accepted)
+    if (d.out[i].first_seq.value() == 1) created.push_back(batch[i].stream);
+  return created;
 }
 
 // 4. The batch's one round trip: INSERT events (one row for every accepted event, in batch order);
-//    INSERT streams (the new versions); SELECT LAST_INSERT_ID(); COMMIT (not when the ids are read
-//    back: that SELECT comes first). A failure in any statement stops the rest, and the transaction
-//    is rolled back by the caller; a lost connection leaves the outcome unknown.
+//    a `streams` row for each stream the batch creates (none in most batches: the stream versions
+//    live in `events`); SELECT LAST_INSERT_ID(); COMMIT (not when the ids are read back: that
+//    SELECT comes first). A failure in any statement stops the rest, and the transaction is rolled
+//    back by the caller; a lost connection leaves the outcome unknown.
 std::string batch_script(std::span<const AppendCommand> batch, const Decisions& d,
-                         const std::unordered_map<std::string_view, std::int64_t>& touched, std::int64_t created,
+                         const std::vector<std::string_view>& created_streams, std::int64_t created,
                          bool read_back_ids) {
   std::string sql;
   sql.reserve(1024 + d.rows * 160);
@@ -262,16 +272,16 @@ std::string batch_script(std::span<const AppendCommand> batch, const Decisions& 
       sql += e.format == PayloadFormat::json ? ",1)" : ",0)";
     }
   }
-  sql += "; INSERT INTO streams (stream, version, updated_at_us) VALUES ";
-  bool first_stream = true;
-  for (const auto& [name, version] : touched) {
-    if (!first_stream) sql += ',';
-    first_stream = false;
-    sql += '(';
-    store::append_quoted(sql, name);
-    sql += ',' + std::to_string(version) + ',' + std::to_string(created) + ')';
+  if (!created_streams.empty()) {
+    // (A row may exist already for a stream without events: left as it is.)
+    sql += "; INSERT INTO streams (stream, updated_at_us) VALUES ";
+    append_list(sql, created_streams, [created](std::string& s, std::string_view name) {
+      s += '(';
+      store::append_quoted(s, name);
+      s += ',' + std::to_string(created) + ')';
+    });
+    sql += " ON DUPLICATE KEY UPDATE stream = stream";
   }
-  sql += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at_us = VALUES(updated_at_us)";
   sql += "; SELECT LAST_INSERT_ID()";
   if (!read_back_ids) sql += "; COMMIT";
   return sql;
@@ -401,58 +411,33 @@ bool GroupCommitter::names_stream_seq_key(const sql::SQLException& e) {
   return std::string_view(e.what()).find("ux_events_stream_seq") != std::string_view::npos;
 }
 
-void GroupCommitter::repair_stream_versions(std::span<const AppendCommand> batch) {
-  std::unordered_set<std::string_view> names;
-  for (const auto& c : batch) names.insert(c.stream);
-  std::string in;
-  append_list(in, names, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
+void GroupCommitter::forget_stream_versions(std::span<const AppendCommand> batch) {
+  std::vector<std::string_view> names;
+  std::unordered_set<std::string_view> seen;
+  for (const auto& c : batch)
+    if (seen.insert(c.stream).second) names.push_back(c.stream);
+  // The truth is in `events`; the cache is what this writer believed. (Committed on its own: a
+  // read only, the next attempt begins afresh.)
   conn_->begin();
-  // The truth is in `events`; `streams` and the cache are what this writer believed.
-  auto rs = conn_->query("SELECT e.stream, e.version, s.version FROM (SELECT stream, MAX(stream_seq) AS version "
-                         "FROM events WHERE stream IN (" + in + ") GROUP BY stream) e "
-                         "LEFT JOIN streams s ON s.stream = e.stream");
-  struct Behind {
-    std::string stream;
-    std::int64_t in_events;
-    std::int64_t in_streams;  // 0: no row
-    std::int64_t believed;    // the cached version, else in_streams
-  };
-  std::vector<Behind> behind;
-  while (rs->next()) {
-    auto name = rs->getString(1);
-    std::int64_t in_events = rs->getInt64(2);
-    std::int64_t in_streams = rs->isNull(3) ? 0 : rs->getInt64(3);
-    std::string stream(name.c_str(), name.length());
-    auto cached = version_cache_.find(stream);
-    const std::int64_t believed = cached != version_cache_.end() ? cached->second : in_streams;
-    if (in_events > in_streams || believed != in_events)
-      behind.push_back({std::move(stream), in_events, in_streams, believed});
-  }
-  for (const auto& n : names) version_cache_.erase(std::string(n));
-  if (behind.empty()) {
-    conn_->commit();
-    return;
-  }
-  std::string sql = "INSERT INTO streams (stream, version, updated_at_us) VALUES ";
-  const std::int64_t now = now_us();
-  append_list(sql, behind, [now](std::string& s, const Behind& b) {
-    s += '(';
-    store::append_quoted(s, b.stream);
-    s += ',' + std::to_string(b.in_events) + ',' + std::to_string(now) + ')';
-  });
-  sql += " ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), updated_at_us = VALUES(updated_at_us)";
-  conn_->execute(sql);
+  const Versions in_events = versions_in_events(*conn_, names);
   conn_->commit();
-  for (const auto& b : behind)
-    log_->warn("stream '{}' is at version {} in the events table, but this writer had {} (streams table: {}): an "
-               "insert this writer did not make (only even-writer may insert events); dropped the cached version, "
-               "repaired the streams table, deciding the appends to it again",
-               b.stream, b.in_events, b.believed, b.in_streams);
+  for (auto name : names) {
+    auto cached = version_cache_.find(std::string(name));
+    if (cached == version_cache_.end()) continue;  // read from `events` by the failed attempt itself
+    auto stored = in_events.find(std::string(name));
+    const std::int64_t in_store = stored == in_events.end() ? 0 : stored->second;
+    if (in_store != cached->second)
+      log_->warn("stream '{}' is at version {} in the events table, but this writer had {}: an insert this writer "
+                 "did not make (only even-writer may insert events); dropped the cached version, deciding the "
+                 "appends to it again",
+                 name, in_store, cached->second);
+    version_cache_.erase(cached);
+  }
 }
 
 // One try, in its steps: (1) the streams' versions, (2) with check_ids where the batch's ids are
 // stored already, (3) decide each append, asking the store about the ids of a conflict (a retry
-// that landed?), (4) one round trip that inserts the events and the streams' new versions and
+// that landed?), (4) one round trip that inserts the events (and a streams row per new stream) and
 // commits, (5) the global positions. Throws sql::SQLException with the transaction open; commit()
 // decides about redoing it.
 std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand> batch,
@@ -478,23 +463,30 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
 
   if (d.rows == 0) {
     conn_->commit();
+    remember_versions(versions);
     return std::move(d).finish();
   }
 
-  const auto touched = new_stream_versions(batch, d);
+  const auto created_streams = new_streams(batch, d);
+  const int select_index = created_streams.empty() ? 1 : 2;  // SELECT LAST_INSERT_ID()
   const std::uint64_t first_global = static_cast<std::uint64_t>(
-      conn_->execute_script(batch_script(batch, d, touched, created, read_back_ids_), read_back_ids_ ? 3 : 4, 2)
+      conn_->execute_script(batch_script(batch, d, created_streams, created, read_back_ids_),
+                            select_index + (read_back_ids_ ? 1 : 2), select_index)
           .value_or(0));
   GlobalSeqs read_back;
   if (read_back_ids_) {
     read_back = read_global_seqs(*conn_, batch, d);
     conn_->commit();
   }
-  if (version_cache_.size() + touched.size() > kMaxCachedStreams) version_cache_.clear();
-  for (const auto& [name, version] : touched) version_cache_[std::string(name)] = version;
+  remember_versions(versions);  // (decide() advanced the appended streams' versions)
 
   assign_positions(batch, d, first_global, read_back_ids_ ? &read_back : nullptr, created, committed);
   return std::move(d).finish();
+}
+
+void GroupCommitter::remember_versions(const std::unordered_map<std::string, std::int64_t>& committed) {
+  if (version_cache_.size() + committed.size() > kMaxCachedStreams) version_cache_.clear();
+  for (const auto& [name, version] : committed) version_cache_[name] = version;
 }
 
 std::vector<AppendOutcome> GroupCommitter::commit_one_by_one(std::span<const AppendCommand> batch,

@@ -131,9 +131,9 @@ class GroupCommitter {
   // trust"), so a payload is not copied again for it.
   //
   // A duplicate key is resolved in at most two redos: with the per-event id check (an idempotent
-  // retry, or a duplicate id), and with the batch's stream versions re-read from `events` and
-  // `streams` repaired (a (stream, stream_seq) taken by an insert this writer did not make; logged
-  // as a warning naming the stream). A duplicate after both isolates the requests one by one.
+  // retry, or a duplicate id), and with the batch's stream versions dropped from the cache and
+  // re-read from `events` (a (stream, stream_seq) taken by an insert this writer did not make;
+  // logged as a warning naming the stream). A duplicate after both isolates the requests one by one.
   template <typename StopFn>
   std::vector<AppendOutcome> commit(std::span<const AppendCommand> batch, std::vector<RecordedEvent>* committed,
                                     StopFn give_up) {
@@ -145,7 +145,7 @@ class GroupCommitter {
       try {
         if (!conn_) reconnect_or_throw();
         if (repair_pending) {
-          repair_stream_versions(batch);
+          forget_stream_versions(batch);
           repair_pending = false;
         }
         return attempt(batch, committed, check_ids);
@@ -205,16 +205,18 @@ class GroupCommitter {
   // On `taken` the version cache is empty: a new term begins.
   LockAttempt try_connect_and_lock(int wait_s);
   void reconnect_or_throw();
-  // Raises the batch's stream versions in `streams` to what `events` holds (MAX(stream_seq)),
-  // where an insert this writer did not make left them behind, in a transaction of its own; drops
-  // those streams from the cache, and logs a warning for each stream repaired.
-  void repair_stream_versions(std::span<const AppendCommand> batch);
+  // Drops the batch's streams from the version cache, so that the next attempt reads them from
+  // `events` (MAX(stream_seq)), and logs a warning for each one whose cached version an insert
+  // this writer did not make left behind.
+  void forget_stream_versions(std::span<const AppendCommand> batch);
   // Whether a duplicate-key error names the UNIQUE (stream, stream_seq) key.
   static bool names_stream_seq_key(const sql::SQLException& e);
   std::vector<AppendOutcome> attempt(std::span<const AppendCommand> batch, std::vector<RecordedEvent>* committed,
                                      bool check_ids);
   std::vector<AppendOutcome> commit_one_by_one(std::span<const AppendCommand> batch,
                                                std::vector<RecordedEvent>* committed);
+  // Caches the stream versions a committed attempt read and advanced.
+  void remember_versions(const std::unordered_map<std::string, std::int64_t>& committed);
   static void sleep_ms(int ms);
 
   config::DbOptions db_;
@@ -226,9 +228,11 @@ class GroupCommitter {
   std::size_t max_statement_bytes_ = 16u << 20;  // from the server's max_allowed_packet
   int unreachable_attempts_ = 0;  // failed connects since the store was last reached (for the log)
   int standby_waits_ = 0;         // lock requests refused since this writer last held it (for the log)
-  // Stream versions as committed by this process (0: known not to exist). Valid only while the
-  // master lock is held: emptied when a term as master begins, on a lost connection or any other
-  // store error but a duplicate key (whose streams repair_stream_versions drops), and when it
+  // Stream versions (0: known not to exist), read from `events` (MAX(stream_seq)) on a miss and
+  // advanced by this process's commits; `events` is the only place they are stored, and the
+  // UNIQUE (stream, stream_seq) key guards them. Valid only while the master lock is held: emptied
+  // when a term as master begins (a standby that takes over starts empty), on a lost connection or any other
+  // store error but a duplicate key (whose streams forget_stream_versions drops), and when it
   // grows past kMaxCachedStreams.
   std::unordered_map<std::string, std::int64_t> version_cache_;
   static constexpr std::size_t kMaxCachedStreams = 1'000'000;

@@ -20,28 +20,6 @@ namespace even::bench {
 
 namespace {
 
-struct AppendRun {
-  std::uint64_t appends = 0;
-  std::uint64_t events = 0;
-  double seconds = 0;
-  Percentiles latency;
-  std::uint64_t errors = 0;
-};
-
-// The application's side of the load: `clients` closed-loop appenders, each on its own stream
-// with one append in flight at a time, spread over `sockets` Client objects (one DEALER socket and
-// I/O thread each). Async (the default): each appender's next append is started from the
-// completion handler of the previous one, as a server handling many requests from few threads
-// does. With sync_threads: one application thread per appender, blocked in append().
-struct LoadShape {
-  bool serial = false;
-  int clients = 64;
-  int sockets = 2;
-  bool sync_threads = false;
-  int events_per_append = 1;
-  int payload_bytes = 200;
-};
-
 class Appender {
  public:
   Appender(client::Client& c, std::string stream, const LoadShape& shape, const std::string& payload,
@@ -131,6 +109,8 @@ class Appender {
   std::function<void()> finished_;
 };
 
+}  // namespace
+
 AppendRun run_clients(const std::string& endpoint, const BenchKeys& keys, const LoadShape& shape, double seconds) {
   std::vector<std::unique_ptr<client::Client>> sockets;
   for (int i = 0; i < std::max(1, shape.sockets); ++i) {
@@ -147,7 +127,7 @@ AppendRun run_clients(const std::string& endpoint, const BenchKeys& keys, const 
   std::vector<std::unique_ptr<Appender>> appenders;
   for (int c = 0; c < shape.clients; ++c)
     appenders.push_back(std::make_unique<Appender>(*sockets[static_cast<std::size_t>(c) % sockets.size()],
-                                                   "bench-" + std::to_string(c), shape, payload, stop));
+                                                   shape.stream_prefix + std::to_string(c), shape, payload, stop));
   std::vector<std::thread> threads;
   std::mutex mu;
   std::condition_variable cv;
@@ -196,7 +176,7 @@ AppendRun run_clients(const std::string& endpoint, const BenchKeys& keys, const 
 // The baseline: one connection inserting the same kind of rows with multi-row INSERTs of
 // `batch_rows` rows, one transaction each, for `seconds`.
 double raw_insert_rate(const config::DbOptions& db, int batch_rows, double seconds, int payload_bytes, int streams,
-                       bool with_versions = false) {
+                       const std::string& stream_prefix) {
   auto conn = store::Connection::open(db);
   conn->begin();
   std::string payload = "{\"data\":\"" + std::string(static_cast<std::size_t>(std::max(0, payload_bytes - 11)), 'x') + "\"}";
@@ -214,29 +194,21 @@ double raw_insert_rate(const config::DbOptions& db, int batch_rows, double secon
       int s = next_stream++ % streams;
       sql += '(';
       store::append_hex(sql, id.data(), EventId::kSize);
-      sql += ",'bench-" + std::to_string(s) + "'," + std::to_string(++seq[static_cast<std::size_t>(s)]) +
-             ",'bench','BenchEvent',0,'',";
+      sql += ',';
+      const std::string stream = stream_prefix + std::to_string(s);
+      store::append_quoted(sql, stream);
+      sql += ',' + std::to_string(++seq[static_cast<std::size_t>(s)]) + ',';
+      store::append_quoted(sql, category_of(stream));
+      sql += ",'BenchEvent',0,'',";
       store::append_hex(sql, payload.data(), payload.size());
       sql += ",1)";
     }
     conn->update(sql);
-    if (with_versions) {
-      // The same rows plus what an event store must also keep: each stream's version.
-      std::string up = "INSERT INTO streams (stream, version, updated_at_us) VALUES ";
-      for (int s = 0; s < std::min(batch_rows, streams); ++s) {
-        if (s) up += ',';
-        up += "('bench-" + std::to_string(s) + "'," + std::to_string(seq[static_cast<std::size_t>(s)]) + ",0)";
-      }
-      up += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at_us = VALUES(updated_at_us)";
-      conn->update(up);
-    }
     conn->commit();
     rows += static_cast<std::uint64_t>(batch_rows);
   }
   return static_cast<double>(rows) / seconds_since(start);
 }
-
-}  // namespace
 
 int bench_append(int argc, char** argv) {
   namespace po = config::po;
@@ -244,7 +216,6 @@ int bench_append(int argc, char** argv) {
   std::string modes = "buffered,serial";
   LoadShape shape;
   int batch_window_us = 0;
-  bool raw_with_versions = false;
   int raw_batch_rows = 0;
   double seconds = 10;
   bool with_metrics = false;
@@ -267,9 +238,7 @@ int bench_append(int argc, char** argv) {
        "rows per transaction of the raw baseline; 0 = clients x events-per-append")
       ("metrics", po::bool_switch(&with_metrics),
        "serve the writer's /metrics (--metrics-endpoint) and scrape it every second during the run, as a "
-       "Prometheus would (it counts either way: this adds the HTTP server and the scrapes)")
-      ("raw-with-versions", po::bool_switch(&raw_with_versions),
-       "also measure raw INSERTs that keep stream versions (streams upsert), printed as raw_with_versions_events_per_s");
+       "Prometheus would (it counts either way: this adds the HTTP server and the scrapes)");
   bool insecure = false;
   add_insecure_option(desc, insecure);
   config::add_db_options(desc, db);
@@ -291,7 +260,7 @@ int bench_append(int argc, char** argv) {
       ScratchStore scratch(server);
       std::cerr << "[bench] raw baseline (" << when << "): multi-row INSERTs of " << raw_batch
                 << " rows per transaction for " << seconds / 2 << " s\n";
-      return raw_insert_rate(scratch.db(), raw_batch, seconds / 2, payload_bytes, clients);
+      return raw_insert_rate(scratch.db(), raw_batch, seconds / 2, payload_bytes, clients, "bench-");
     };
     const double raw_before = raw_half("before");
     AppendRun run;
@@ -327,12 +296,6 @@ int bench_append(int argc, char** argv) {
     }
     const double raw_after = raw_half("after");
     const double raw = (raw_before + raw_after) / 2;
-    double raw_versions = 0;
-    if (raw_with_versions) {
-      ScratchStore scratch(server);
-      std::cerr << "[bench] second baseline: the same INSERTs plus a streams-version upsert per transaction\n";
-      raw_versions = raw_insert_rate(scratch.db(), raw_batch, seconds, payload_bytes, clients, true);
-    }
     double eps = static_cast<double>(run.events) / run.seconds;
     std::cout << std::fixed << std::setprecision(3) << "{\"bench\":\"append\",\"mode\":\"" << mode
               << "\",\"transport\":\"" << (insecure ? "insecure" : "curve") << "\",\"metrics\":\""
@@ -344,7 +307,6 @@ int bench_append(int argc, char** argv) {
               << ",\"raw_batch_rows\":" << raw_batch << ",\"raw_events_per_s\":" << raw
               << ",\"raw_before_after\":[" << raw_before << "," << raw_after << "]"
               << ",\"ratio_to_raw\":" << (raw > 0 ? eps / raw : 0);
-    if (raw_with_versions) std::cout << ",\"raw_with_versions_events_per_s\":" << raw_versions;
     std::cout << "}" << std::endl;
   }
   return 0;

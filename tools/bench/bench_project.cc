@@ -30,31 +30,6 @@ constexpr const char* kCreate =
 
 std::int64_t amount_of(std::uint64_t i) { return static_cast<std::int64_t>(i * 7919 % 1000) + 1; }
 
-// N Deposited events into `accounts` streams acct-<k>, round-robin, payload {"amount": A}.
-void bulk_load(const config::DbOptions& db, std::uint64_t events, std::uint64_t accounts) {
-  auto conn = store::Connection::open(db);
-  std::mt19937_64 rng(7);
-  const std::int64_t now_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto start = Clock::now();
-  std::string sql;
-  for (std::uint64_t done = 0; done < events;) {
-    sql = "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
-          "payload_format) VALUES ";
-    for (std::uint64_t k = 0; k < 2000 && done < events; ++k, ++done) {
-      std::uint64_t id[2] = {rng(), rng()};
-      if (k) sql += ',';
-      sql += '(';
-      store::append_hex(sql, id, sizeof id);
-      sql += ",'acct-" + std::to_string(done % accounts) + "'," + std::to_string(done / accounts + 1) +
-             ",'acct','Deposited'," + std::to_string(now_us) + ",'','{\"amount\":" + std::to_string(amount_of(done)) +
-             "}',1)";
-    }
-    conn->execute(sql);
-  }
-  std::cerr << "[bench] loaded " << events << " events in " << seconds_since(start) << " s\n";
-}
-
 void recreate_database(const config::DbOptions& db) {
   auto c = store::Connection::open(db, false);
   c->execute("DROP DATABASE IF EXISTS " + store::identifier(db.name));
@@ -140,7 +115,12 @@ int bench_project(int argc, char** argv) {
     }
   } drop_query{qdb};
   std::cerr << "[bench] store '" << s.name << "', query database '" << qdb.name << "' at " << s.url << "\n";
-  bulk_load(s, events, accounts);
+  bulk_load(s, events, [&](std::uint64_t i, BulkRow& row) {  // Deposited {"amount": A}, round-robin over acct-<k>
+    row.stream = "acct-" + std::to_string(i % accounts);
+    row.stream_seq = static_cast<std::int64_t>(i / accounts + 1);
+    row.type = "Deposited";
+    row.payload = "{\"amount\":" + std::to_string(amount_of(i)) + "}";
+  });
 
   const std::string reader_ep = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   const std::string pull_ep = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());

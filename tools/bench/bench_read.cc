@@ -22,45 +22,6 @@ namespace even::bench {
 
 namespace {
 
-// Loads `events` events of `payload_bytes` into `streams` streams, round-robin, in global order.
-void bulk_load(const config::DbOptions& db, std::uint64_t events, int streams, int payload_bytes) {
-  auto conn = store::Connection::open(db);
-  std::mt19937_64 rng(42);
-  const std::string payload =
-      "{\"data\":\"" + std::string(static_cast<std::size_t>(std::max(0, payload_bytes - 11)), 'x') + "\"}";
-  const std::int64_t now_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  constexpr std::uint64_t kRowsPerInsert = 2000;
-  auto start = Clock::now();
-  auto last_report = start;
-  std::string sql;
-  for (std::uint64_t done = 0; done < events;) {
-    sql = "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
-          "payload_format) VALUES ";
-    for (std::uint64_t k = 0; k < kRowsPerInsert && done < events; ++k, ++done) {
-      std::uint64_t id[2] = {rng(), rng()};
-      const auto s = done % static_cast<std::uint64_t>(streams);
-      const auto seq = done / static_cast<std::uint64_t>(streams) + 1;
-      if (k) sql += ',';
-      sql += '(';
-      store::append_hex(sql, id, sizeof id);
-      sql += ",'bench-" + std::to_string(s) + "'," + std::to_string(seq) + ",'bench','BenchEvent'," +
-             std::to_string(now_us) + ",'',";
-      store::append_quoted(sql, payload);
-      sql += ",1)";
-    }
-    conn->execute(sql);
-    if (seconds_since(last_report) >= 2) {
-      std::cerr << "[bench] loaded " << done << "/" << events << " events\n";
-      last_report = Clock::now();
-    }
-  }
-  conn->execute(
-      "INSERT INTO streams (stream, version, updated_at_us) SELECT stream, MAX(stream_seq), 0 FROM events GROUP BY "
-      "stream");
-  std::cerr << "[bench] loaded " << events << " events in " << seconds_since(start) << " s\n";
-}
-
 struct ReadRun {
   std::uint64_t events = 0;
   std::uint64_t bytes = 0;
@@ -98,15 +59,6 @@ ReadRun read_through_reader(client::Client& c, std::uint64_t expected) {
   return r;
 }
 
-// Peak resident set of another process (VmHWM), MiB; 0 when unknown.
-double process_peak_rss_mb(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
 }  // namespace
 
 int bench_read(int argc, char** argv) {
@@ -134,7 +86,15 @@ int bench_read(int argc, char** argv) {
   auto server = ensure_database(db, !(*vm)["db-url"].defaulted());
   ScratchStore scratch(server);
   std::cerr << "[bench] store '" << scratch.db().name << "' at " << scratch.db().url << "\n";
-  bulk_load(scratch.db(), events, streams, payload_bytes);
+  const std::string payload =
+      "{\"data\":\"" + std::string(static_cast<std::size_t>(std::max(0, payload_bytes - 11)), 'x') + "\"}";
+  const auto n_streams = static_cast<std::uint64_t>(streams);
+  bulk_load(scratch.db(), events, [&](std::uint64_t i, BulkRow& row) {  // round-robin over the streams
+    row.stream = "bench-" + std::to_string(i % n_streams);
+    row.stream_seq = static_cast<std::int64_t>(i / n_streams + 1);
+    row.type = "BenchEvent";
+    row.payload = payload;
+  });
 
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   const auto& s = scratch.db();

@@ -29,8 +29,9 @@ struct Account {
 std::vector<Account> accounts(const std::string& store, const std::vector<std::string>& query_dbs) {
   const std::string s = store::identifier(store);
   std::vector<Account> out = {
-      // Reads streams/events to check versions and ids; inserts events; upserts stream versions;
-      // reads even_meta (the schema version) at start.
+      // Reads events to check versions and ids; inserts events and the streams row of a new
+      // stream (INSERT ... ON DUPLICATE KEY UPDATE, hence UPDATE); reads even_meta (the schema
+      // version) at start.
       {"writer", {"SELECT ON " + s + ".*", "INSERT ON " + s + ".`events`", "INSERT, UPDATE ON " + s + ".`streams`"}},
       {"reader", {"SELECT ON " + s + ".*"}},
       // The gap check's locking read (LOCK IN SHARE MODE NOWAIT) needs SELECT only on MariaDB.

@@ -64,6 +64,14 @@ const std::vector<Migration>& migrations() {
                 PRIMARY KEY (projection)
               ) ENGINE=InnoDB)",
        }},
+      {3,
+       "stream versions from events: streams keeps one row per stream, written when it is created",
+       {
+           // A stream's version is MAX(stream_seq) in events (the writer caches it while it holds
+           // the master lock, services/writer/README.md); streams holds what only it can: the
+           // stream's existence from its first append on, its deleted flag, metadata to come.
+           "ALTER TABLE streams DROP COLUMN version",
+       }},
   };
   return kMigrations;
 }

@@ -3,7 +3,8 @@
 // Tables (docs/storage in README.md):
 //   even_meta      key/value; 'schema_version' is the applied migration number
 //   events         one row per event; global_seq AUTO_INCREMENT is the global order
-//   streams        one row per stream: its current version and deleted flag
+//   streams        one row per stream, inserted with its first event: its deleted flag (3: the
+//                  version column is gone; a stream's version is MAX(stream_seq) in events)
 //   projection_streams, projection_stream_checkpoints   (2) projection streams, written by
 //                  even-projector, read by even-reader (services/projector/README.md)
 // init_store() creates the database if needed and applies every migration not yet applied, in
