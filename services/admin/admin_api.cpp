@@ -365,9 +365,9 @@ HttpReply AdminApi::tail(const HttpRequest& req) {
   auto page = client_.read_all_page_async(GlobalSeq(from), filter, max).get();
   json events = json::array();
   for (const auto& e : page.events) events.push_back(event_json(e));
-  // Where the next poll starts: after the last event read, or after the head when nothing matched.
-  std::uint64_t next_after = page.next_global_seq.value() > 0 ? page.next_global_seq.value() - 1 : from - 1;
-  if (page.end && page.head.value() > next_after) next_after = page.head.value();
+  // Where the next poll starts: after the last event read (not after the page's head, which is
+  // read after the page: an event committed in between would be skipped).
+  const std::uint64_t next_after = page.events.empty() ? from - 1 : page.events.back().global_seq.value();
   return json_reply({{"events", events}, {"after", next_after}, {"end", page.end}});
 }
 

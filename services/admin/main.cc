@@ -74,6 +74,7 @@ int admin_main(int argc, char** argv) {
   }
   log->info("stopping");
   notify.stopping();
+  process.server.reset();  // stops civetweb first: no request may run once the API's objects go
   return 0;
 }
 

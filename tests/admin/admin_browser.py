@@ -77,8 +77,19 @@ def wait_for(driver, what, predicate, timeout=20):
         return None
 
 
+# The pages redraw on every poll, so elements found a moment ago may be gone: read the DOM in one
+# script instead of holding element references.
 def texts(driver, css):
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+    return driver.execute_script("return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)", css)
+
+
+def attrs(driver, css, name):
+    return driver.execute_script("return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]))",
+                                 css, name)
+
+
+def count(driver, css):
+    return driver.execute_script("return document.querySelectorAll(arguments[0]).length", css)
 
 
 def evenctl_append(args, stream, event_type, data):
@@ -135,9 +146,8 @@ def run(driver, check, args):
     # Dashboard: a card per service (writer, dispatcher, reader, projector) and the charts drawn
     # from at least two scrapes (the legends appear with the first draw).
     page(driver, check, args, "dashboard", "dashboard",
-         lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card.service[data-kind]")) >= 4
-         and len(d.find_elements(By.CSS_SELECTOR, ".legend span")) >= 3)
-    kinds = sorted(e.get_attribute("data-kind") for e in driver.find_elements(By.CSS_SELECTOR, ".card.service[data-kind]"))
+         lambda d: count(d, ".card.service[data-kind]") >= 4 and count(d, ".legend span") >= 3)
+    kinds = sorted(attrs(driver, ".card.service[data-kind]", "data-kind"))
     check.expect(kinds == ["dispatcher", "projector", "reader", "writer"], f"dashboard: one card per service {kinds}")
     badges = " ".join(texts(driver, ".card.service .badge"))
     check.expect("master" in badges and "live" in badges, f"dashboard: writer master, dispatcher live ({badges})")
@@ -160,23 +170,23 @@ def run(driver, check, args):
 
     # One stream: events newest first, the newest one's payload pretty-printed, the markup in it as text.
     page(driver, check, args, "stream", "stream/" + args.stream,
-         lambda d: len(d.find_elements(By.CSS_SELECTOR, "tbody tr.clickable")) >= 3
-         and d.find_elements(By.CSS_SELECTOR, "pre.body-payload"))
+         lambda d: count(d, "tbody tr.clickable") >= 3 and count(d, "pre.body-payload") == 1)
     seqs = [int(t.replace(",", "")) for t in texts(driver, "tbody tr.clickable td:first-child")]
     check.expect(seqs == sorted(seqs, reverse=True), f"stream: newest first {seqs}")
-    payload = driver.find_element(By.CSS_SELECTOR, "pre.body-payload").text
+    payload = texts(driver, "pre.body-payload")[0]
     check.expect('<img src=x onerror=window.__xss=1>' in payload and "\n" in payload,
                  "stream: the payload is pretty-printed JSON, its markup shown as text")
     corr = driver.find_elements(By.CSS_SELECTOR, "#event-detail a[href^='#/event/']")
     check.expect(len(corr) >= 1, "stream: the correlation/causation ids are links")
     if corr:
         corr[0].click()
-        ok = wait_for(driver, "event", lambda d: d.find_elements(By.CSS_SELECTOR, "#event-detail dd"))
+        ok = wait_for(driver, "event", lambda d: d.execute_script("return location.hash").startswith("#/event/")
+                      and count(d, "#event-detail dd") > 0)
         check.expect(ok, "stream: the causation link opens the event it names")
         driver.save_screenshot(os.path.join(args.out, "event.png"))
 
     # Live tail: an event appended after the page opened shows up; pause holds it back.
-    page(driver, check, args, "tail", "tail", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tail-list .event")) >= 1)
+    page(driver, check, args, "tail", "tail", lambda d: count(d, "#tail-list .event") >= 1)
     live_stream = args.stream.rsplit("-", 1)[0] + "-live"
     evenctl_append(args, live_stream, "Arrived", '{"after":"the page opened"}')
     shown = wait_for(driver, "tail", lambda d: live_stream in texts(d, "#tail-list .event a"), 15)
@@ -184,17 +194,17 @@ def run(driver, check, args):
     driver.find_element(By.ID, "tail-pause").click()
     evenctl_append(args, live_stream, "WhilePaused", "{}")
     time.sleep(2)
-    check.expect("WhilePaused" not in driver.find_element(By.ID, "tail-list").text, "tail: paused, nothing new is shown")
+    check.expect(not any("WhilePaused" in t for t in texts(driver, "#tail-list")), "tail: paused, nothing new is shown")
     driver.find_element(By.ID, "tail-pause").click()
-    check.expect(wait_for(driver, "tail", lambda d: "WhilePaused" in d.find_element(By.ID, "tail-list").text, 15),
+    check.expect(wait_for(driver, "tail", lambda d: any("WhilePaused" in t for t in texts(d, "#tail-list")), 15),
                  "tail: resumed, the event appended meanwhile appears")
     # Never more than --admin.tail-max-events rows, however many events arrive.
     for i in range(args.tail_max + 5):
         evenctl_append(args, live_stream, "Burst", json.dumps({"i": i}))
-    full = wait_for(driver, "tail", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tail-list .event")) >= args.tail_max
-                    and "Burst" in d.find_element(By.CSS_SELECTOR, "#tail-list .event").text, 20)
+    full = wait_for(driver, "tail", lambda d: count(d, "#tail-list .event") >= args.tail_max
+                    and "Burst" in texts(d, "#tail-list .event")[0], 20)
     time.sleep(1.5)  # a few more polls: the page must stay at the limit
-    rows = len(driver.find_elements(By.CSS_SELECTOR, "#tail-list .event"))
+    rows = count(driver, "#tail-list .event")
     check.expect(full and rows == args.tail_max, f"tail: the page holds {rows} events, at most {args.tail_max}")
     errors = console_errors(driver)
     check.expect(not errors, f"tail: no console errors after the appends {errors if errors else ''}")
@@ -202,21 +212,23 @@ def run(driver, check, args):
 
     # Projections: the projector's projection with its position; the rebuild button asks first.
     page(driver, check, args, "projections", "projections",
-         lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-projection='{args.projection}']"))
-    buttons = driver.find_elements(By.CSS_SELECTOR, f"tr[data-projection='{args.projection}'] button.rebuild")
-    check.expect(len(buttons) == 1, "projections: a rebuild button (--admin.allow-admin-actions)")
-    if buttons:
-        buttons[0].click()
+         lambda d: count(d, f"tr[data-projection='{args.projection}']") == 1)
+    button = f"tr[data-projection='{args.projection}'] button.rebuild"
+    # The table is redrawn every 2 s: click from a script (after it returned, as confirm() blocks).
+    click = "setTimeout(() => document.querySelector(arguments[0]).click(), 0)"
+    check.expect(count(driver, button) == 1, "projections: a rebuild button (--admin.allow-admin-actions)")
+    if count(driver, button) == 1:
+        driver.execute_script(click, button)
         alert = wait_for(driver, "confirm", lambda d: d.switch_to.alert, 5)
         check.expect(alert is not None and "Rebuild" in alert.text, "projections: the rebuild asks to confirm")
         if alert:
             alert.dismiss()
             time.sleep(0.5)
-            check.expect("requested" not in driver.find_element(By.ID, "status").text,
+            check.expect(not any("requested" in t for t in texts(driver, "#status")),
                          "projections: dismissed, nothing was requested")
-            driver.find_elements(By.CSS_SELECTOR, f"tr[data-projection='{args.projection}'] button.rebuild")[0].click()
+            driver.execute_script(click, button)
             wait_for(driver, "confirm", lambda d: d.switch_to.alert, 5).accept()
-            check.expect(wait_for(driver, "rebuild", lambda d: "requested" in d.find_element(By.ID, "status").text, 10),
+            check.expect(wait_for(driver, "rebuild", lambda d: any("requested" in t for t in texts(d, "#status")), 10),
                          "projections: confirmed, the rebuild was requested")
     errors = console_errors(driver)
     check.expect(not errors, f"projections: no console errors {errors if errors else ''}")

@@ -35,8 +35,10 @@ using json = nlohmann::json;
 
 const char* const kScriptStream = "<script>alert(1)</script>";
 
+// A fresh log file per process started (a test's wait_for_log must not see an earlier one's lines).
 std::string log_path(const std::string& name) {
-  return ::testing::TempDir() + "admin-" + name + "-" + std::to_string(::getpid()) + ".log";
+  static int n = 0;
+  return ::testing::TempDir() + "admin-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + ".log";
 }
 
 // The four services of a cluster, each with its /metrics, on a fresh store and query database.
