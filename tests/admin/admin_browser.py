@@ -108,6 +108,13 @@ def page(driver, check, args, name, fragment, ready, timeout=20):
     ok = wait_for(driver, name, ready, timeout)
     check.expect(ok, f"{name}: the page shows what it should (#/{fragment})")
     check.expect(driver.execute_script("return window.__xss === undefined"), f"{name}: no script from the data ran")
+    stray = driver.execute_script("""
+        const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        const out = [];
+        for (let n = w.nextNode(); n; n = w.nextNode())
+          if (/^(null|undefined|NaN|\[object Object\])+$/.test(n.nodeValue.trim())) out.push(n.nodeValue);
+        return out;""")
+    check.expect(not stray, f"{name}: no stray null/undefined text {stray if stray else ''}")
     errors = console_errors(driver)
     check.expect(not errors, f"{name}: no console errors {errors if errors else ''}")
     path = os.path.join(args.out, f"{name}.png")

@@ -24,6 +24,11 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// Replaces node's children; null, undefined and false children are left out.
+function put(node, ...children) {
+  node.replaceChildren(...children.flat().filter(c => c !== undefined && c !== null && c !== false));
+}
+
 // A link inside the UI: '#/' + the view and its argument, encoded (never a javascript: URL).
 function link(view, arg, ...text) {
   return el('a', {href: '#/' + view + (arg === undefined ? '' : '/' + encodeURIComponent(arg))}, ...text);
@@ -131,7 +136,7 @@ function chartBox(title) {
     box,
     draw(series, unit) {
       drawChart(canvas, series, unit);
-      legend.replaceChildren(...series.map(s => el('span', {}, el('i', {style: {background: s.color}}), s.label)));
+      put(legend, ...series.map(s => el('span', {}, el('i', {style: {background: s.color}}), s.label)));
     },
   };
 }
@@ -175,7 +180,7 @@ function viewDashboard(root) {
     position: chartBox('Dispatcher position and store head'),
     lag: chartBox('Projection lag (events)'),
   };
-  root.replaceChildren(el('h1', {}, 'Dashboard'), cards,
+  put(root, el('h1', {}, 'Dashboard'), cards,
                        el('div', {class: 'charts'}, Object.values(charts).map(c => c.box)));
   return every(config.scrape_interval_ms, async () => {
     const d = await api('/api/dashboard');
@@ -189,7 +194,7 @@ function viewDashboard(root) {
       for (const s of ep.services) list.push(serviceCard(ep.endpoint, s));
     }
     if (list.length === 0) list.push(el('p', {class: 'muted'}, 'No services to scrape (--admin.metrics-endpoint).'));
-    cards.replaceChildren(...list);
+    put(cards, ...list);
     const h = d.history;
     const pts = key => h.filter(p => p[key] !== undefined).map(p => [p.t, p[key]]);
     charts.rate.draw([{label: 'events/s', color: palette[0], points: pts('append_rate')}]);
@@ -228,7 +233,7 @@ function viewStreams(root) {
     }
     const title = r.recent ? 'Streams written lately (the last 500 events)' :
         (rows.length + ' stream' + (rows.length === 1 ? '' : 's') + ' from “' + prefix + '”');
-    results.replaceChildren(
+    put(results,
         el('h2', {}, title),
         rows.length ? el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'stream'), el('th', {class: 'num'}, 'version'),
                                                           el('th', {}, 'last write (UTC)'), el('th', {}, ''))),
@@ -239,7 +244,7 @@ function viewStreams(root) {
   };
   const go = () => search(false).catch(e => setStatus(e.message, true));
   input.addEventListener('keydown', e => { if (e.key === 'Enter') go(); });
-  root.replaceChildren(el('h1', {}, 'Streams'),
+  put(root, el('h1', {}, 'Streams'),
                        el('div', {class: 'toolbar'}, input, mode, el('button', {class: 'primary', onclick: go}, 'Search')),
                        results);
   go();
@@ -268,7 +273,7 @@ function viewStream(root, name) {
   const table = el('tbody');
   const detail = el('div');
   const pager = el('div', {class: 'toolbar'});
-  root.replaceChildren(el('h1', {}, 'Stream ', el('span', {class: 'stream-name'}, name)),
+  put(root, el('h1', {}, 'Stream ', el('span', {class: 'stream-name'}, name)),
                        el('table', {}, el('thead', {}, el('tr', {}, el('th', {class: 'num'}, 'seq'), el('th', {class: 'num'}, 'global'),
                                                          el('th', {}, 'type'), el('th', {}, 'time (UTC)'), el('th', {}, 'payload'))),
                           table),
@@ -278,10 +283,10 @@ function viewStream(root, name) {
     if (before) q.set('before', before);
     let r;
     try { r = await api('/api/stream?' + q.toString()); } catch (e) {
-      table.replaceChildren(el('tr', {}, el('td', {colspan: 5, class: 'error'}, e.message)));
+      put(table, el('tr', {}, el('td', {colspan: 5, class: 'error'}, e.message)));
       return;
     }
-    table.replaceChildren(...r.events.map(e => {
+    put(table, ...r.events.map(e => {
       const tr = el('tr', {class: 'clickable'},
                     el('td', {class: 'num'}, fmt.num(e.stream_seq)), el('td', {class: 'num'}, fmt.num(e.global_seq)),
                     el('td', {}, e.type), el('td', {}, e.time),
@@ -289,12 +294,12 @@ function viewStream(root, name) {
       tr.addEventListener('click', () => {
         for (const other of table.children) other.classList.remove('selected');
         tr.classList.add('selected');
-        detail.replaceChildren(eventDetail(e));
+        put(detail, eventDetail(e));
       });
       return tr;
     }));
-    if (r.events.length) detail.replaceChildren(eventDetail(r.events[0]));
-    pager.replaceChildren(before ? el('button', {onclick: () => load()}, 'Newest') : null,
+    if (r.events.length) put(detail, eventDetail(r.events[0]));
+    put(pager, before ? el('button', {onclick: () => load()}, 'Newest') : null,
                           r.next_before ? el('button', {onclick: () => load(r.next_before)}, 'Older') : null,
                           el('span', {class: 'muted'}, r.events.length ? 'events ' + r.events[r.events.length - 1].stream_seq +
                                                         '–' + r.events[0].stream_seq + ', newest first' : 'no events'));
@@ -305,7 +310,7 @@ function viewStream(root, name) {
 }
 
 function viewEvent(root, id) {
-  root.replaceChildren(el('h1', {}, 'Event ', id));
+  put(root, el('h1', {}, 'Event ', id));
   api('/api/event?id=' + encodeURIComponent(id))
       .then(e => root.appendChild(eventDetail(e)))
       .catch(e => root.appendChild(el('p', {class: 'error'}, e.message)));
@@ -324,9 +329,9 @@ function viewTail(root) {
     paused = !paused;
     pause.textContent = paused ? 'Resume' : 'Pause';
   });
-  const restart = () => { after = null; list.replaceChildren(); };
+  const restart = () => { after = null; put(list); };
   category.addEventListener('keydown', e => { if (e.key === 'Enter') restart(); });
-  root.replaceChildren(el('h1', {}, 'Live tail'),
+  put(root, el('h1', {}, 'Live tail'),
                        el('div', {class: 'toolbar'}, category, el('button', {onclick: restart}, 'Follow'), pause, count),
                        list);
   return every(500, async () => {
@@ -352,7 +357,7 @@ function viewTail(root) {
 
 function viewProjections(root) {
   const body = el('tbody');
-  root.replaceChildren(el('h1', {}, 'Projections'),
+  put(root, el('h1', {}, 'Projections'),
                        el('table', {}, el('thead', {}, el('tr', {},
                            ['name', 'kind', 'state', 'position', 'head', 'lag', 'applied', 'rate/s', 'rebuild', 'updated (UTC)',
                             'last error', ''].map(h => el('th', {class: ['position', 'head', 'lag', 'applied', 'rate/s'].includes(h) ? 'num' : ''}, h)))),
@@ -371,7 +376,7 @@ function viewProjections(root) {
   };
   return every(2000, async () => {
     const r = await api('/api/projections');
-    body.replaceChildren(...r.projections.map(p => {
+    put(body, ...r.projections.map(p => {
       const progress = p.progress !== undefined
           ? el('span', {}, el('span', {class: 'progress'}, el('div', {style: {width: Math.round(p.progress * 100) + '%'}})),
                ' ' + Math.round(p.progress * 100) + '%' + (p.eta_s !== undefined ? ', ' + fmt.secs(p.eta_s) + ' left' : ''))
@@ -386,7 +391,7 @@ function viewProjections(root) {
                     ? el('button', {class: 'danger rebuild', onclick: () => rebuild(p)}, 'Rebuild') : null));
     }));
     if (r.projections.length === 0)
-      body.replaceChildren(el('tr', {}, el('td', {colspan: 12, class: 'muted'}, 'No projection has a checkpoint in ' + r.query_db + '.')));
+      put(body, el('tr', {}, el('td', {colspan: 12, class: 'muted'}, 'No projection has a checkpoint in ' + r.query_db + '.')));
     setStatus('updated ' + new Date().toLocaleTimeString());
   });
 }
