@@ -61,9 +61,9 @@ int admin_main(int argc, char** argv) {
   admin::AdminApi api(a, reader, db, query_db, dashboard, log);
   api.install(process.server->http());
   const std::string url = "http://" + process.server->endpoint() + "/";
-  log->info("serving the admin UI on {} ({}; {}{} services scraped: {})", url,
+  log->info("serving the admin UI on {} ({}; {}; {} services' metrics scraped)", url,
             a.password_file.empty() ? "no password: loopback only" : "HTTP basic authentication",
-            a.allow_admin_actions ? "admin actions allowed" : "read-only", "", a.metrics_endpoints.size());
+            a.allow_admin_actions ? "admin actions allowed" : "read-only", a.metrics_endpoints.size());
   notify.ready("serving the admin UI on " + url);
 
   const int shutdown = net::shutdown_fd();
