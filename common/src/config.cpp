@@ -35,7 +35,7 @@ const std::set<std::string> kSharedKeys = {
 };
 
 const std::set<std::string> kServiceSections = {kWriterSection, kReaderSection, kDispatcherSection,
-                                                kProjectorSection};
+                                                kProjectorSection, kAdminSection};
 
 // Deprecated: the keys that were at the top of the file (and plain flags) before the services got
 // sections, with the sections they moved to. Read for one release with a warning; then this table
@@ -278,6 +278,49 @@ std::optional<Parsed> parse_file_and_flags(int argc, const char* const argv[], p
 }
 
 }  // namespace
+
+std::vector<std::string> metrics_endpoints_in_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw po::error("cannot read " + path);
+  po::options_description none;
+  std::vector<std::string> out;
+  for (const auto& o : po::parse_config_file(in, none, true).options) {
+    const auto dot = o.string_key.find('.');
+    if (o.string_key == "metrics-endpoint" ||
+        (dot != std::string::npos && o.string_key.substr(dot + 1) == "metrics-endpoint"))
+      for (const auto& v : o.value)
+        if (!v.empty() && std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+void add_query_db_options(po::options_description& desc, DbOptions& q, QueryDbFlags& f,
+                          const std::string& default_name) {
+  desc.add_options()
+      ("query-db-url", po::value(&f.url)->default_value(""), "server of the query database (default: --db-url)")
+      ("query-db-user", po::value(&f.user)->default_value(""), "its user (default: --db-user)")
+      ("query-db-password", po::value(&f.password)->default_value(""), "its password (default: --db-password)")
+      ("query-db-password-file", po::value(&f.password_file)->default_value("")->notifier([](const std::string& p) {
+         if (!p.empty()) check_password_file(p);
+       }),
+       "file holding its password, mode 0600 (default: --db-password-file)")
+      ("query-db-name", po::value(&q.name)->default_value(default_name), "the query database");
+}
+
+void finish_query_db(DbOptions& q, const DbOptions& store_db, const QueryDbFlags& f) {
+  const std::string name = q.name;
+  q = store_db;
+  q.name = name;
+  if (!f.url.empty()) q.url = f.url;
+  if (!f.user.empty()) q.user = f.user;
+  if (!f.password_file.empty()) {
+    q.password_file = f.password_file;
+    q.password.clear();
+  } else if (!f.password.empty()) {
+    q.password = f.password;
+    q.password_file.clear();
+  }
+}
 
 void check_password_file(const std::string& path) {
   try {

@@ -3,6 +3,7 @@
 #include <civetweb.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
@@ -12,23 +13,27 @@ namespace even::metrics {
 
 namespace {
 
-void reply(mg_connection* conn, int status, const char* content_type, const std::string& body) {
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", content_type, -1);
-  mg_response_header_add(conn, "Content-Length", std::to_string(body.size()).c_str(), -1);
-  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+void send(mg_connection* conn, const HttpReply& r) {
+  mg_response_header_start(conn, r.status);
+  mg_response_header_add(conn, "Content-Type", r.content_type.c_str(), -1);
+  mg_response_header_add(conn, "Content-Length", std::to_string(r.body.size()).c_str(), -1);
+  bool cache_set = false;
+  for (const auto& [k, v] : r.headers) {
+    mg_response_header_add(conn, k.c_str(), v.c_str(), -1);
+    cache_set = cache_set || k == "Cache-Control";
+  }
+  if (!cache_set) mg_response_header_add(conn, "Cache-Control", "no-store", -1);
   mg_response_header_send(conn);
   const auto* info = mg_get_request_info(conn);
   if (info && info->request_method && std::string_view(info->request_method) == "HEAD") return;
-  mg_write(conn, body.data(), body.size());
+  mg_write(conn, r.body.data(), r.body.size());
 }
 
-bool method_allowed(mg_connection* conn) {
-  const auto* info = mg_get_request_info(conn);
-  const std::string_view m = info && info->request_method ? info->request_method : "";
-  if (m == "GET" || m == "HEAD") return true;
-  reply(conn, 405, "text/plain; charset=utf-8", "only GET and HEAD\n");
-  return false;
+HttpReply text(int status, std::string body) {
+  HttpReply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
 }
 
 nlohmann::json part_json(const notify::PartHealth& h) {
@@ -36,7 +41,45 @@ nlohmann::json part_json(const notify::PartHealth& h) {
           {"since_loop_seconds", h.since_loop_seconds}};
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+               hex_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<std::string> query_param(const std::string& query, const std::string& name) {
+  std::string_view q = query;
+  while (!q.empty()) {
+    const auto amp = q.find('&');
+    const auto part = q.substr(0, amp);
+    const auto eq = part.find('=');
+    if (percent_decode(part.substr(0, eq)) == name)
+      return eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
 
 std::string http_listen_address(const std::string& endpoint) {
   std::string a = endpoint;
@@ -49,29 +92,24 @@ std::string http_listen_address(const std::string& endpoint) {
   return a;
 }
 
-MetricsServer::MetricsServer(std::string endpoint, std::shared_ptr<Registry> registry,
-                             std::shared_ptr<notify::ServiceNotifier> notifier, std::chrono::seconds live_timeout)
-    : endpoint_(http_listen_address(endpoint)),
-      registry_(std::move(registry)),
-      notifier_(std::move(notifier)),
-      live_timeout_(live_timeout) {
+HttpServer::HttpServer(std::string endpoint, Options options)
+    : endpoint_(http_listen_address(endpoint)), options_(options) {
   mg_init_library(0);
-  const char* options[] = {"listening_ports", endpoint_.c_str(), "num_threads", "2", "request_timeout_ms", "10000",
-                           nullptr};
+  const std::string threads = std::to_string(std::max(1, options_.threads));
+  const std::string timeout = std::to_string(options_.request_timeout_ms);
+  const char* mg_options[] = {"listening_ports", endpoint_.c_str(), "num_threads", threads.c_str(),
+                              "request_timeout_ms", timeout.c_str(), nullptr};
   mg_callbacks callbacks{};
   // civetweb logs to stderr by default; a failed listen is reported by the exception below.
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
-  ctx_ = mg_start(&callbacks, this, options);
+  ctx_ = mg_start(&callbacks, this, mg_options);
   if (!ctx_) {
     mg_exit_library();
-    throw std::runtime_error("cannot serve metrics on " + endpoint_ + " (address in use or invalid)");
+    throw std::runtime_error("cannot serve HTTP on " + endpoint_ + " (address in use or invalid)");
   }
-  mg_set_request_handler(ctx_, "/metrics$", &MetricsServer::handle_metrics, this);
-  mg_set_request_handler(ctx_, "/health/live$", &MetricsServer::handle_live, this);
-  mg_set_request_handler(ctx_, "/health/ready$", &MetricsServer::handle_ready, this);
 }
 
-MetricsServer::~MetricsServer() {
+HttpServer::~HttpServer() {
   // civetweb's listening thread polls with a 2 s quantum before it sees the stop flag; connecting
   // to it wakes the poll at once, so a service stops in milliseconds (repeated until mg_stop
   // returns: a connection before the flag is set is served and the thread polls again).
@@ -92,6 +130,83 @@ MetricsServer::~MetricsServer() {
   stopped = true;
   waker.join();
   mg_exit_library();
+}
+
+void HttpServer::route(const std::string& pattern, Handler handler, bool allow_post) {
+  routes_.push_back(Route{this, std::move(handler), allow_post});
+  mg_set_request_handler(ctx_, pattern.c_str(), &HttpServer::dispatch, &routes_.back());
+}
+
+int HttpServer::dispatch(mg_connection* conn, void* data) {
+  const auto& route = *static_cast<Route*>(data);
+  const auto* info = mg_get_request_info(conn);
+  HttpRequest req;
+  req.method = info && info->request_method ? info->request_method : "";
+  if (!(req.method == "GET" || req.method == "HEAD" || (route.allow_post && req.method == "POST"))) {
+    auto r = text(405, route.allow_post ? "only GET, HEAD and POST\n" : "only GET and HEAD\n");
+    r.headers.emplace_back("Allow", route.allow_post ? "GET, HEAD, POST" : "GET, HEAD");
+    send(conn, r);
+    return 405;
+  }
+  req.path = info->local_uri ? info->local_uri : "";
+  req.query = info->query_string ? info->query_string : "";
+  req.remote_address = info->remote_addr;
+  if (const char* a = mg_get_header(conn, "Authorization")) req.authorization = a;
+  if (const char* x = mg_get_header(conn, "X-Even-Admin")) req.csrf_header = x;
+  if (req.method == "POST") {
+    const auto max = route.server->options_.max_body_bytes;
+    if (info->content_length > static_cast<long long>(max)) {
+      send(conn, text(413, "the body is larger than " + std::to_string(max) + " bytes\n"));
+      return 413;
+    }
+    char buf[8192];
+    for (int n; (n = mg_read(conn, buf, sizeof buf)) > 0;) {
+      req.body.append(buf, static_cast<std::size_t>(n));
+      if (req.body.size() > max) {
+        send(conn, text(413, "the body is larger than " + std::to_string(max) + " bytes\n"));
+        return 413;
+      }
+    }
+  }
+  HttpReply reply;
+  try {
+    reply = route.handler(req);
+  } catch (const std::exception& e) {
+    reply = text(500, std::string("internal error: ") + e.what() + "\n");
+  }
+  send(conn, reply);
+  return reply.status;
+}
+
+MetricsServer::MetricsServer(std::string endpoint, std::shared_ptr<Registry> registry,
+                             std::shared_ptr<notify::ServiceNotifier> notifier, std::chrono::seconds live_timeout,
+                             HttpServer::Options http)
+    : registry_(std::move(registry)),
+      notifier_(std::move(notifier)),
+      live_timeout_(live_timeout),
+      http_(std::move(endpoint), http) {
+  http_.route("/metrics$", [this](const HttpRequest&) {
+    HttpReply r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = registry_->render();
+    return r;
+  });
+  http_.route("/health/live$", [this](const HttpRequest&) {
+    bool live = false;
+    HttpReply r;
+    r.body = live_json(&live);
+    r.status = live ? 200 : 503;
+    r.content_type = "application/json";
+    return r;
+  });
+  http_.route("/health/ready$", [this](const HttpRequest&) {
+    bool ready = false;
+    HttpReply r;
+    r.body = ready_json(&ready);
+    r.status = ready ? 200 : 503;
+    r.content_type = "application/json";
+    return r;
+  });
 }
 
 std::string MetricsServer::ready_json(bool* ready) const {
@@ -123,13 +238,15 @@ std::string MetricsServer::live_json(bool* live) const {
   return nlohmann::json{{"status", all ? "live" : "stalled"}, {"services", services}}.dump() + "\n";
 }
 
-ProcessMetrics::ProcessMetrics(const std::string& endpoint, bool one_service)
+ProcessMetrics::ProcessMetrics(const std::string& endpoint, bool one_service, HttpServer::Options http)
     : registry(std::make_shared<Registry>()), notifier(std::make_shared<notify::ServiceNotifier>(one_service)) {
   add_process_metrics(*registry);
-  if (!endpoint.empty()) server = std::make_unique<MetricsServer>(endpoint, registry, notifier);
+  if (!endpoint.empty())
+    server = std::make_unique<MetricsServer>(endpoint, registry, notifier, std::chrono::seconds(15), http);
 }
 
-HttpResponse http_get(const std::string& endpoint, const std::string& path, std::chrono::milliseconds timeout) {
+HttpResponse http_get(const std::string& endpoint, const std::string& path, std::chrono::milliseconds timeout,
+                      const std::vector<std::pair<std::string, std::string>>& headers) {
   HttpResponse out;
   std::string address;
   try {
@@ -150,40 +267,31 @@ HttpResponse http_get(const std::string& endpoint, const std::string& path, std:
     mg_exit_library();
     return out;
   }
-  mg_printf(conn, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", path.c_str(), address.c_str());
+  std::string extra;
+  for (const auto& [k, v] : headers) {
+    if ((k + v).find_first_of("\r\n") != std::string::npos) {
+      out.error = "a header holds CR or LF";
+      mg_close_connection(conn);
+      mg_exit_library();
+      return out;
+    }
+    extra += k + ": " + v + "\r\n";
+  }
+  mg_printf(conn, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n%s\r\n", path.c_str(), address.c_str(),
+            extra.c_str());
   if (mg_get_response(conn, ebuf, sizeof ebuf, static_cast<int>(timeout.count())) < 0) {
     out.error = ebuf[0] ? ebuf : "no response";
   } else {
-    out.status = mg_get_response_info(conn)->status_code;
+    const auto* info = mg_get_response_info(conn);
+    out.status = info->status_code;
+    for (int i = 0; i < info->num_headers; ++i)
+      out.headers += std::string(info->http_headers[i].name) + ": " + info->http_headers[i].value + "\n";
     char buf[8192];
     for (int n; (n = mg_read(conn, buf, sizeof buf)) > 0;) out.body.append(buf, static_cast<std::size_t>(n));
   }
   mg_close_connection(conn);
   mg_exit_library();
   return out;
-}
-
-int MetricsServer::handle_metrics(mg_connection* conn, void* self) {
-  if (!method_allowed(conn)) return 405;
-  auto* s = static_cast<MetricsServer*>(self);
-  reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", s->registry_->render());
-  return 200;
-}
-
-int MetricsServer::handle_live(mg_connection* conn, void* self) {
-  if (!method_allowed(conn)) return 405;
-  bool live = false;
-  auto body = static_cast<MetricsServer*>(self)->live_json(&live);
-  reply(conn, live ? 200 : 503, "application/json", body);
-  return live ? 200 : 503;
-}
-
-int MetricsServer::handle_ready(mg_connection* conn, void* self) {
-  if (!method_allowed(conn)) return 405;
-  bool ready = false;
-  auto body = static_cast<MetricsServer*>(self)->ready_json(&ready);
-  reply(conn, ready ? 200 : 503, "application/json", body);
-  return ready ? 200 : 503;
 }
 
 }  // namespace even::metrics

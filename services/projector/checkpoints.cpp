@@ -154,6 +154,14 @@ bool request_rebuild(const config::DbOptions& db, const std::string& projection,
   }
 }
 
+std::optional<double> rebuild_eta_seconds(const Checkpoint& cp, GlobalSeq head) {
+  if (cp.state != "rebuilding" || cp.rate <= 0 || cp.position.value() == 0 || cp.events_applied == 0) return std::nullopt;
+  const std::uint64_t lag = head.value() > cp.position.value() ? head.value() - cp.position.value() : 0;
+  // events still to apply, estimated from the share of matching events so far
+  const double share = static_cast<double>(cp.events_applied) / static_cast<double>(cp.position.value());
+  return share * static_cast<double>(lag) / cp.rate;
+}
+
 std::string CheckpointTable::reset_done_sql(const std::string& projection) const {
   return "UPDATE " + store::identifier(table_) + " SET state = 'rebuilding', updated_at_us = " +
          std::to_string(now_us()) + where(projection);

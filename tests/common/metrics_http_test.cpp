@@ -78,5 +78,30 @@ TEST(MetricsServer, APortInUseThrowsAndNoServerAnswersNothing) {
   EXPECT_FALSE(r.error.empty());
 }
 
+// HttpServer (even-admin's routes ride on it): a route answers its path only, sees the query
+// decoded by query_param and the request's headers; other methods get 405; a throwing handler a 500.
+TEST(HttpServer, RoutesSeeTheirQueryAndHeadersAndRefuseOtherMethods) {
+  const std::string endpoint = test::loopback_endpoint();
+  HttpServer server(endpoint, HttpServer::Options{});
+  server.route("/echo$", [](const HttpRequest& req) {
+    HttpReply r;
+    r.body = query_param(req.query, "name").value_or("(none)") + "|" + req.authorization;
+    r.headers.emplace_back("X-Seen", req.method);
+    return r;
+  });
+  server.route("/boom$", [](const HttpRequest&) -> HttpReply { throw std::runtime_error("broken"); });
+  auto r = http_get(endpoint, "/echo?x=1&name=a%3Cb%3E+c%2B", std::chrono::milliseconds(2000),
+                    {{"Authorization", "Basic eDp5"}});
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "a<b> c+|Basic eDp5");
+  EXPECT_NE(r.headers.find("X-Seen: GET"), std::string::npos) << r.headers;
+  EXPECT_EQ(http_get(endpoint, "/echo/more").status, 404);
+  EXPECT_EQ(http_get(endpoint, "/boom").status, 500);
+  EXPECT_EQ(http_get(endpoint, "/echo", std::chrono::milliseconds(2000), {{"Bad", "a\r\nInjected: 1"}}).status, 0);
+  EXPECT_EQ(query_param("a=1&b", "b"), std::string());
+  EXPECT_EQ(query_param("a=1", "c"), std::nullopt);
+  EXPECT_EQ(query_param("a=%zz%4", "a"), std::string("%zz%4"));
+}
+
 }  // namespace
 }  // namespace even::metrics

@@ -41,9 +41,9 @@ TEST_F(InstallTest, AnApplicationBuildsAgainstTheInstalledPackageAndRuns) {
   ASSERT_EQ(run_tool({EVEN_CMAKE_COMMAND, "--install", EVEN_BIN_DIR, "--prefix", prefix}, &out), 0) << out;
 
   for (const char* f : {"bin/even-writer", "bin/even-reader", "bin/even-dispatcher", "bin/even-projector",
-                        "bin/even-server", "bin/evenctl", "bin/even-bench", "include/even/client/client.h",
+                        "bin/even-server", "bin/even-admin", "bin/evenctl", "bin/even-bench", "include/even/client/client.h",
                         "lib/systemd/system/even-writer.service", "lib/systemd/system/even-projector@.service",
-                        "lib/systemd/system/even.target", "etc/even/even.conf",
+                        "lib/systemd/system/even-admin.service", "lib/systemd/system/even.target", "etc/even/even.conf",
                         "share/doc/even/examples/supervisor/even.conf", "share/doc/even/operators.md"})
     EXPECT_TRUE(exists(prefix + "/" + f)) << f;
   // With a prefix other than /usr nothing is written outside it (the manifest lists every file).

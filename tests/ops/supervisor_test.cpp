@@ -97,6 +97,7 @@ class SupervisorTest : public ::testing::Test {
     f << "writer-endpoint = " << writer_ << "\ndispatcher-pull-endpoint = " << loopback_endpoint()
       << "\ndispatcher-pub-endpoint = " << feed_ << "\nreader-endpoint = " << reader_ << "\n";
     f << "insecure = true\n";  // plain TCP: this test is about supervision (tests/security: CURVE)
+    f << "[admin]\nhttp-endpoint = " << loopback_endpoint().substr(6) << "\n";  // even-admin's UI on a free port
   }
 
   // ops/supervisor/even.conf with the paths of this build and this test, plus the [supervisord]
@@ -108,7 +109,7 @@ class SupervisorTest : public ::testing::Test {
     std::stringstream ss;
     ss << in.rdbuf();
     std::string text = ss.str();
-    for (const char* s : {"writer", "reader", "dispatcher", "projector"})
+    for (const char* s : {"writer", "reader", "dispatcher", "projector", "admin"})
       text = replace_all(text, std::string("/usr/bin/even-") + s, bin(std::string("services/") + s + "/even-" + s));
     text = replace_all(text, "/etc/even/projector/bank.json", std::string(EVEN_SOURCE_DIR) + "/examples/bank/projections.json");
     text = replace_all(text, "/etc/even/even.conf", conf_path());
@@ -139,7 +140,7 @@ class SupervisorTest : public ::testing::Test {
       int running = 0;
       std::istringstream lines(out);
       for (std::string line; std::getline(lines, line);) running += line.find(" RUNNING ") != std::string::npos;
-      if (running == 4) return ::testing::AssertionSuccess();
+      if (running == 5) return ::testing::AssertionSuccess();  // the group of ops/supervisor/even.conf
     }
     return ::testing::AssertionFailure() << "not every program is RUNNING:\n" << out;
   }

@@ -11,7 +11,7 @@ namespace even::test {
 
 // Tests that do not test security run Even's programs over plain TCP: Process and run_tool add
 // --insecure to the arguments of an Even service (even-writer, -reader, -dispatcher, -projector,
-// -server), of the bank example and of evenctl's client commands, unless the arguments already
+// -server, -admin), of the bank example and of evenctl's client commands, unless the arguments already
 // say how to secure it (--insecure or --curve-secret-key) or ask for --help. A test of CURVE
 // passes its keys as flags. Returns argv with the flag added when it applies.
 std::vector<std::string> with_default_security(std::vector<std::string> argv);

@@ -53,38 +53,6 @@ std::uint64_t store_head(const config::DbOptions& store_db, std::uint64_t fallba
   }
 }
 
-struct QueryDbFlags {
-  std::string url, user, password, password_file;
-};
-
-void add_query_db_options(po::options_description& desc, config::DbOptions& q, QueryDbFlags& f) {
-  desc.add_options()
-      ("query-db-url", po::value(&f.url)->default_value(""), "server of the query database (default: --db-url)")
-      ("query-db-user", po::value(&f.user)->default_value(""), "its user (default: --db-user)")
-      ("query-db-password", po::value(&f.password)->default_value(""), "its password (default: --db-password)")
-      ("query-db-password-file", po::value(&f.password_file)->default_value("")->notifier([](const std::string& p) {
-         if (!p.empty()) config::check_password_file(p);
-       }),
-       "file holding its password, mode 0600 (default: --db-password-file)")
-      ("query-db-name", po::value(&q.name)->default_value("even_query"), "the query database");
-}
-
-// The query database's connection: the store's (TLS and timeouts included) with the query-db-* flags.
-void finish_query_db(config::DbOptions& q, const config::DbOptions& store_db, const QueryDbFlags& f) {
-  const std::string name = q.name;
-  q = store_db;
-  q.name = name;
-  if (!f.url.empty()) q.url = f.url;
-  if (!f.user.empty()) q.user = f.user;
-  if (!f.password_file.empty()) {
-    q.password_file = f.password_file;
-    q.password.clear();
-  } else if (!f.password.empty()) {
-    q.password = f.password;
-    q.password_file.clear();
-  }
-}
-
 std::string fmt(double v, int precision) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", precision, v);
@@ -111,12 +79,7 @@ int status(const config::DbOptions& query_db, const config::DbOptions& store_db,
     const auto& r = row.cp;
     const std::uint64_t lag = head > r.position.value() ? head - r.position.value() : 0;
     const double age_s = static_cast<double>(now - r.updated_at_us) / 1e6;
-    std::optional<double> eta;
-    if (r.state == "rebuilding" && r.rate > 0 && r.position.value() > 0 && r.events_applied > 0) {
-      // events still to apply, estimated from the share of matching events so far
-      const double share = static_cast<double>(r.events_applied) / static_cast<double>(r.position.value());
-      eta = share * static_cast<double>(lag) / r.rate;
-    }
+    const std::optional<double> eta = projector::rebuild_eta_seconds(r, GlobalSeq(head));
     std::string state = r.state + (r.rebuild_requested ? "*" : "");
     if (as_json) {
       json j{{"name", r.projection},
@@ -191,7 +154,7 @@ int rebuild(const std::string& name, const config::DbOptions& query_db, const co
 
 int cmd_projection(int argc, char** argv) {
   config::DbOptions store_db, query_db;
-  QueryDbFlags query_flags;
+  config::QueryDbFlags query_flags;
   std::vector<std::string> words;
   bool as_json = false, stream = false, wait = false;
   int wait_s = 600;
@@ -202,7 +165,7 @@ int cmd_projection(int argc, char** argv) {
       ("stream", po::bool_switch(&stream), "rebuild: NAME is a projection stream (in the event store)")
       ("wait", po::bool_switch(&wait), "rebuild: wait until the replay reached the head")
       ("wait-s", po::value(&wait_s)->default_value(wait_s), "rebuild --wait: give up after this many seconds");
-  add_query_db_options(desc, query_db, query_flags);
+  config::add_query_db_options(desc, query_db, query_flags);
   config::add_db_options(desc, store_db);
   po::positional_options_description pos;
   pos.add("what", -1);
@@ -211,7 +174,7 @@ int cmd_projection(int argc, char** argv) {
       "       evenctl projection rebuild NAME [--stream] [--wait] [--query-db-name DB] [--db-...]";
   auto vm = config::parse(argc, argv, desc, usage, &pos);
   if (!vm) return 0;
-  finish_query_db(query_db, store_db, query_flags);
+  config::finish_query_db(query_db, store_db, query_flags);
   if (words.size() == 1 && words[0] == "status") return status(query_db, store_db, as_json);
   if (words.size() == 2 && words[0] == "rebuild") return rebuild(words[1], query_db, store_db, stream, wait, wait_s);
   throw po::error(usage);

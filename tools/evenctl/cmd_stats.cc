@@ -15,7 +15,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "evenctl/commands.h"
-#include "even/common/metrics_http.h"
+#include "even/common/service_scrape.h"
 #include "even/common/net.h"
 
 namespace even::ctl {
@@ -24,91 +24,20 @@ namespace {
 
 namespace po = config::po;
 
-struct Scrape {
-  std::string endpoint;
-  bool up = false;
-  std::string error;
-  std::vector<metrics::Sample> samples;
-  nlohmann::json health;  // /health/ready's body
-  std::chrono::steady_clock::time_point at;
-
-  double sum(const std::string& name, const metrics::Labels& match = {}) const {
-    double total = 0;
-    for (const auto& s : samples) {
-      if (s.name != name) continue;
-      bool ok = true;
-      for (const auto& [k, v] : match) ok = ok && s.label(k) == v;
-      if (ok) total += s.value;
-    }
-    return total;
-  }
-  bool has_prefix(const std::string& prefix) const {
-    for (const auto& s : samples)
-      if (s.name.rfind(prefix, 0) == 0) return true;
-    return false;
-  }
-  // The smallest bucket bound below which `q` of the observations fall (a histogram's quantile,
-  // rounded up to a bound), from the buckets' growth between `before` and this scrape.
-  double quantile(const Scrape& before, const std::string& name, double q) const {
-    std::map<double, double> now_b, then_b;
-    for (const auto& s : samples)
-      if (s.name == name + "_bucket") now_b[std::stod(s.label("le") == "+Inf" ? "inf" : s.label("le"))] += s.value;
-    for (const auto& s : before.samples)
-      if (s.name == name + "_bucket") then_b[std::stod(s.label("le") == "+Inf" ? "inf" : s.label("le"))] += s.value;
-    if (now_b.empty()) return 0;
-    const double total = now_b.rbegin()->second - (then_b.empty() ? 0 : then_b.rbegin()->second);
-    if (total <= 0) return 0;
-    for (const auto& [le, c] : now_b)
-      if (c - then_b[le] >= q * total) return le;
-    return now_b.rbegin()->first;
-  }
-};
-
-Scrape scrape(const std::string& endpoint) {
-  Scrape s;
-  s.endpoint = endpoint;
-  s.at = std::chrono::steady_clock::now();
-  auto r = metrics::http_get(endpoint, "/metrics");
-  if (r.status != 200) {
-    s.error = r.status ? "HTTP " + std::to_string(r.status) : r.error;
-    return s;
-  }
-  try {
-    s.samples = metrics::parse_text(r.body);
-  } catch (const std::exception& e) {
-    s.error = e.what();
-    return s;
-  }
-  s.up = true;
-  auto h = metrics::http_get(endpoint, "/health/ready");
-  try {
-    s.health = nlohmann::json::parse(h.body);
-  } catch (const std::exception&) {
-  }
-  return s;
-}
-
-std::string state_of(const Scrape& s, const std::string& service) {
-  if (!s.up) return "down";
-  if (s.health.contains("services"))
-    for (const auto& p : s.health["services"])
-      if (p.value("name", "") == service) return p.value("state", "?");
-  return "?";
-}
+using metrics::Scrape;
+using metrics::scrape;
 
 std::string num(double v) { return fmt::format("{:.0f}", v); }
 
 // The lines of one endpoint: a line per service it hosts, then one per projection.
-void describe(const Scrape& now, const Scrape& before, double secs, std::vector<std::vector<std::string>>& rows) {
-  auto rate = [&](const std::string& name, const metrics::Labels& m = {}) {
-    return secs > 0 && before.up ? (now.sum(name, m) - before.sum(name, m)) / secs : 0.0;
-  };
+void describe(const Scrape& now, const Scrape& before, std::vector<std::vector<std::string>>& rows) {
+  auto rate = [&](const std::string& name, const metrics::Labels& m = {}) { return now.rate(before, name, m); };
   if (!now.up) {
     rows.push_back({"?", now.endpoint, "down", "", now.error});
     return;
   }
   if (now.has_prefix("even_writer_")) {
-    rows.push_back({"writer", now.endpoint, state_of(now, "writer"),
+    rows.push_back({"writer", now.endpoint, now.state_of("writer"),
                     fmt::format("{:.0f} appends/s, {:.0f} events/s", rate("even_writer_appends_total"),
                                 rate("even_writer_events_committed_total")),
                     fmt::format("commit p99 <= {:.1f} ms; queue {}; {} events committed; {} conflicts",
@@ -117,7 +46,7 @@ void describe(const Scrape& now, const Scrape& before, double secs, std::vector<
                                 num(now.sum("even_writer_appends_total", {{"result", "conflict"}})))});
   }
   if (now.has_prefix("even_dispatcher_")) {
-    rows.push_back({"dispatcher", now.endpoint, state_of(now, "dispatcher"),
+    rows.push_back({"dispatcher", now.endpoint, now.state_of("dispatcher"),
                     fmt::format("{:.0f} events/s", rate("even_dispatcher_published_events_total")),
                     fmt::format("position {}, head {}, lag {}; gaps {}, holes {}, from store {}; {} subscribers",
                                 num(now.sum("even_dispatcher_published_position")),
@@ -128,7 +57,7 @@ void describe(const Scrape& now, const Scrape& before, double secs, std::vector<
                                 num(now.sum("even_dispatcher_subscribers")))});
   }
   if (now.has_prefix("even_reader_")) {
-    rows.push_back({"reader", now.endpoint, state_of(now, "reader"),
+    rows.push_back({"reader", now.endpoint, now.state_of("reader"),
                     fmt::format("{:.0f} requests/s", rate("even_reader_requests_total")),
                     fmt::format("workers busy {} of {}; p99 <= {:.1f} ms; {:.1f} MB/s",
                                 num(now.sum("even_reader_workers_busy")), num(now.sum("even_reader_workers")),
@@ -136,7 +65,7 @@ void describe(const Scrape& now, const Scrape& before, double secs, std::vector<
                                 rate("even_reader_reply_bytes_total") / 1e6)});
   }
   if (now.has_prefix("even_projector_")) {
-    rows.push_back({"projector", now.endpoint, state_of(now, "projector"), "",
+    rows.push_back({"projector", now.endpoint, now.state_of("projector"), "",
                     "head " + num(now.sum("even_projector_head_position"))});
     std::set<std::string> names;
     for (const auto& s : now.samples)
@@ -166,22 +95,6 @@ void print(const std::vector<std::vector<std::string>>& rows) {
   };
   line(head);
   for (const auto& r : rows) line(r);
-}
-
-// Every [section] metrics-endpoint of the file (unregistered keys are kept by name).
-std::vector<std::string> endpoints_of(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw po::error("cannot read " + path);
-  po::options_description none;
-  std::vector<std::string> out;
-  for (const auto& o : po::parse_config_file(in, none, true).options) {
-    const auto dot = o.string_key.find('.');
-    if (o.string_key == "metrics-endpoint" ||
-        (dot != std::string::npos && o.string_key.substr(dot + 1) == "metrics-endpoint"))
-      for (const auto& v : o.value)
-        if (!v.empty() && std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
-  }
-  return out;
 }
 
 // Sleeps for `d`; with a shutdown fd (net::shutdown_fd), returns false as soon as a stop was
@@ -223,7 +136,7 @@ int cmd_stats(int argc, char** argv) {
     return 0;
   }
   po::notify(vm);
-  if (endpoints.empty() && !config_file.empty()) endpoints = endpoints_of(config_file);
+  if (endpoints.empty() && !config_file.empty()) endpoints = config::metrics_endpoints_in_file(config_file);
   if (endpoints.empty()) throw po::error("no endpoints: give --endpoint HOST:PORT or --config FILE with metrics-endpoint keys");
   if (interval_ms < 1) throw po::error("--interval-ms must be positive");
 
@@ -246,8 +159,7 @@ int cmd_stats(int argc, char** argv) {
     } else {
       std::vector<std::vector<std::string>> rows;
       for (std::size_t i = 0; i < now.size(); ++i)
-        describe(now[i], before[i],
-                 std::chrono::duration<double>(now[i].at - before[i].at).count(), rows);
+        describe(now[i], before[i], rows);
       if (watch) std::cout << "\033[H\033[2J";
       print(rows);
     }

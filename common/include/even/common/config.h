@@ -55,6 +55,19 @@ void check_password_file(const std::string& path);
 // Throws po::error naming `option` when `path` is set and cannot be opened for reading.
 void check_readable(const std::string& path, const std::string& option);
 
+// A query database (where a projector keeps read models and their checkpoints), for a program
+// that looks at one (evenctl projection, even-admin): --query-db-url, --query-db-user,
+// --query-db-password, --query-db-password-file (checked as --db-password-file is) default to the
+// store's; --query-db-name to `default_name`. `query` and `flags` must outlive the parse;
+// finish_query_db then makes `query` the store's connection (TLS and timeouts included) with
+// what was given.
+struct QueryDbFlags {
+  std::string url, user, password, password_file;
+};
+void add_query_db_options(po::options_description& desc, DbOptions& query, QueryDbFlags& flags,
+                          const std::string& default_name = "even_query");
+void finish_query_db(DbOptions& query, const DbOptions& store, const QueryDbFlags& flags);
+
 struct LogOptions {
   std::string level = "info";
   std::string file;  // empty: stderr
@@ -67,6 +80,7 @@ inline constexpr const char* kWriterSection = "writer";
 inline constexpr const char* kReaderSection = "reader";
 inline constexpr const char* kDispatcherSection = "dispatcher";
 inline constexpr const char* kProjectorSection = "projector";
+inline constexpr const char* kAdminSection = "admin";  // even-admin (services/admin)
 
 // What parse_services() read: the values, and warnings for the caller to log once its logger
 // exists (an old name of a key or flag, an unknown key in the file).
@@ -93,6 +107,11 @@ std::optional<po::variables_map> parse(int argc, const char* const argv[], po::o
 // process's wins, empty means off. Both strings must stay alive until the options are parsed.
 void add_metrics_options(po::options_description& desc, const std::string& section, std::string& process_endpoint,
                          std::string& section_endpoint);
+
+// Every `metrics-endpoint` of the file `path`, at the top and in any [section], in the order of
+// the file, without repeats (evenctl stats, even-admin: the services to scrape). Throws po::error
+// when the file cannot be read.
+std::vector<std::string> metrics_endpoints_in_file(const std::string& path);
 
 // A whole number of milliseconds on the command line, a duration in the options (`target` must
 // outlive the parse; its value is the default).

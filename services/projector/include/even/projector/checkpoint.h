@@ -57,4 +57,9 @@ std::optional<std::vector<Checkpoint>> read_checkpoints(const config::DbOptions&
 bool request_rebuild(const config::DbOptions& db, const std::string& projection,
                      const std::string& table = kQueryCheckpointTable);
 
+// How many seconds a rebuild still needs at its last rate, with the store's head at `head`: the
+// events still to apply estimated from the share of matching events so far. nullopt when the
+// projection is not rebuilding or has no rate yet (evenctl projection status, even-admin).
+std::optional<double> rebuild_eta_seconds(const Checkpoint& cp, GlobalSeq head);
+
 }  // namespace even::projector
