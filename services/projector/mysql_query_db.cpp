@@ -68,6 +68,8 @@ class MysqlDialect : public QueryDialect {
     return std::make_unique<MysqlConnection>(store::Connection::open(o, select_database));
   }
 
+  std::string check_url(const std::string&) const override { return {}; }
+
   void create_database(const config::DbOptions& db) const override {
     store::Connection::open(db, false)->execute("CREATE DATABASE IF NOT EXISTS " + store::identifier(db.name) +
                                                 " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");

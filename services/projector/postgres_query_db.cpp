@@ -146,6 +146,15 @@ class PostgresDialect : public QueryDialect {
     return std::make_unique<PostgresConnection>(postgres_conninfo(db, select_database));
   }
 
+  std::string check_url(const std::string& url) const override {
+    try {
+      host_port(url);
+      return {};
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+  }
+
   void create_database(const config::DbOptions& db) const override {
     const std::string name = store::identifier(db.name);
     auto c = open(db, false);

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "projector/query_db.h"
+
 namespace even::projector {
 
 namespace po = config::po;
@@ -66,6 +68,7 @@ void finish_options(const po::variables_map& vm, const config::DbOptions& store_
   };
   p.query_db.url = or_store("query-db-url", store_db.url);
   p.query_db.user = or_store("query-db-user", store_db.user);
+  if (auto why = query_dialect(p.query_db.url).check_url(p.query_db.url); !why.empty()) throw po::error(why);
   if (const auto& file = vm["query-db-password-file"].as<std::string>(); !file.empty()) {
     p.query_db.password_file = file;
     p.query_db.password.clear();

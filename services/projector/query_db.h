@@ -46,6 +46,8 @@ class QueryDialect {
   // Connects to db.url as db.user (password from db.password_file or db.password), to database
   // db.name when select_database. Throws this server's client exception when it cannot.
   virtual std::unique_ptr<QueryConnection> open(const config::DbOptions& db, bool select_database = true) const = 0;
+  // "" when `url` is one this server's client can use, else why not (checked at start-up).
+  virtual std::string check_url(const std::string& url) const = 0;
   // Creates database db.name unless it exists.
   virtual void create_database(const config::DbOptions& db) const = 0;
 
