@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 namespace even::projector {
 
@@ -10,7 +11,20 @@ std::int64_t now_us() {
       .count();
 }
 
-void CheckpointTable::ensure() { conn_.execute(conn_.dialect().checkpoint_table_ddl(table_)); }
+void CheckpointTable::ensure() {
+  // Runners of one database start together; PostgreSQL's CREATE TABLE IF NOT EXISTS can still
+  // fail on a concurrent create of the same table (a unique violation in its catalog). The second
+  // try finds the table.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      conn_.execute(conn_.dialect().checkpoint_table_ddl(table_));
+      return;
+    } catch (const std::exception& e) {
+      if (attempt == 3 || conn_.dialect().classify(e) != QueryErrorKind::other) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    }
+  }
+}
 
 std::string CheckpointTable::quoted(const std::string& text) const {
   std::string out;

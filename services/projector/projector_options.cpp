@@ -31,7 +31,9 @@ void add_shared_options(po::options_description& desc, ProjectorOptions& p, std:
   desc.add_options()
       ("projections", po::value(&projections_file)->default_value(projections_file),
        "JSON file of SQL-config projections and projection streams to run (services/projector/README.md)")
-      ("query-db-url", po::value<std::string>()->default_value(""), "server of the query database (default: --db-url)")
+      ("query-db-url", po::value<std::string>()->default_value(""),
+       "server of the query database: tcp://HOST:PORT or unix:///socket (MySQL/MariaDB), postgresql://HOST:PORT "
+       "(PostgreSQL); default: --db-url")
       ("query-db-user", po::value<std::string>()->default_value(""), "its user (default: --db-user)")
       ("query-db-password", po::value<std::string>()->default_value(""), "its password (default: --db-password)")
       ("query-db-password-file",

@@ -68,10 +68,10 @@ class PgProjectorTest : public ProjectorTest {
 };
 
 TEST_F(PgProjectorTest, SigkillDuringCatchUpAppliesEveryEventOnce) {
-  Load history(client_options(), 4, 120);
+  Load history(client_options(), 4, 200);
   history.stop();
   const std::string config = write_file("pg_totals.json", kPgTotalsConfig);
-  const std::vector<std::string> small_batches = {"--projector.max-batch-events", "10"};
+  const std::vector<std::string> small_batches = {"--projector.max-batch-events", "5"};
   auto projector = start(config, small_batches);
   Load live(client_options(), 2);
   std::mt19937 rng(std::random_device{}());
@@ -118,6 +118,25 @@ TEST_F(PgProjectorTest, SecondProjectorStandsByAndTakesOver) {
   ASSERT_TRUE(wait_caught_up("sql_totals", 30s)) << second->log();
   EXPECT_GE(checkpoint("sql_totals").position, last);
   EXPECT_TRUE(read_model_exact(expected_totals(), expected_acct_seqs(), table_totals("sql_totals"), log_seqs("sql_log")));
+}
+
+TEST_F(PgProjectorTest, LostConnectionResumesFromTheCheckpoint) {
+  const std::string config = write_file("pg_totals.json", kPgTotalsConfig);
+  append_deposits(20, "acct-before");
+  auto projector = start(config);
+  ASSERT_TRUE(wait_caught_up("sql_totals", 60s));
+  // The server ends the projector's sessions (as at a PostgreSQL restart): its lock goes with them.
+  const auto killed = pg->scalar(
+      "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND "
+      "application_name = 'even-projector'");
+  ASSERT_GE(killed, 1);
+  Load during(client_options(), 2, 30);
+  during.stop();
+  ASSERT_TRUE(projector->wait_for_log("restarting from the checkpoint", 10s)) << projector->log();
+  ASSERT_TRUE(wait_caught_up("sql_totals", 60s)) << projector->log();
+  EXPECT_TRUE(read_model_exact(expected_totals(), expected_acct_seqs(), table_totals("sql_totals"), log_seqs("sql_log")));
+  EXPECT_EQ(checkpoint("sql_totals").events_applied, expected_acct_seqs().size());
+  EXPECT_TRUE(projector->running());
 }
 
 TEST_F(PgProjectorTest, FailingStatementMarksTheProjectionFailedNamingTheEvent) {
