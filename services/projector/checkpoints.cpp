@@ -88,21 +88,21 @@ std::string rate_text(double rate) {
 }  // namespace
 
 std::optional<Checkpoint> CheckpointTable::load(const std::string& projection) {
-  const auto rows = conn_.query(std::string("SELECT ") + kColumns + " FROM " + store::identifier(table_) + where(projection));
+  const auto rows = conn_.query(std::string("SELECT ") + kColumns + " FROM " + conn_.dialect().identifier(table_) + where(projection));
   if (rows.empty()) return std::nullopt;
   return read_row(rows.front());
 }
 
 std::vector<Checkpoint> CheckpointTable::load_all() {
   std::vector<Checkpoint> out;
-  for (const auto& row : conn_.query(std::string("SELECT ") + kColumns + " FROM " + store::identifier(table_) +
+  for (const auto& row : conn_.query(std::string("SELECT ") + kColumns + " FROM " + conn_.dialect().identifier(table_) +
                                      " ORDER BY projection"))
     out.push_back(read_row(row));
   return out;
 }
 
 void CheckpointTable::begin_reset(const std::string& projection, const std::string& hash, GlobalSeq head) {
-  std::string sql = "INSERT INTO " + store::identifier(table_) +
+  std::string sql = "INSERT INTO " + conn_.dialect().identifier(table_) +
                     " (projection, position, definition_hash, state, events_applied, head, rate, rebuild_from_head,"
                     " rebuild_requested, error, updated_at_us) VALUES (";
   const auto& d = conn_.dialect();
@@ -117,25 +117,25 @@ void CheckpointTable::begin_reset(const std::string& projection, const std::stri
 }
 
 void CheckpointTable::set_state(const std::string& projection, const std::string& state, const std::string& error) {
-  std::string sql = "UPDATE " + store::identifier(table_) + " SET state = " + quoted(state) + ", error = ";
+  std::string sql = "UPDATE " + conn_.dialect().identifier(table_) + " SET state = " + quoted(state) + ", error = ";
   sql += error.empty() ? std::string("NULL") : quoted(printable(error.substr(0, 60000)));
   sql += ", updated_at_us = " + std::to_string(now_us()) + where(projection);
   conn_.execute(sql);
 }
 
 bool CheckpointTable::rebuild_requested(const std::string& projection) {
-  return conn_.query_int("SELECT rebuild_requested FROM " + store::identifier(table_) + where(projection)).value_or(0) != 0;
+  return conn_.query_int("SELECT rebuild_requested FROM " + conn_.dialect().identifier(table_) + where(projection)).value_or(0) != 0;
 }
 
 bool CheckpointTable::request_rebuild(const std::string& projection) {
-  conn_.execute("UPDATE " + store::identifier(table_) + " SET rebuild_requested = 1" + where(projection));
+  conn_.execute("UPDATE " + conn_.dialect().identifier(table_) + " SET rebuild_requested = 1" + where(projection));
   return load(projection).has_value();
 }
 
 std::string CheckpointTable::update_sql(const std::string& projection, GlobalSeq position,
                                         std::uint64_t applied_in_batch, GlobalSeq head, double rate,
                                         const std::string& state) const {
-  std::string sql = "UPDATE " + store::identifier(table_) + " SET position = " + std::to_string(position.value()) +
+  std::string sql = "UPDATE " + conn_.dialect().identifier(table_) + " SET position = " + std::to_string(position.value()) +
                     ", events_applied = events_applied + " + std::to_string(applied_in_batch) +
                     ", head = GREATEST(head, " + std::to_string(head.value()) + "), rate = " + rate_text(rate) +
                     ", state = " + quoted(state);
@@ -192,7 +192,7 @@ bool request_rebuild(const config::DbOptions& db, const std::string& projection,
 }
 
 std::string CheckpointTable::reset_done_sql(const std::string& projection) const {
-  return "UPDATE " + store::identifier(table_) + " SET state = 'rebuilding', updated_at_us = " +
+  return "UPDATE " + conn_.dialect().identifier(table_) + " SET state = 'rebuilding', updated_at_us = " +
          std::to_string(now_us()) + where(projection);
 }
 

@@ -78,6 +78,7 @@ class MysqlDialect : public QueryDialect {
   void append_quoted(std::string& out, std::string_view text) const override { store::append_quoted(out, text); }
   void append_bytes(std::string& out, std::string_view bytes) const override { store::append_quoted(out, bytes); }
   bool backslash_escapes() const override { return true; }
+  std::string identifier(std::string_view name) const override { return store::identifier(name); }
   bool hash_comments() const override { return true; }
 
   QueryErrorKind classify(const std::exception& e) const override {

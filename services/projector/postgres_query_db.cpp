@@ -156,10 +156,10 @@ class PostgresDialect : public QueryDialect {
   }
 
   void create_database(const config::DbOptions& db) const override {
-    const std::string name = store::identifier(db.name);
+    const std::string name = identifier(db.name);
     auto c = open(db, false);
     std::string sql = "SELECT COUNT(*) FROM pg_database WHERE datname = ";
-    append_quoted(sql, name);
+    append_quoted(sql, db.name);
     if (c->query_int(sql).value_or(0) > 0) return;
     try {
       c->execute("CREATE DATABASE " + name + " ENCODING 'UTF8' TEMPLATE template0");
@@ -188,6 +188,10 @@ class PostgresDialect : public QueryDialect {
     out += "'::bytea";
   }
   bool backslash_escapes() const override { return false; }
+  std::string identifier(std::string_view name) const override {
+    store::identifier(name);  // validates: letters, digits and _ only
+    return "\"" + std::string(name) + "\"";
+  }
   bool hash_comments() const override { return false; }
 
   QueryErrorKind classify(const std::exception& e) const override {
@@ -215,7 +219,7 @@ class PostgresDialect : public QueryDialect {
   }
 
   std::string checkpoint_table_ddl(const std::string& table) const override {
-    return "CREATE TABLE IF NOT EXISTS " + store::identifier(table) +
+    return "CREATE TABLE IF NOT EXISTS " + identifier(table) +
            " (projection VARCHAR(190) NOT NULL PRIMARY KEY, position BIGINT NOT NULL, definition_hash VARCHAR(64) NOT "
            "NULL, state VARCHAR(16) NOT NULL, events_applied BIGINT NOT NULL DEFAULT 0, head BIGINT NOT NULL DEFAULT 0,"
            " rate DOUBLE PRECISION NOT NULL DEFAULT 0, rebuild_from_head BIGINT NOT NULL DEFAULT 0,"

@@ -60,6 +60,9 @@ class QueryDialect {
   // Whether a backslash escapes the next character inside '...' (MySQL's default; not in
   // PostgreSQL with standard_conforming_strings) and '#' starts a comment (MySQL only).
   virtual bool backslash_escapes() const = 0;
+  // A table or database name, quoted (MySQL `name`, PostgreSQL "name"); only [A-Za-z0-9_],
+  // 1..64 characters (std::invalid_argument otherwise).
+  virtual std::string identifier(std::string_view name) const = 0;
   virtual bool hash_comments() const = 0;
 
   virtual QueryErrorKind classify(const std::exception& e) const = 0;

@@ -69,7 +69,8 @@ void bulk_load(const config::DbOptions& db, std::uint64_t events, std::uint64_t 
 }
 
 void drop_database(const config::DbOptions& db) {
-  projector::query_dialect(db.url).open(db, false)->execute("DROP DATABASE IF EXISTS " + store::identifier(db.name));
+  const auto& d = projector::query_dialect(db.url);
+  d.open(db, false)->execute("DROP DATABASE IF EXISTS " + d.identifier(db.name));
 }
 
 void recreate_database(const config::DbOptions& db) {
