@@ -297,7 +297,7 @@ std::vector<std::string> metrics_endpoints_in_file(const std::string& path) {
 void add_query_db_options(po::options_description& desc, DbOptions& q, QueryDbFlags& f,
                           const std::string& default_name) {
   desc.add_options()
-      ("query-db-url", po::value(&f.url)->default_value(""), "server of the query database (default: --db-url)")
+      ("query-db-url", po::value(&f.url)->default_value(""), "server of the query database, MySQL (tcp://, unix://) or PostgreSQL (postgresql://HOST:PORT); default: --db-url")
       ("query-db-user", po::value(&f.user)->default_value(""), "its user (default: --db-user)")
       ("query-db-password", po::value(&f.password)->default_value(""), "its password (default: --db-password)")
       ("query-db-password-file", po::value(&f.password_file)->default_value("")->notifier([](const std::string& p) {

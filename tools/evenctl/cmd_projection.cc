@@ -128,11 +128,10 @@ int rebuild(const std::string& name, const config::DbOptions& query_db, const co
   if (!wait) return 0;
   // Done when the flag was taken, the reset happened and the replay reached the head it started at.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
-  auto conn = store::Connection::open(db);
   bool taken = false;
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto cp = projector::read_checkpoint(*conn, name, table);
+    auto cp = projector::read_checkpoint(db, name, table);  // MySQL or PostgreSQL, by db.url
     if (!cp) continue;
     if (cp->state == "failed") {
       std::cerr << "evenctl: the rebuild failed: " << cp->error << "\n";
