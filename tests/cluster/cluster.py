@@ -263,7 +263,7 @@ insecure = true
         log("databases up: store and query databases on " + ", ".join(QUERY_HOSTS))
         self.write_config()
         conf = ["--config", self.conf]
-        run(in_ns("write", [self.bin("tools", "evenctl")] + conf + ["store", "init"]))
+        run(in_ns("write", [self.bin("tools", "evenctl"), "store", "init"] + conf))
         self.add("dispatcher", "disp", [self.bin("services", "dispatcher", "even-dispatcher")] + conf)
         self.add("reader", "disp", [self.bin("services", "reader", "even-reader")] + conf)
         for i, w in enumerate(["writer-a", "writer-b"]):
@@ -513,6 +513,10 @@ def main():
         log(f"work folder {rig.work}, seed {seed}, faults {','.join(kinds) or 'none'} for {args.minutes} min")
         rig.net_up()
         rig.start_all()
+        # The latency window starts once both projectors follow live (their start is a catch-up).
+        warm = rig.time_to_head(QUERY_HOSTS, rig.store_head(), 60)
+        log("projectors at the head " + (f"after {warm:.1f}s" if warm is not None else "NOT within 60s"))
+        time.sleep(2)
         quiet_from = time.time()
         time.sleep(args.latency_s)
         quiet_to = time.time()
