@@ -10,6 +10,7 @@ return rows), and the logs the clients and subscribers wrote (even-cluster-clien
   up to its checkpoint, and every checkpoint is the store's head (read_models_equal);
 - each subscriber saw strictly increasing positions and every acknowledged event (subscribers_ok).
 """
+import bisect
 import hashlib
 import os
 
@@ -197,18 +198,18 @@ def end_to_end_ms(acks, applied, from_us, to_us):
     return {"p50": pct(50), "p99": pct(99), "n": len(lat)}
 
 
-def failovers_s(acks, kills):
+def failovers_s(acks, kills, fault_starts):
     """For each SIGKILL of the master writer at time t: from t to the end of the longest pause
-    between two acknowledgements (of any client) in the 30 s after t — the time until appends
-    were acknowledged again (replies the killed master had sent before dying still arrive just
-    after t, so the first acknowledgement after t is not the measure)."""
+    between two acknowledgements (of any client) after t, up to the next fault (at most 30 s):
+    the time until appends were acknowledged again. Replies the killed master sent before it
+    died still arrive just after t, so the first acknowledgement after t is not the measure."""
     times = sorted(a[4] / 1e6 for a in acks.values())
     out = []
-    import bisect
     for t in kills:
-        i = bisect.bisect_left(times, t - 0.001)
-        j = bisect.bisect_right(times, t + 30)
-        window = times[max(i - 1, 0):j]
+        end = min([s for s in fault_starts if s > t] + [t + 30])
+        i = bisect.bisect_left(times, t)
+        j = bisect.bisect_right(times, end)
+        window = [t] + times[i:j]
         if len(window) < 2:
             continue
         gap_end = max(zip(window, window[1:]), key=lambda p: p[1] - p[0])[1]

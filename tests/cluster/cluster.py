@@ -534,7 +534,7 @@ def main():
         for q in QUERY_HOSTS:
             e2e = checker.end_to_end_ms(result["acks"], result["applied"][q], quiet_from * 1e6, quiet_to * 1e6)
             latency[q] = e2e
-        failovers = checker.failovers_s(result["acks"], rig.writer_kills)
+        failovers = checker.failovers_s(result["acks"], rig.writer_kills, [f[0] for f in rig.fault_log])
         figures = {
             "acknowledged": result["acknowledged"],
             "lost": result["lost"],
