@@ -144,7 +144,7 @@ def check(store, query, appends, seen, projection):
             subscribers_ok = False
 
     # Query nodes.
-    read_models_equal, checkpoints, applied = True, {}, {}
+    read_models_equal, checkpoints, applied, models = True, {}, {}, {}
     for q, sql in query.items():
         rows = sql(f"SELECT position FROM even_checkpoints WHERE projection = '{projection}'")
         cp = int(rows[0][0]) if rows else 0
@@ -154,6 +154,7 @@ def check(store, query, appends, seen, projection):
         applied[q] = {hex_id(r[0]): int(r[4]) for r in model_rows}
         got_streams = {r[0]: (int(r[1]), int(r[2]), r[3]) for r in
                        sql("SELECT stream, events, last_seq, digest FROM cl_streams")}
+        models[q] = (set(got_rows), got_streams)
         want_rows, want_streams = model_from_store(events, cp)
         equal = True
         if len(got_rows) != len(set(got_rows)):
@@ -174,13 +175,20 @@ def check(store, query, appends, seen, projection):
             equal = False
             notes.append(f"{q}: checkpoint {cp}, the store's head {head}")
         read_models_equal = read_models_equal and equal
+    # The query nodes against each other (e.g. PostgreSQL against MariaDB): the same tables.
+    names = sorted(models)
+    query_nodes_equal = all(models[a] == models[names[0]] for a in names[1:])
+    if not query_nodes_equal:
+        read_models_equal = False
+        notes.append(f"the query nodes' tables differ: {', '.join(names)}")
     notes.append(f"{len(acks)} acknowledged, {len(events)} cluster events stored, head {head}, "
                  f"checkpoints {checkpoints}, {unknown} appends given up (outcome unknown)")
     return {
         "acknowledged": len(acks), "acks": acks, "applied": applied,
         "lost": len(lost), "duplicated": duplicated,
         "misordered": len(moved) + bad_streams + sub_misordered,
-        "read_models_equal": read_models_equal, "subscribers_ok": subscribers_ok,
+        "read_models_equal": read_models_equal, "query_nodes_equal": query_nodes_equal,
+        "subscribers_ok": subscribers_ok,
         "append_errors": len(errors), "unknown_outcome": unknown,
         "checkpoints": checkpoints, "notes": notes,
     }

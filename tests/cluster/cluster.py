@@ -117,6 +117,53 @@ class MariaDb:
         return [line.split("\t") for line in r.stdout.splitlines()]
 
 
+class PostgresDb:
+    """A private PostgreSQL in a host's namespace: its own data folder under the rig's work folder,
+    run by the user postgres (initdb and the server refuse root), listening on the host's address;
+    the rig's hosts are trusted (a private network), the checker uses the unix socket."""
+
+    USER = "postgres"
+
+    def __init__(self, rig, host):
+        self.rig, self.host = rig, host
+        self.var = os.path.join(rig.work, host, "postgresql")
+        self.data = os.path.join(self.var, "data")
+        self.url = f"postgresql://{ip(host)}:{DB_PORT}"
+
+    def _as_user(self, argv):
+        return in_ns(self.host, ["runuser", "-u", self.USER, "--"] + argv)
+
+    def start(self):
+        if not os.path.exists(os.path.join(self.data, "PG_VERSION")):
+            os.makedirs(self.var, exist_ok=True)
+            run(["chown", "-R", self.USER, self.var])
+            run(self._as_user(["initdb", "-D", self.data, "-U", self.USER, "-A", "trust", "-E", "UTF8"]), timeout=180)
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                f.write(f"host all all {NET}0/24 trust\n")
+        run(self._as_user(["pg_ctl", "-D", self.data, "-l", os.path.join(self.var, "server.log"), "-w", "-t", "120",
+                           "-o", f"-c listen_addresses={ip(self.host)} -p {DB_PORT} -k {self.var}", "start"]),
+            timeout=180)
+        if not self.sql(f"SELECT 1 FROM pg_database WHERE datname = '{QUERY_DB}'", db="postgres"):
+            self.sql(f"CREATE DATABASE {QUERY_DB}", db="postgres")
+
+    def pid(self):
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kill(self, sig=signal.SIGKILL):
+        run(self._as_user(["pg_ctl", "-D", self.data, "-m", "immediate" if sig == signal.SIGKILL else "fast", "stop"]),
+            check=False, quiet=True, timeout=90)
+
+    def sql(self, query, db=QUERY_DB, timeout=60):
+        argv = ["psql", "-h", self.var, "-p", str(DB_PORT), "-U", self.USER, "-d", db, "-A", "-t", "-q",
+                "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query]
+        r = run(argv, timeout=timeout, quiet=True)
+        return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
+
+
 class Process:
     """A service or client started in a host's namespace; `argv` is what restart() runs again."""
 
@@ -255,11 +302,9 @@ insecure = true
 
     def start_all(self):
         os.makedirs(os.path.join(self.work, "log"), exist_ok=True)
-        for host in ["store", "q1"] + (["q2"] if self.args.q2_db == "mariadb" else []):
-            self.dbs[host] = MariaDb(self, host)
+        for host in ["store", "q1", "q2"]:
+            self.dbs[host] = PostgresDb(self, host) if host == "q2" and self.args.q2_db == "postgresql" else MariaDb(self, host)
             self.dbs[host].start()
-        if self.args.q2_db != "mariadb":
-            raise RuntimeError("--q2-db postgresql needs even-projector's PostgreSQL support (branch pgquery)")
         log("databases up: store and query databases on " + ", ".join(QUERY_HOSTS))
         self.write_config()
         conf = ["--config", self.conf]
@@ -270,10 +315,12 @@ insecure = true
             self.add(w, "write", [self.bin("services", "writer", "even-writer")] + conf +
                      ["--writer.metrics-endpoint", f"127.0.0.1:{PORT_BASE + 10 + i}"])
             time.sleep(0.5)  # writer-a is the first master
-        projections = os.path.join(os.path.dirname(os.path.abspath(__file__)), "projections.mariadb.json")
         for q in QUERY_HOSTS:
+            kind = "postgresql" if isinstance(self.dbs[q], PostgresDb) else "mariadb"
+            projections = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"projections.{kind}.json")
+            user = PostgresDb.USER if kind == "postgresql" else "root"
             self.add("projector-" + q, q, [self.bin("services", "projector", "even-projector")] + conf +
-                     ["--projections", projections, "--query-db-url", self.dbs[q].url, "--query-db-user", "root",
+                     ["--projections", projections, "--query-db-url", self.dbs[q].url, "--query-db-user", user,
                       "--query-db-name", QUERY_DB])
         client = self.bin("tests", "cluster", "even-cluster-client")
         for c in CLIENTS:
@@ -521,7 +568,6 @@ def main():
         time.sleep(args.latency_s)
         quiet_to = time.time()
         rig.run_faults(kinds, args.minutes * 60)
-        last_fault = time.time()
         head, settle = rig.stop_load_and_settle()
         log("checking")
         result = checker.check(
@@ -542,6 +588,7 @@ def main():
             "misordered": result["misordered"],
             "faults": rig.faults,
             "read_models_equal": result["read_models_equal"],
+            "query_nodes_equal": result["query_nodes_equal"],
             "subscribers_ok": result["subscribers_ok"],
             "append_errors": result["append_errors"],
             "unknown_outcome": result["unknown_outcome"],
