@@ -190,6 +190,8 @@ def check(store, query, appends, seen, projection):
         "read_models_equal": read_models_equal, "query_nodes_equal": query_nodes_equal,
         "subscribers_ok": subscribers_ok,
         "append_errors": len(errors), "unknown_outcome": unknown,
+        "resent": sum(1 for a in acks.values() if a[5] > 1),
+        "idempotent": sum(1 for a in acks.values() if a[6]),
         "checkpoints": checkpoints, "notes": notes,
     }
 

@@ -592,6 +592,7 @@ def main():
             "subscribers_ok": result["subscribers_ok"],
             "append_errors": result["append_errors"],
             "unknown_outcome": result["unknown_outcome"],
+            "resent": result["resent"], "idempotent": result["idempotent"],
             "holes": rig.holes,
             "stalled": settle is None,
             "settle_s": round(settle, 2) if settle is not None else None,
