@@ -465,7 +465,7 @@ insecure = true
                 if time.time() >= end:
                     break
                 self.fault(kind)
-                time.sleep(random.uniform(0.5, 2))
+                time.sleep(random.uniform(0.3, 1.5))
 
     # --- the end ----------------------------------------------------------------------------
     def stop_load_and_settle(self):
