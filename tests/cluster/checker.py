@@ -117,7 +117,7 @@ def check(store, query, appends, seen, projection):
         next_seq[stream] = sseq + 1
 
     # Subscribers.
-    subscribers_ok, sub_misordered = True, 0
+    subscribers_ok, sub_misordered, received = True, 0, {}
     acked_positions = {a[1] for a in acks.values()}
     for path in seen:
         prev, positions = 0, set()
@@ -128,7 +128,10 @@ def check(store, query, appends, seen, projection):
                         subscribers_ok = False
                         notes.append(f"{os.path.basename(path)}: {line.strip()}")
                     continue
-                gseq = int(line.split()[0])
+                fields = line.split()
+                gseq = int(fields[0])
+                if path == seen[0]:
+                    received[hex_id(fields[1])] = int(fields[2])
                 if gseq <= prev:
                     sub_misordered += 1
                     if sub_misordered <= 5:
@@ -184,7 +187,7 @@ def check(store, query, appends, seen, projection):
     notes.append(f"{len(acks)} acknowledged, {len(events)} cluster events stored, head {head}, "
                  f"checkpoints {checkpoints}, {unknown} appends given up (outcome unknown)")
     return {
-        "acknowledged": len(acks), "acks": acks, "applied": applied,
+        "acknowledged": len(acks), "acks": acks, "applied": applied, "received": received,
         "lost": len(lost), "duplicated": duplicated,
         "misordered": len(moved) + bad_streams + sub_misordered,
         "read_models_equal": read_models_equal, "query_nodes_equal": query_nodes_equal,

@@ -580,6 +580,7 @@ def main():
         for q in QUERY_HOSTS:
             e2e = checker.end_to_end_ms(result["acks"], result["applied"][q], quiet_from * 1e6, quiet_to * 1e6)
             latency[q] = e2e
+        feed = checker.end_to_end_ms(result["acks"], result["received"], quiet_from * 1e6, quiet_to * 1e6)
         failovers = checker.failovers_s(result["acks"], rig.writer_kills, [f[0] for f in rig.fault_log])
         figures = {
             "acknowledged": result["acknowledged"],
@@ -603,6 +604,7 @@ def main():
             "e2e_p50_ms": latency["q1"]["p50"], "e2e_p99_ms": latency["q1"]["p99"],
             "e2e_q2_p50_ms": latency["q2"]["p50"], "e2e_q2_p99_ms": latency["q2"]["p99"],
             "e2e_events": latency["q1"]["n"],
+            "feed_p50_ms": feed["p50"], "feed_p99_ms": feed["p99"],
             "checkpoints": result["checkpoints"], "store_head": head,
             "q2_db": args.q2_db, "minutes": args.minutes, "rate": args.rate, "seed": seed,
         }
