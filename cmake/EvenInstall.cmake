@@ -195,6 +195,7 @@ endforeach()
 install(FILES ops/supervisor/even.conf DESTINATION ${EVEN_DOC_DIR}/examples/supervisor COMPONENT service)
 install(FILES examples/bank/projections.json DESTINATION ${EVEN_DOC_DIR}/examples/projector RENAME bank.json
         COMPONENT service)
+install(FILES ops/etc/projector/bank-postgresql.json DESTINATION ${EVEN_DOC_DIR}/examples/projector COMPONENT service)
 
 # --- the Debian package ------------------------------------------------------------------------
 set(CPACK_PACKAGE_NAME even)

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 namespace even::projector {
 
@@ -10,22 +11,29 @@ std::int64_t now_us() {
       .count();
 }
 
-std::string checkpoint_table_ddl(const std::string& table) {
-  // Keep in step with migration 2 in common/src/store/schema.cpp (projection_stream_checkpoints).
-  return "CREATE TABLE IF NOT EXISTS " + store::identifier(table) +
-         " (projection VARCHAR(190) NOT NULL, position BIGINT UNSIGNED NOT NULL, definition_hash VARCHAR(64) NOT NULL,"
-         " state VARCHAR(16) NOT NULL, events_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,"
-         " head BIGINT UNSIGNED NOT NULL DEFAULT 0, rate DOUBLE NOT NULL DEFAULT 0,"
-         " rebuild_from_head BIGINT UNSIGNED NOT NULL DEFAULT 0, rebuild_requested TINYINT NOT NULL DEFAULT 0,"
-         " error TEXT NULL, updated_at_us BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (projection)) ENGINE=InnoDB";
+void CheckpointTable::ensure() {
+  // Runners of one database start together; PostgreSQL's CREATE TABLE IF NOT EXISTS can still
+  // fail on a concurrent create of the same table (a unique violation in its catalog). The second
+  // try finds the table.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      conn_.execute(conn_.dialect().checkpoint_table_ddl(table_));
+      return;
+    } catch (const std::exception& e) {
+      if (attempt == 3 || conn_.dialect().classify(e) != QueryErrorKind::other) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    }
+  }
 }
 
-void CheckpointTable::ensure() { conn_.execute(checkpoint_table_ddl(table_)); }
+std::string CheckpointTable::quoted(const std::string& text) const {
+  std::string out;
+  conn_.dialect().append_quoted(out, text);
+  return out;
+}
 
 std::string CheckpointTable::where(const std::string& projection) const {
-  std::string w = " WHERE projection = ";
-  store::append_quoted(w, projection);
-  return w;
+  return " WHERE projection = " + quoted(projection);
 }
 
 namespace {
@@ -33,20 +41,43 @@ constexpr const char* kColumns =
     "projection, position, definition_hash, state, events_applied, head, rate, rebuild_from_head, rebuild_requested, "
     "COALESCE(error, ''), updated_at_us";
 
-Checkpoint read_row(sql::ResultSet& rs) {
+Checkpoint read_row(const QueryRow& row) {
+  auto text = [&](std::size_t i) { return i < row.size() && row[i] ? *row[i] : std::string(); };
+  auto u64 = [&](std::size_t i) { return i < row.size() && row[i] ? std::stoull(*row[i]) : 0ull; };
   Checkpoint c;
-  c.projection = rs.getString(1);
-  c.position = GlobalSeq(rs.getUInt64(2));
-  c.definition_hash = rs.getString(3);
-  c.state = rs.getString(4);
-  c.events_applied = rs.getUInt64(5);
-  c.head = GlobalSeq(rs.getUInt64(6));
-  c.rate = static_cast<double>(rs.getDouble(7));
-  c.rebuild_from_head = GlobalSeq(rs.getUInt64(8));
-  c.rebuild_requested = rs.getInt(9) != 0;
-  c.error = rs.getString(10);
-  c.updated_at_us = rs.getInt64(11);
+  c.projection = text(0);
+  c.position = GlobalSeq(u64(1));
+  c.definition_hash = text(2);
+  c.state = text(3);
+  c.events_applied = u64(4);
+  c.head = GlobalSeq(u64(5));
+  c.rate = row.size() > 6 && row[6] ? std::stod(*row[6]) : 0.0;
+  c.rebuild_from_head = GlobalSeq(u64(7));
+  c.rebuild_requested = u64(8) != 0;
+  c.error = text(9);
+  c.updated_at_us = row.size() > 10 && row[10] ? std::stoll(*row[10]) : 0;
   return c;
+}
+
+// An error text fit for a TEXT column of either server: NUL bytes and invalid UTF-8 from a
+// server's message would make the UPDATE fail; they become '?'.
+std::string printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && i + len <= text.size() && c != 0;
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 2;
+    if (ok) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
 }
 
 std::string rate_text(double rate) {
@@ -57,105 +88,111 @@ std::string rate_text(double rate) {
 }  // namespace
 
 std::optional<Checkpoint> CheckpointTable::load(const std::string& projection) {
-  auto rs = conn_.query(std::string("SELECT ") + kColumns + " FROM " + store::identifier(table_) + where(projection));
-  if (!rs->next()) return std::nullopt;
-  return read_row(*rs);
+  const auto rows = conn_.query(std::string("SELECT ") + kColumns + " FROM " + conn_.dialect().identifier(table_) + where(projection));
+  if (rows.empty()) return std::nullopt;
+  return read_row(rows.front());
 }
 
 std::vector<Checkpoint> CheckpointTable::load_all() {
-  auto rs = conn_.query(std::string("SELECT ") + kColumns + " FROM " + store::identifier(table_) + " ORDER BY projection");
   std::vector<Checkpoint> out;
-  while (rs->next()) out.push_back(read_row(*rs));
+  for (const auto& row : conn_.query(std::string("SELECT ") + kColumns + " FROM " + conn_.dialect().identifier(table_) +
+                                     " ORDER BY projection"))
+    out.push_back(read_row(row));
   return out;
 }
 
 void CheckpointTable::begin_reset(const std::string& projection, const std::string& hash, GlobalSeq head) {
-  std::string sql = "INSERT INTO " + store::identifier(table_) +
+  std::string sql = "INSERT INTO " + conn_.dialect().identifier(table_) +
                     " (projection, position, definition_hash, state, events_applied, head, rate, rebuild_from_head,"
                     " rebuild_requested, error, updated_at_us) VALUES (";
-  store::append_quoted(sql, projection);
-  sql += ", 0, ";
-  store::append_quoted(sql, hash);
+  const auto& d = conn_.dialect();
+  sql += quoted(projection) + ", 0, " + quoted(hash);
   const std::string h = std::to_string(head.value()), t = std::to_string(now_us());
-  sql += ", 'resetting', 0, " + h + ", 0, " + h + ", 0, NULL, " + t +
-         ") ON DUPLICATE KEY UPDATE position = 0, definition_hash = VALUES(definition_hash), state = 'resetting',"
-         " events_applied = 0, head = VALUES(head), rate = 0, rebuild_from_head = VALUES(rebuild_from_head),"
-         " rebuild_requested = 0, error = NULL, updated_at_us = VALUES(updated_at_us)";
+  sql += ", 'resetting', 0, " + h + ", 0, " + h + ", 0, NULL, " + t + ") " + d.on_conflict_update("projection") +
+         " position = 0, definition_hash = " + d.inserted("definition_hash") + ", state = 'resetting',"
+         " events_applied = 0, head = " + d.inserted("head") + ", rate = 0, rebuild_from_head = " +
+         d.inserted("rebuild_from_head") + ", rebuild_requested = 0, error = NULL, updated_at_us = " +
+         d.inserted("updated_at_us");
   conn_.execute(sql);
 }
 
 void CheckpointTable::set_state(const std::string& projection, const std::string& state, const std::string& error) {
-  std::string sql = "UPDATE " + store::identifier(table_) + " SET state = ";
-  store::append_quoted(sql, state);
-  sql += ", error = ";
-  if (error.empty()) {
-    sql += "NULL";
-  } else {
-    store::append_quoted(sql, error.substr(0, 60000));
-  }
+  std::string sql = "UPDATE " + conn_.dialect().identifier(table_) + " SET state = " + quoted(state) + ", error = ";
+  sql += error.empty() ? std::string("NULL") : quoted(printable(error.substr(0, 60000)));
   sql += ", updated_at_us = " + std::to_string(now_us()) + where(projection);
   conn_.execute(sql);
 }
 
 bool CheckpointTable::rebuild_requested(const std::string& projection) {
-  return conn_.query_int("SELECT rebuild_requested FROM " + store::identifier(table_) + where(projection)).value_or(0) != 0;
+  return conn_.query_int("SELECT rebuild_requested FROM " + conn_.dialect().identifier(table_) + where(projection)).value_or(0) != 0;
 }
 
 bool CheckpointTable::request_rebuild(const std::string& projection) {
-  conn_.execute("UPDATE " + store::identifier(table_) + " SET rebuild_requested = 1" + where(projection));
+  conn_.execute("UPDATE " + conn_.dialect().identifier(table_) + " SET rebuild_requested = 1" + where(projection));
   return load(projection).has_value();
 }
 
 std::string CheckpointTable::update_sql(const std::string& projection, GlobalSeq position,
                                         std::uint64_t applied_in_batch, GlobalSeq head, double rate,
                                         const std::string& state) const {
-  std::string sql = "UPDATE " + store::identifier(table_) + " SET position = " + std::to_string(position.value()) +
+  std::string sql = "UPDATE " + conn_.dialect().identifier(table_) + " SET position = " + std::to_string(position.value()) +
                     ", events_applied = events_applied + " + std::to_string(applied_in_batch) +
                     ", head = GREATEST(head, " + std::to_string(head.value()) + "), rate = " + rate_text(rate) +
-                    ", state = ";
-  store::append_quoted(sql, state);
+                    ", state = " + quoted(state);
   sql += ", error = NULL, updated_at_us = " + std::to_string(now_us()) + where(projection);
   return sql;
 }
 
-namespace {
-bool is_missing_table(const sql::SQLException& e) {
-  return e.getErrorCode() == store::kErBadDb || e.getErrorCode() == store::kErNoSuchTable;
-}
-}  // namespace
-
 std::optional<Checkpoint> read_checkpoint(store::Connection& conn, const std::string& projection,
+                                          const std::string& table) {
+  return read_checkpoint(*borrow_mysql(conn), projection, table);
+}
+
+std::optional<Checkpoint> read_checkpoint(QueryConnection& conn, const std::string& projection,
                                           const std::string& table) {
   try {
     return CheckpointTable(conn, table).load(projection);
-  } catch (const sql::SQLException& e) {
-    if (is_missing_table(e)) return std::nullopt;
+  } catch (const std::exception& e) {
+    if (conn.dialect().classify(e) == QueryErrorKind::missing) return std::nullopt;
+    throw;
+  }
+}
+
+std::optional<Checkpoint> read_checkpoint(const config::DbOptions& db, const std::string& projection,
+                                          const std::string& table) {
+  const auto& d = query_dialect(db.url);
+  try {
+    return read_checkpoint(*d.open(db), projection, table);
+  } catch (const std::exception& e) {
+    if (d.classify(e) == QueryErrorKind::missing) return std::nullopt;
     throw;
   }
 }
 
 std::optional<std::vector<Checkpoint>> read_checkpoints(const config::DbOptions& db, const std::string& table) {
+  const auto& d = query_dialect(db.url);
   try {
-    auto conn = store::Connection::open(db);
+    auto conn = d.open(db);
     return CheckpointTable(*conn, table).load_all();
-  } catch (const sql::SQLException& e) {
-    if (is_missing_table(e)) return std::nullopt;
+  } catch (const std::exception& e) {
+    if (d.classify(e) == QueryErrorKind::missing) return std::nullopt;
     throw;
   }
 }
 
 bool request_rebuild(const config::DbOptions& db, const std::string& projection, const std::string& table) {
+  const auto& d = query_dialect(db.url);
   try {
-    auto conn = store::Connection::open(db);
+    auto conn = d.open(db);
     return CheckpointTable(*conn, table).request_rebuild(projection);
-  } catch (const sql::SQLException& e) {
-    if (is_missing_table(e)) return false;
+  } catch (const std::exception& e) {
+    if (d.classify(e) == QueryErrorKind::missing) return false;
     throw;
   }
 }
 
 std::string CheckpointTable::reset_done_sql(const std::string& projection) const {
-  return "UPDATE " + store::identifier(table_) + " SET state = 'rebuilding', updated_at_us = " +
+  return "UPDATE " + conn_.dialect().identifier(table_) + " SET state = 'rebuilding', updated_at_us = " +
          std::to_string(now_us()) + where(projection);
 }
 

@@ -1,6 +1,7 @@
 // CheckpointTable: the runner's side of a checkpoint table (the columns are described in
 // even/projector/checkpoint.h): create it, reset, change state, and the UPDATE each batch ends
-// with. Internal to the projector; readers outside use even/projector/checkpoint.h.
+// with, in the query database's dialect (query_db.h). Internal to the projector; readers outside
+// use even/projector/checkpoint.h.
 //
 // Not thread-safe: used by one runner thread over its connection.
 #pragma once
@@ -9,18 +10,15 @@
 #include <optional>
 #include <string>
 
-#include "even/common/store/mysql.h"
 #include "even/common/types.h"
 #include "even/projector/checkpoint.h"
+#include "projector/query_db.h"
 
 namespace even::projector {
 
-// The CREATE TABLE of a checkpoint table named `table`.
-std::string checkpoint_table_ddl(const std::string& table);
-
 class CheckpointTable {
  public:
-  CheckpointTable(store::Connection& conn, std::string table) : conn_(conn), table_(std::move(table)) {}
+  CheckpointTable(QueryConnection& conn, std::string table) : conn_(conn), table_(std::move(table)) {}
 
   void ensure();  // CREATE TABLE IF NOT EXISTS
   std::optional<Checkpoint> load(const std::string& projection);
@@ -42,10 +40,15 @@ class CheckpointTable {
 
  private:
   std::string where(const std::string& projection) const;
-  store::Connection& conn_;
+  std::string quoted(const std::string& text) const;
+  QueryConnection& conn_;
   std::string table_;
 };
 
 std::int64_t now_us();
+
+// read_checkpoint (checkpoint.h) over a connection of either server.
+std::optional<Checkpoint> read_checkpoint(QueryConnection& conn, const std::string& projection,
+                                          const std::string& table = kQueryCheckpointTable);
 
 }  // namespace even::projector

@@ -23,10 +23,21 @@ struct Transient : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool is_transient(const sql::SQLException& e) {
-  return store::is_connection_lost(e) || e.getErrorCode() == store::kErLockDeadlock ||
-         e.getErrorCode() == store::kErLockWaitTimeout;
+// A lost connection, a deadlock, a lock wait timeout, a server that cannot be reached: try again
+// from the checkpoint. Whichever server the error comes from (a projection may also throw one of
+// its own query-database errors).
+bool is_transient(const std::exception& e) {
+  switch (classify_query_error(e)) {
+    case QueryErrorKind::lost:
+    case QueryErrorKind::retry:
+    case QueryErrorKind::unreachable:
+      return true;
+    default:
+      return false;
+  }
 }
+
+bool is_server_error(const std::exception& e) { return classify_query_error(e) != QueryErrorKind::foreign; }
 
 // Bounded FIFO between the subscription's thread (push) and the runner's thread (pop_batch).
 class EventQueue {
@@ -87,7 +98,8 @@ std::string eta_text(double seconds) {
   return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
 }
 
-// The GET_LOCK name that keeps one runner per projection and database (<= 64 bytes).
+// The lock name that keeps one runner per projection and database (<= 64 bytes; MySQL GET_LOCK,
+// PostgreSQL an advisory lock on its hash).
 std::string projection_lock_name(const config::DbOptions& db, const std::string& table, const std::string& projection) {
   std::string name = "even-projection:" + db.name + ":" + projection;
   if (table != kQueryCheckpointTable) name = "even-pstream:" + db.name + ":" + projection;
@@ -121,30 +133,23 @@ class ProjectionRunner::Session {
     if (r_.stop_) {
       try {
         cps_.set_state(r_.name_, "stopped");
-      } catch (const sql::SQLException&) {
+      } catch (const std::exception&) {
       }
     }
   }
 
  private:
-  store::Connection& conn() {
-    if (!conn_) {
-      auto db = r_.query_db_;
-      db.multi_statements = true;
-      conn_ = store::Connection::open(db);
-    }
+  QueryConnection& conn() {
+    if (!conn_) conn_ = query_dialect(r_.query_db_.url).open(r_.query_db_);
     return *conn_;
   }
 
   bool acquire_lock() {
     const std::string lock = projection_lock_name(r_.query_db_, r_.options_.checkpoint_table, r_.name_);
-    std::string sql = "SELECT GET_LOCK(";
-    store::append_quoted(sql, lock);
-    sql += ", 0)";
     bool logged = false;
     while (!r_.stop_) {
       r_.beat();
-      if (conn().query_int(sql).value_or(0) == 1) {
+      if (conn().try_lock(lock)) {
         if (logged) r_.log_->info("projection {}: took over (lock '{}' free)", r_.name_, lock);
         return true;
       }
@@ -188,11 +193,9 @@ class ProjectionRunner::Session {
         QueryTx tx(conn());
         p.reset(tx);
         tx.commit({cps_.reset_done_sql(r_.name_)});
-      } catch (const sql::SQLException& e) {
-        if (is_transient(e)) throw;
-        throw Failed("reset failed: " + store::describe(e));
       } catch (const std::exception& e) {
-        throw Failed(std::string("reset failed: ") + e.what());
+        if (is_transient(e)) throw;
+        throw Failed("reset failed: " + describe_query_error(e));
       }
       {
         std::lock_guard lock(r_.mu_);
@@ -221,11 +224,9 @@ class ProjectionRunner::Session {
       QueryTx tx(conn());
       r_.projection_->setup(tx);
       tx.commit();
-    } catch (const sql::SQLException& e) {
-      if (is_transient(e)) throw;
-      throw Failed("setup failed: " + store::describe(e));
     } catch (const std::exception& e) {
-      throw Failed(std::string("setup failed: ") + e.what());
+      if (is_transient(e)) throw;
+      throw Failed("setup failed: " + describe_query_error(e));
     }
   }
 
@@ -285,14 +286,11 @@ class ProjectionRunner::Session {
       for (const auto& e : batch) p.handle(e, tx);
       p.flush(tx);
       tx.commit({cps_.update_sql(r_.name_, pos, batch.size(), head_, rate_, state)});
-    } catch (const sql::SQLException& e) {
-      if (is_transient(e)) throw;
-      isolate(batch, may_isolate, store::describe(e));
-      return;
     } catch (const Transient&) {
       throw;
     } catch (const std::exception& e) {
-      isolate(batch, may_isolate, e.what());
+      if (is_transient(e)) throw;
+      isolate(batch, may_isolate, describe_query_error(e));
       return;
     }
     if (r_.options_.on_batch) r_.options_.on_batch(Clock::now() - started);
@@ -374,7 +372,7 @@ class ProjectionRunner::Session {
   }
 
   ProjectionRunner& r_;
-  std::unique_ptr<store::Connection> conn_;
+  std::unique_ptr<QueryConnection> conn_;
   CheckpointTable cps_;
   EventQueue queue_{r_.options_.queue_events};
   std::unique_ptr<client::CatchUpSubscription> sub_;
@@ -461,17 +459,14 @@ void ProjectionRunner::run() {
       log_->warn("projection {}: {}; restarting from the checkpoint in {} ms", name_, e.what(),
                  options_.retry_after.count());
       wait_or_stop(options_.retry_after);
-    } catch (const sql::SQLException& e) {
-      if (!is_transient(e) && e.getErrorCode() != 2002 && e.getErrorCode() != 2003) {
-        fail("query database error: " + store::describe(e));
+    } catch (const std::exception& e) {
+      if (!is_transient(e)) {
+        fail(is_server_error(e) ? "query database error: " + describe_query_error(e) : std::string(e.what()));
         break;
       }
       log_->warn("projection {}: query database unavailable ({}); restarting from the checkpoint in {} ms", name_,
-                 store::describe(e), options_.retry_after.count());
+                 describe_query_error(e), options_.retry_after.count());
       wait_or_stop(options_.retry_after);
-    } catch (const std::exception& e) {
-      fail(e.what());
-      break;
     }
   }
   if (!failed()) set_state("stopped");
@@ -488,10 +483,10 @@ void ProjectionRunner::fail(const std::string& message) {
   // Record it in the checkpoint row (a fresh connection: the old one may be what failed). The
   // lock was released with the old connection; a standby may take over and fail the same way.
   try {
-    auto conn = store::Connection::open(query_db_);
+    auto conn = query_dialect(query_db_.url).open(query_db_);
     CheckpointTable(*conn, options_.checkpoint_table).set_state(name_, "failed", message);
-  } catch (const sql::SQLException& e) {
-    log_->warn("projection {}: cannot record the failure in its checkpoint row: {}", name_, store::describe(e));
+  } catch (const std::exception& e) {
+    log_->warn("projection {}: cannot record the failure in its checkpoint row: {}", name_, describe_query_error(e));
   }
 }
 

@@ -19,8 +19,8 @@ std::string ProjectionStreamIndexer::definition_hash() const {
 
 void ProjectionStreamIndexer::setup(QueryTx& tx) {
   pending_.clear();
-  auto rs = tx.query("SELECT COALESCE(MAX(seq), 0) FROM projection_streams WHERE name = " + quoted_name_);
-  next_seq_ = rs->next() ? rs->getInt64(1) + 1 : 1;
+  next_seq_ = tx.query_int("SELECT COALESCE(MAX(seq), 0) FROM projection_streams WHERE name = " + quoted_name_)
+                  .value_or(0) + 1;
 }
 
 void ProjectionStreamIndexer::reset(QueryTx& tx) {

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "projector/query_db.h"
+
 namespace even::projector {
 
 namespace po = config::po;
@@ -29,7 +31,9 @@ void add_shared_options(po::options_description& desc, ProjectorOptions& p, std:
   desc.add_options()
       ("projections", po::value(&projections_file)->default_value(projections_file),
        "JSON file of SQL-config projections and projection streams to run (services/projector/README.md)")
-      ("query-db-url", po::value<std::string>()->default_value(""), "server of the query database (default: --db-url)")
+      ("query-db-url", po::value<std::string>()->default_value(""),
+       "server of the query database: tcp://HOST:PORT or unix:///socket (MySQL/MariaDB), postgresql://HOST:PORT "
+       "(PostgreSQL); default: --db-url")
       ("query-db-user", po::value<std::string>()->default_value(""), "its user (default: --db-user)")
       ("query-db-password", po::value<std::string>()->default_value(""), "its password (default: --db-password)")
       ("query-db-password-file",
@@ -66,6 +70,7 @@ void finish_options(const po::variables_map& vm, const config::DbOptions& store_
   };
   p.query_db.url = or_store("query-db-url", store_db.url);
   p.query_db.user = or_store("query-db-user", store_db.user);
+  if (auto why = query_dialect(p.query_db.url).check_url(p.query_db.url); !why.empty()) throw po::error(why);
   if (const auto& file = vm["query-db-password-file"].as<std::string>(); !file.empty()) {
     p.query_db.password_file = file;
     p.query_db.password.clear();

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "projector/projection_stream.h"
+#include "projector/query_db.h"
 
 namespace even::projector {
 
@@ -65,11 +66,14 @@ int ProjectorService::run() {
     if (!found) log_->warn("--rebuild {}: no such projection here", n);
   }
   for (const auto& db : query_dbs_) {
+    const auto& dialect = query_dialect(db.url);
     try {
-      store::Connection::open(db, false)->execute("CREATE DATABASE IF NOT EXISTS " + store::identifier(db.name) +
-                                                 " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
-    } catch (const sql::SQLException& e) {
-      log_->warn("cannot create query database '{}' yet ({}); its projections retry", db.name, store::describe(e));
+      dialect.create_database(db);
+    } catch (const std::invalid_argument& e) {
+      log_->error("query database '{}' at {}: {}", db.name, db.url, e.what());
+    } catch (const std::exception& e) {
+      log_->warn("cannot create {} query database '{}' yet ({}); its projections retry", dialect.name(), db.name,
+                 dialect.describe(e));
     }
   }
   if (runners_.empty()) {

@@ -1,6 +1,8 @@
-#include <cstdio>
-
 #include "even/projector/query_tx.h"
+
+#include <stdexcept>
+
+#include "projector/query_db.h"
 
 namespace even::projector {
 
@@ -10,7 +12,7 @@ constexpr std::size_t kMaxScriptBytes = 4u << 20;
 constexpr std::size_t kMaxScriptStatements = 2000;
 }  // namespace
 
-QueryTx::QueryTx(store::Connection& conn) : conn_(conn) {}
+QueryTx::QueryTx(QueryConnection& conn) : conn_(conn) {}
 
 QueryTx::~QueryTx() {
   if (open_ && !done_) rollback();
@@ -24,27 +26,26 @@ void QueryTx::add(std::string sql) {
 
 void QueryTx::begin_if_needed() {
   if (open_) return;
-  queued_.insert(queued_.begin(), "START TRANSACTION");
+  queued_.insert(queued_.begin(), "START TRANSACTION");  // both MySQL and PostgreSQL
   open_ = true;
 }
 
 void QueryTx::flush() {
   if (queued_.empty()) return;
   begin_if_needed();
-  std::string script;
-  std::size_t count = 0;
+  std::vector<std::string> chunk;
+  std::size_t bytes = 0;
   auto send = [&] {
-    if (count == 0) return;
-    conn_.execute_script(script, static_cast<int>(count), -1);
-    sent_ += count;
-    script.clear();
-    count = 0;
+    if (chunk.empty()) return;
+    conn_.execute_batch(chunk);
+    sent_ += chunk.size();
+    chunk.clear();
+    bytes = 0;
   };
   for (auto& s : queued_) {
-    if (count > 0 && (script.size() + s.size() >= kMaxScriptBytes || count >= kMaxScriptStatements)) send();
-    if (count > 0) script += ";\n";
-    script += s;
-    ++count;
+    if (!chunk.empty() && (bytes + s.size() >= kMaxScriptBytes || chunk.size() >= kMaxScriptStatements)) send();
+    bytes += s.size() + 2;
+    chunk.push_back(std::move(s));
   }
   queued_.clear();
   queued_bytes_ = 0;
@@ -52,17 +53,43 @@ void QueryTx::flush() {
 }
 
 void QueryTx::execute(const std::string& sql) {
-  if (!open_) begin_if_needed();
+  begin_if_needed();
   flush();
   conn_.execute(sql);
   ++sent_;
 }
 
-std::unique_ptr<sql::ResultSet> QueryTx::query(const std::string& sql) {
-  if (!open_) begin_if_needed();
+std::vector<QueryRow> QueryTx::rows(const std::string& sql) {
+  begin_if_needed();
   flush();
   ++sent_;
   return conn_.query(sql);
+}
+
+std::optional<std::int64_t> QueryTx::query_int(const std::string& sql) {
+  begin_if_needed();
+  flush();
+  ++sent_;
+  return conn_.query_int(sql);
+}
+
+SqlDialect QueryTx::dialect() const { return conn_.dialect().kind(); }
+
+void QueryTx::append_quoted(std::string& out, std::string_view text) const { conn_.dialect().append_quoted(out, text); }
+
+store::Connection& QueryTx::connection() {
+  auto* m = conn_.mysql();
+  if (!m) throw std::logic_error(std::string("QueryTx::connection() is for MySQL; this query database is ") +
+                                 conn_.dialect().name() + " (use execute() and rows())");
+  return *m;
+}
+
+std::unique_ptr<sql::ResultSet> QueryTx::query(const std::string& sql) {
+  auto& m = connection();
+  begin_if_needed();
+  flush();
+  ++sent_;
+  return m.query(sql);
 }
 
 void QueryTx::commit(std::vector<std::string> final_statements) {
@@ -80,7 +107,7 @@ void QueryTx::rollback() {
   if (!open_) return;
   try {
     conn_.execute("ROLLBACK");
-  } catch (const sql::SQLException&) {
+  } catch (const std::exception&) {
     // a lost connection rolls back anyway
   }
 }

@@ -13,11 +13,16 @@
 
 namespace even::projector {
 
+class QueryDialect;
+
 // A statement with its :parameters found, ready to bind.
 class SqlTemplate {
  public:
-  // Throws std::invalid_argument naming an unknown parameter.
-  static SqlTemplate parse(const std::string& sql);
+  // Throws std::invalid_argument naming an unknown parameter. The dialect decides what hides a
+  // ':name' from the parser besides '...' strings and comments: MySQL "..." and `...`, backslash
+  // escapes in strings and '#' comments; PostgreSQL "...", E'...' and $tag$...$tag$. A '::'
+  // (PostgreSQL's cast) is never a parameter.
+  static SqlTemplate parse(const std::string& sql, SqlDialect dialect = SqlDialect::mysql);
 
   // The event's values, parsed once per event and shared by its statements.
   struct EventValues {
@@ -25,8 +30,9 @@ class SqlTemplate {
     const nlohmann::json* payload = nullptr;   // null: not parsed / not JSON
     const nlohmann::json* metadata = nullptr;
   };
-  // Appends the statement with every parameter replaced by a literal.
+  // Appends the statement with every parameter replaced by a literal of the template's dialect.
   void bind(const EventValues& v, std::string& out) const;
+  SqlDialect dialect() const { return dialect_; }
 
   bool uses_payload() const { return uses_payload_; }
   bool uses_metadata() const { return uses_metadata_; }
@@ -41,12 +47,13 @@ class SqlTemplate {
     std::vector<std::string> path;  // payload_field / metadata_field
   };
   std::string text_;
+  SqlDialect dialect_ = SqlDialect::mysql;
   std::vector<Part> parts_;
   bool uses_payload_ = false, uses_metadata_ = false;
 };
 
-// Appends a JSON value as an SQL literal (see the header comment).
-void append_json_literal(std::string& out, const nlohmann::json* value);
+// Appends a JSON value as an SQL literal of `d` (see the header comment).
+void append_json_literal(std::string& out, const nlohmann::json* value, const QueryDialect& d);
 
 class SqlProjection : public Projection {
  public:
@@ -56,6 +63,7 @@ class SqlProjection : public Projection {
   std::string name() const override { return def_.name; }
   client::Filter filter() const override { return {def_.categories, def_.event_types}; }
   std::string definition_hash() const override { return def_.definition_hash; }
+  // Also parses the statements again when the query database is not MySQL (its own quoting rules).
   void setup(QueryTx& tx) override;
   void reset(QueryTx& tx) override;
   void handle(const client::RecordedEvent& e, QueryTx& tx) override;
@@ -65,8 +73,10 @@ class SqlProjection : public Projection {
     std::vector<SqlTemplate> statements;
     bool uses_payload = false, uses_metadata = false;
   };
+  void parse_handlers(SqlDialect dialect);
   SqlProjectionDef def_;
-  std::map<std::string, Handler, std::less<>> handlers_;
+  std::map<std::string, Handler, std::less<>> handlers_;  // parsed for handlers_dialect_
+  SqlDialect handlers_dialect_ = SqlDialect::mysql;
 };
 
 }  // namespace even::projector

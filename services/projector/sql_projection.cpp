@@ -1,5 +1,7 @@
 #include "projector/sql_config_projection.h"
 
+#include "projector/query_db.h"
+
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
@@ -58,9 +60,11 @@ void append_datetime(std::string& out, std::int64_t us) {
 
 }  // namespace
 
-SqlTemplate SqlTemplate::parse(const std::string& sql) {
+SqlTemplate SqlTemplate::parse(const std::string& sql, SqlDialect dialect) {
+  const bool mysql = dialect == SqlDialect::mysql;
   SqlTemplate t;
   t.text_ = sql;
+  t.dialect_ = dialect;
   Part cur;
   std::size_t i = 0;
   const std::size_t n = sql.size();
@@ -70,11 +74,29 @@ SqlTemplate SqlTemplate::parse(const std::string& sql) {
   };
   while (i < n) {
     const char c = sql[i];
-    if (c == '\'' || c == '"' || c == '`') {
-      // A quoted string or identifier: skip to its end (doubled quotes and backslashes escape).
+    if (c == ':' && i + 1 < n && sql[i + 1] == ':') {
+      cur.literal += "::";  // PostgreSQL's cast, never a parameter
+      i += 2;
+    } else if (!mysql && c == '$' && (i == 0 || !ident_char(sql[i - 1]))) {
+      // A dollar-quoted string $tag$...$tag$ (or a positional $1, copied as it is).
+      std::size_t j = i + 1;
+      while (j < n && (ident_start(sql[j]) || (sql[j] >= '0' && sql[j] <= '9'))) ++j;
+      if (j < n && sql[j] == '$') {
+        const std::string tag = sql.substr(i, j - i + 1);
+        const auto end = sql.find(tag, j + 1);
+        copy_until(end == std::string::npos ? n : end + tag.size());
+      } else {
+        copy_until(j);
+      }
+    } else if (c == '\'' || c == '"' || (mysql && c == '`')) {
+      // A quoted string or identifier: skip to its end (doubled quotes escape; so do backslashes
+      // in MySQL strings and PostgreSQL E'...' strings).
+      bool escapes = false;
+      if (mysql) escapes = c != '`';
+      else if (c == '\'') escapes = i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !ident_char(sql[i - 2]));
       std::size_t j = i + 1;
       while (j < n) {
-        if (sql[j] == '\\' && c != '`') {
+        if (sql[j] == '\\' && escapes) {
           j += 2;
           continue;
         }
@@ -88,7 +110,8 @@ SqlTemplate SqlTemplate::parse(const std::string& sql) {
         ++j;
       }
       copy_until(std::min(n, j + 1));
-    } else if ((c == '-' && i + 2 < n && sql[i + 1] == '-' && (sql[i + 2] == ' ' || sql[i + 2] == '\t')) || c == '#') {
+    } else if ((c == '-' && i + 2 < n && sql[i + 1] == '-' && (sql[i + 2] == ' ' || sql[i + 2] == '\t')) ||
+               (mysql && c == '#')) {
       auto end = sql.find('\n', i);
       copy_until(end == std::string::npos ? n : end);
     } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
@@ -131,7 +154,7 @@ SqlTemplate SqlTemplate::parse(const std::string& sql) {
   return t;
 }
 
-void append_json_literal(std::string& out, const nlohmann::json* v) {
+void append_json_literal(std::string& out, const nlohmann::json* v, const QueryDialect& d) {
   if (!v || v->is_null()) {
     out += "NULL";
   } else if (v->is_boolean()) {
@@ -143,39 +166,48 @@ void append_json_literal(std::string& out, const nlohmann::json* v) {
   } else if (v->is_number_float()) {
     out += v->dump();  // JSON number text is a valid SQL numeric literal
   } else if (v->is_string()) {
-    store::append_quoted(out, v->get_ref<const std::string&>());
+    d.append_quoted(out, v->get_ref<const std::string&>());
   } else {
-    store::append_quoted(out, v->dump());
+    d.append_quoted(out, v->dump());
   }
 }
 
 void SqlTemplate::bind(const EventValues& v, std::string& out) const {
   const auto& e = *v.event;
+  const QueryDialect& d = dialect_ == SqlDialect::postgresql ? postgres_dialect() : mysql_dialect();
   for (const auto& p : parts_) {
     out += p.literal;
     switch (p.param) {
       case Param::none: break;
       case Param::global_seq: out += std::to_string(e.global_seq.value()); break;
-      case Param::stream: store::append_quoted(out, e.stream); break;
+      case Param::stream: d.append_quoted(out, e.stream); break;
       case Param::stream_seq: out += std::to_string(e.stream_seq.value()); break;
-      case Param::category: store::append_quoted(out, category_of(e.stream)); break;
-      case Param::type: store::append_quoted(out, e.type); break;
-      case Param::event_id: store::append_quoted(out, e.id.to_string()); break;
+      case Param::category: d.append_quoted(out, category_of(e.stream)); break;
+      case Param::type: d.append_quoted(out, e.type); break;
+      case Param::event_id: d.append_quoted(out, e.id.to_string()); break;
       case Param::created_at_us: out += std::to_string(e.created_at_us); break;
       case Param::created_at: append_datetime(out, e.created_at_us); break;
-      case Param::payload: store::append_quoted(out, e.payload); break;
-      case Param::metadata: store::append_quoted(out, e.metadata); break;
-      case Param::payload_field: append_json_literal(out, lookup(v.payload, p.path)); break;
-      case Param::metadata_field: append_json_literal(out, lookup(v.metadata, p.path)); break;
+      case Param::payload:
+        // A JSON payload is text; a binary one is bytes (PostgreSQL: bytea).
+        if (e.format == client::PayloadFormat::json) d.append_quoted(out, e.payload);
+        else d.append_bytes(out, e.payload);
+        break;
+      case Param::metadata: d.append_quoted(out, e.metadata); break;
+      case Param::payload_field: append_json_literal(out, lookup(v.payload, p.path), d); break;
+      case Param::metadata_field: append_json_literal(out, lookup(v.metadata, p.path), d); break;
     }
   }
 }
 
-SqlProjection::SqlProjection(SqlProjectionDef def) : def_(std::move(def)) {
+SqlProjection::SqlProjection(SqlProjectionDef def) : def_(std::move(def)) { parse_handlers(SqlDialect::mysql); }
+
+void SqlProjection::parse_handlers(SqlDialect dialect) {
+  handlers_.clear();
+  handlers_dialect_ = dialect;
   for (const auto& [type, statements] : def_.handlers) {
     Handler h;
     for (const auto& s : statements) {
-      h.statements.push_back(SqlTemplate::parse(s));
+      h.statements.push_back(SqlTemplate::parse(s, dialect));
       h.uses_payload = h.uses_payload || h.statements.back().uses_payload();
       h.uses_metadata = h.uses_metadata || h.statements.back().uses_metadata();
     }
@@ -184,6 +216,7 @@ SqlProjection::SqlProjection(SqlProjectionDef def) : def_(std::move(def)) {
 }
 
 void SqlProjection::setup(QueryTx& tx) {
+  if (tx.dialect() != handlers_dialect_) parse_handlers(tx.dialect());
   for (const auto& s : def_.setup) tx.add(s);
 }
 

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include <cppconn/resultset_metadata.h>
+
 namespace even::test {
 
 using namespace std::chrono_literals;
@@ -74,6 +76,26 @@ void Load::stop() {
     if (t.joinable()) t.join();
 }
 
+namespace {
+std::vector<std::vector<std::string>> mysql_rows(store::Connection& c, const std::string& sql) {
+  auto rs = c.query(sql);
+  const auto columns = rs->getMetaData()->getColumnCount();
+  std::vector<std::vector<std::string>> out;
+  while (rs->next()) {
+    std::vector<std::string> row;
+    for (unsigned i = 1; i <= columns; ++i) row.emplace_back(rs->isNull(i) ? std::string() : std::string(rs->getString(i)));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::vector<std::string>> ProjectorTest::query_rows(const std::string& sql) const {
+  return mysql_rows(*query.connect(), sql);
+}
+
+std::vector<std::string> ProjectorTest::query_db_flags() const { return {"--query-db-name", query.db().name}; }
+
 void ProjectorTest::SetUp() {
   cluster.start_writer();
   cluster.start_dispatcher();
@@ -88,8 +110,9 @@ std::string ProjectorTest::write_file(const std::string& name, const std::string
 
 std::vector<std::string> ProjectorTest::projector_flags() const {
   std::vector<std::string> f = {"--reader-endpoint", cluster.reader_endpoint, "--dispatcher-pub-endpoint",
-                                cluster.pub_endpoint, "--query-db-name", query.db().name};
+                                cluster.pub_endpoint};
   for (auto& x : db_flags(const_cast<Cluster&>(cluster).store().db())) f.push_back(x);
+  for (auto& x : query_db_flags()) f.push_back(x);
   return f;
 }
 
@@ -151,37 +174,33 @@ std::vector<std::uint64_t> ProjectorTest::expected_acct_seqs(bool deposits_only)
 }
 
 TotalsMap ProjectorTest::table_totals(const std::string& table) const {
-  auto c = query.connect();
-  auto rs = c->query("SELECT stream, n, amount FROM " + table);
   TotalsMap m;
-  while (rs->next()) m[rs->getString(1)] = {rs->getInt64(2), rs->getInt64(3)};
+  for (const auto& r : query_rows("SELECT stream, n, amount FROM " + table)) m[r[0]] = {std::stoll(r[1]), std::stoll(r[2])};
   return m;
 }
 
 std::vector<std::uint64_t> ProjectorTest::log_seqs(const std::string& table) const {
-  auto c = query.connect();
-  auto rs = c->query("SELECT global_seq FROM " + table + " ORDER BY id");
   std::vector<std::uint64_t> out;
-  while (rs->next()) out.push_back(rs->getUInt64(1));
+  for (const auto& r : query_rows("SELECT global_seq FROM " + table + " ORDER BY id")) out.push_back(std::stoull(r[0]));
   return out;
 }
 
 CheckpointRow ProjectorTest::checkpoint(const std::string& name, bool stream) const {
   CheckpointRow r;
   try {
-    auto c = stream ? const_cast<Cluster&>(cluster).store().connect() : query.connect();
-    std::string sql = std::string("SELECT position, events_applied, state, COALESCE(error, '') FROM ") +
-                      (stream ? "projection_stream_checkpoints" : "even_checkpoints") + " WHERE projection = ";
-    store::append_quoted(sql, name);
-    auto rs = c->query(sql);
-    if (rs->next()) {
+    // Projection names are [A-Za-z0-9_.:-]: quoted the same way in both dialects.
+    const std::string sql = std::string("SELECT position, events_applied, state, COALESCE(error, '') FROM ") +
+                            (stream ? "projection_stream_checkpoints" : "even_checkpoints") + " WHERE projection = '" +
+                            name + "'";
+    const auto rows = stream ? mysql_rows(*const_cast<Cluster&>(cluster).store().connect(), sql) : query_rows(sql);
+    if (!rows.empty()) {
       r.exists = true;
-      r.position = rs->getUInt64(1);
-      r.events_applied = rs->getUInt64(2);
-      r.state = rs->getString(3);
-      r.error = rs->getString(4);
+      r.position = std::stoull(rows[0][0]);
+      r.events_applied = std::stoull(rows[0][1]);
+      r.state = rows[0][2];
+      r.error = rows[0][3];
     }
-  } catch (const sql::SQLException&) {
+  } catch (const std::exception&) {
     // the table does not exist yet
   }
   return r;

@@ -53,6 +53,12 @@ class ProjectorTest : public ::testing::Test {
  protected:
   void SetUp() override;
 
+  // The query database the projectors write to: its rows (columns as text, "" for NULL) and the
+  // flags that point a projector at it. Here a MariaDB database (`query`); PgProjectorTest
+  // (postgres_projector_test.cpp) a PostgreSQL one.
+  virtual std::vector<std::vector<std::string>> query_rows(const std::string& sql) const;
+  virtual std::vector<std::string> query_db_flags() const;
+
   std::string write_file(const std::string& name, const std::string& content);
   // Starts even-projector (host = false) or projector_host with `config` (a path; may be empty).
   std::unique_ptr<Process> start_projector(const std::string& config, std::vector<std::string> extra = {},

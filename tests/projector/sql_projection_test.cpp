@@ -7,8 +7,8 @@
 namespace even::projector {
 namespace {
 
-std::string bind(const std::string& sql, const client::RecordedEvent& e) {
-  auto t = SqlTemplate::parse(sql);
+std::string bind(const std::string& sql, const client::RecordedEvent& e, SqlDialect dialect = SqlDialect::mysql) {
+  auto t = SqlTemplate::parse(sql, dialect);
   nlohmann::json payload = nlohmann::json::parse(e.payload, nullptr, false);
   SqlTemplate::EventValues v;
   v.event = &e;
@@ -58,6 +58,41 @@ TEST(SqlTemplateTest, PayloadCannotChangeTheStatement) {
 TEST(SqlTemplateTest, NonJsonPayloadBindsNull) {
   auto e = event("not json");
   EXPECT_EQ(bind("SELECT :payload.amount, :payload", e), "SELECT NULL, 'not json'");
+}
+
+// PostgreSQL (standard_conforming_strings): only quotes are doubled, a backslash is itself.
+TEST(SqlTemplateTest, PostgresQuotingHasNoBackslashEscapes) {
+  const auto pg = SqlDialect::postgresql;
+  auto e = event(R"({"name": "x'); DROP TABLE t; --", "path": "C:\\temp\\", "who": {"n": "O'B"}})");
+  EXPECT_EQ(bind("INSERT INTO t VALUES (:payload.name, :payload.path, :payload.who)", e, pg),
+            "INSERT INTO t VALUES ('x''); DROP TABLE t; --', 'C:\\temp\\', '{\"n\":\"O''B\"}')");
+  e.stream = "a\\'b";
+  EXPECT_EQ(bind("SELECT :stream", e, pg), "SELECT 'a\\''b'");
+  // A NUL byte cannot be PostgreSQL text: an error, not a truncated value.
+  e.stream = std::string("a\0b", 3);
+  EXPECT_THROW(bind("SELECT :stream", e, pg), std::invalid_argument);
+}
+
+TEST(SqlTemplateTest, PostgresSyntaxIsNotMistakenForParameters) {
+  const auto pg = SqlDialect::postgresql;
+  auto e = event(R"({"amount": 5, "doc": {"a": 1}})");
+  // Casts, a backslash that does not escape the quote, '#' operators, E'' and dollar quoting.
+  EXPECT_EQ(bind("SELECT :payload.amount::bigint, :payload.doc::jsonb #> '{a}', 'x\\' || :stream", e, pg),
+            "SELECT 5::bigint, '{\"a\":1}'::jsonb #> '{a}', 'x\\' || 'acct-7'");
+  EXPECT_EQ(bind("SELECT E'it\\'s :stream', $$ :stream $$, $q$ :type $q$, :stream_seq", e, pg),
+            "SELECT E'it\\'s :stream', $$ :stream $$, $q$ :type $q$, 3");
+  // In MySQL the same backslash escapes the quote, and '#' starts a comment.
+  EXPECT_EQ(bind("SELECT 'x\\' :stream', :stream # :type", e), "SELECT 'x\\' :stream', 'acct-7' # :type");
+}
+
+TEST(SqlTemplateTest, PostgresBinaryPayloadIsBytea) {
+  auto e = event(std::string("\x01\0\xff", 3));
+  e.format = PayloadFormat::binary;
+  EXPECT_EQ(bind("INSERT INTO t VALUES (:payload)", e, SqlDialect::postgresql),
+            "INSERT INTO t VALUES ('\\x0100ff'::bytea)");
+  e.payload = "{\"a\": 1}";
+  e.format = PayloadFormat::json;
+  EXPECT_EQ(bind("INSERT INTO t VALUES (:payload)", e, SqlDialect::postgresql), "INSERT INTO t VALUES ('{\"a\": 1}')");
 }
 
 TEST(SqlTemplateTest, UnknownParameterIsAnError) {

@@ -5,6 +5,10 @@
 //
 // The N events are bulk-loaded straight into the store with multi-row INSERTs (the writer is not
 // what this measures), into a fresh store database and query database, both dropped afterwards.
+//
+// With --query-db-url postgresql://HOST:PORT the same projection (its upsert in PostgreSQL's
+// dialect) is also rebuilt into a PostgreSQL query database in each round, and the line adds
+// pg_events_per_s and its ratio to the MariaDB rebuild of the same run.
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -16,6 +20,7 @@
 #include "even/common/store/mysql.h"
 #include "even/projector/projection_runner.h"
 #include "even/projector/sql_projection.h"
+#include "projector/query_db.h"
 
 namespace even::bench {
 
@@ -27,6 +32,14 @@ constexpr const char* kUpsert =
 constexpr const char* kCreate =
     "CREATE TABLE IF NOT EXISTS totals (account VARCHAR(200) NOT NULL PRIMARY KEY, n BIGINT NOT NULL, "
     "amount BIGINT NOT NULL) ENGINE=InnoDB";
+
+// The same read model for a PostgreSQL query database.
+constexpr const char* kUpsertPg =
+    "INSERT INTO totals (account, n, amount) VALUES (:stream, 1, :payload.amount) "
+    "ON CONFLICT (account) DO UPDATE SET n = totals.n + 1, amount = totals.amount + EXCLUDED.amount";
+constexpr const char* kCreatePg =
+    "CREATE TABLE IF NOT EXISTS totals (account VARCHAR(200) NOT NULL PRIMARY KEY, n BIGINT NOT NULL, "
+    "amount BIGINT NOT NULL)";
 
 std::int64_t amount_of(std::uint64_t i) { return static_cast<std::int64_t>(i * 7919 % 1000) + 1; }
 
@@ -55,10 +68,14 @@ void bulk_load(const config::DbOptions& db, std::uint64_t events, std::uint64_t 
   std::cerr << "[bench] loaded " << events << " events in " << seconds_since(start) << " s\n";
 }
 
+void drop_database(const config::DbOptions& db) {
+  const auto& d = projector::query_dialect(db.url);
+  d.open(db, false)->execute("DROP DATABASE IF EXISTS " + d.identifier(db.name));
+}
+
 void recreate_database(const config::DbOptions& db) {
-  auto c = store::Connection::open(db, false);
-  c->execute("DROP DATABASE IF EXISTS " + store::identifier(db.name));
-  c->execute("CREATE DATABASE " + store::identifier(db.name) + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+  drop_database(db);
+  projector::query_dialect(db.url).create_database(db);
 }
 
 // The same upserts, built directly (untimed) and sent `batch` per transaction, one round trip each.
@@ -105,11 +122,49 @@ double raw_upserts(const config::DbOptions& qdb, std::uint64_t events, std::uint
   return static_cast<double>(events) / secs;
 }
 
+// Rebuilds `def` into `qdb` (recreated first) through a ProjectionRunner; events/s from start to
+// the store's head, after checking the read model counts every event once.
+double projector_rebuild(client::Client& c, const projector::SqlProjectionDef& def, const config::DbOptions& qdb,
+                         std::size_t batch, GlobalSeq head, std::uint64_t events,
+                         const std::shared_ptr<spdlog::logger>& log) {
+  recreate_database(qdb);
+  projector::RunnerOptions ro;
+  ro.max_batch_events = batch;
+  ro.rebuild_at_start = true;
+  ro.progress_interval = std::chrono::milliseconds(1000);
+  projector::ProjectionRunner runner(c, projector::make_sql_projection(def), qdb, ro, log);
+  auto start = Clock::now();
+  runner.start();
+  while (runner.status().position < head) {
+    if (runner.finished()) throw std::runtime_error("the projection stopped: " + runner.status().error);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const double secs = seconds_since(start);
+  runner.stop();
+  auto q = projector::query_dialect(qdb.url).open(qdb);
+  if (static_cast<std::uint64_t>(q->query_int("SELECT SUM(n) FROM totals").value_or(0)) != events)
+    throw std::runtime_error("the projection's read model does not count every event once (" + qdb.url + ")");
+  std::cerr << "[bench] " << projector::query_dialect(qdb.url).name() << ": " << runner.status().batches
+            << " batches\n";
+  return static_cast<double>(events) / secs;
+}
+
+projector::SqlProjectionDef totals_def(const char* create, const char* upsert) {
+  projector::SqlProjectionDef d;
+  d.name = "bench_totals";
+  d.event_types = {"Deposited"};
+  d.setup = {create};
+  d.reset = {"DROP TABLE IF EXISTS totals"};
+  d.handlers["Deposited"] = {upsert};
+  d.definition_hash = projector::stable_hash(std::string(create) + upsert);
+  return d;
+}
+
 }  // namespace
 
 int bench_project(int argc, char** argv) {
   namespace po = config::po;
-  config::DbOptions db;
+  config::DbOptions db, pg;
   std::uint64_t events = 100000, accounts = 1000;
   std::size_t batch = 1000;
   int rounds = 2;
@@ -118,27 +173,35 @@ int bench_project(int argc, char** argv) {
       ("events", po::value(&events)->default_value(events), "events to load and project")
       ("accounts", po::value(&accounts)->default_value(accounts), "streams (read-model rows) the events go to")
       ("batch", po::value(&batch)->default_value(batch), "events per transaction, projector and raw alike")
-      ("rounds", po::value(&rounds)->default_value(rounds), "each measurement is taken this many times; the best counts");
+      ("rounds", po::value(&rounds)->default_value(rounds), "each measurement is taken this many times; the best counts")
+      ("query-db-url", po::value(&pg.url)->default_value(""),
+       "also rebuild into PostgreSQL at this postgresql://HOST:PORT (a scratch database, dropped afterwards)")
+      ("query-db-user", po::value(&pg.user)->default_value("postgres"), "its user (with --query-db-url)");
   bool insecure = false;
   add_insecure_option(desc, insecure);
   config::add_db_options(desc, db);
   auto vm = config::parse(argc, argv, desc, "Usage: even-bench project --events N [options]");
   if (!vm) return 0;
   if (events == 0 || accounts == 0 || batch == 0 || rounds < 1) throw po::error("all counts must be >= 1");
+  const bool with_pg = !pg.url.empty();
+  if (with_pg && projector::query_dialect(pg.url).kind() != projector::SqlDialect::postgresql)
+    throw po::error("--query-db-url must be a postgresql:// url (MariaDB is measured always)");
   auto server = ensure_database(db, !(*vm)["db-url"].defaulted());
   ScratchStore scratch(server);
   const auto& s = scratch.db();
   config::DbOptions qdb = s;
   qdb.name = s.name + "_q";
-  struct DropQuery {
+  pg.name = qdb.name;
+  struct DropOnExit {
     config::DbOptions db;
-    ~DropQuery() {
+    bool used;
+    ~DropOnExit() {
       try {
-        store::Connection::open(db, false)->execute("DROP DATABASE IF EXISTS " + store::identifier(db.name));
+        if (used) drop_database(db);
       } catch (...) {
       }
     }
-  } drop_query{qdb};
+  } drop_query{qdb, true}, drop_pg{pg, with_pg};
   std::cerr << "[bench] store '" << s.name << "', query database '" << qdb.name << "' at " << s.url << "\n";
   bulk_load(s, events, accounts);
 
@@ -165,42 +228,21 @@ int bench_project(int argc, char** argv) {
   const GlobalSeq head = c.head();  // also waits for the reader
   if (head.value() < events) throw std::runtime_error("the reader sees fewer events than loaded");
 
-  projector::SqlProjectionDef def;
-  def.name = "bench_totals";
-  def.event_types = {"Deposited"};
-  def.setup = {kCreate};
-  def.reset = {"DROP TABLE IF EXISTS totals"};
-  def.handlers["Deposited"] = {kUpsert};
-  def.definition_hash = projector::stable_hash(std::string(kCreate) + kUpsert);
   config::LogOptions lo;
   lo.level = "info";
   auto log = config::make_logger("projector", lo);
 
-  double best_projector = 0, best_raw = 0, best_multirow = 0;
+  double best_projector = 0, best_raw = 0, best_multirow = 0, best_pg = 0;
   for (int round = 1; round <= rounds; ++round) {
-    recreate_database(qdb);
-    projector::RunnerOptions ro;
-    ro.max_batch_events = batch;
-    ro.rebuild_at_start = true;
-    ro.progress_interval = std::chrono::milliseconds(1000);
-    auto projection = projector::make_sql_projection(def);
-    projector::ProjectionRunner runner(c, projection, qdb, ro, log);
-    auto start = Clock::now();
-    runner.start();
-    while (runner.status().position < head) {
-      if (runner.finished()) throw std::runtime_error("the projection stopped: " + runner.status().error);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    const double secs = seconds_since(start);
-    runner.stop();
-    auto q = store::Connection::open(qdb);
-    if (static_cast<std::uint64_t>(q->query_int("SELECT SUM(n) FROM totals").value_or(0)) != events)
-      throw std::runtime_error("the projection's read model does not count every event once");
-    const double rate = static_cast<double>(events) / secs;
+    const double rate = projector_rebuild(c, totals_def(kCreate, kUpsert), qdb, batch, head, events, log);
+    const double pg_rate =
+        with_pg ? projector_rebuild(c, totals_def(kCreatePg, kUpsertPg), pg, batch, head, events, log) : 0;
     const double raw = raw_upserts(qdb, events, accounts, batch, false);
     const double multirow = raw_upserts(qdb, events, accounts, batch, true);
-    std::cerr << "[bench] round " << round << ": projector " << rate << " events/s (" << runner.status().batches
-              << " batches), raw upserts " << raw << " events/s, raw multi-row " << multirow << " events/s\n";
+    std::cerr << "[bench] round " << round << ": projector " << rate << " events/s";
+    if (with_pg) std::cerr << ", into PostgreSQL " << pg_rate << " events/s";
+    std::cerr << ", raw upserts " << raw << " events/s, raw multi-row " << multirow << " events/s\n";
+    best_pg = std::max(best_pg, pg_rate);
     best_projector = std::max(best_projector, rate);
     best_raw = std::max(best_raw, raw);
     best_multirow = std::max(best_multirow, multirow);
@@ -213,8 +255,14 @@ int bench_project(int argc, char** argv) {
   out.precision(3);
   out << ",\"ratio_to_raw\":" << best_projector / best_raw;
   out.precision(0);
-  out << ",\"raw_multirow_events_per_s\":" << best_multirow << ",\"batch\":" << batch << ",\"accounts\":" << accounts
-      << "}";
+  out << ",\"raw_multirow_events_per_s\":" << best_multirow;
+  if (with_pg) {
+    out << ",\"pg_events_per_s\":" << best_pg;
+    out.precision(3);
+    out << ",\"pg_ratio_to_mariadb\":" << best_pg / best_projector;
+    out.precision(0);
+  }
+  out << ",\"batch\":" << batch << ",\"accounts\":" << accounts << "}";
   std::cout << out.str() << std::endl;
   return 0;
 }

@@ -59,7 +59,8 @@ struct QueryDbFlags {
 
 void add_query_db_options(po::options_description& desc, config::DbOptions& q, QueryDbFlags& f) {
   desc.add_options()
-      ("query-db-url", po::value(&f.url)->default_value(""), "server of the query database (default: --db-url)")
+      ("query-db-url", po::value(&f.url)->default_value(""),
+       "server of the query database, MySQL (tcp://, unix://) or PostgreSQL (postgresql://HOST:PORT); default: --db-url")
       ("query-db-user", po::value(&f.user)->default_value(""), "its user (default: --db-user)")
       ("query-db-password", po::value(&f.password)->default_value(""), "its password (default: --db-password)")
       ("query-db-password-file", po::value(&f.password_file)->default_value("")->notifier([](const std::string& p) {
@@ -165,11 +166,10 @@ int rebuild(const std::string& name, const config::DbOptions& query_db, const co
   if (!wait) return 0;
   // Done when the flag was taken, the reset happened and the replay reached the head it started at.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
-  auto conn = store::Connection::open(db);
   bool taken = false;
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto cp = projector::read_checkpoint(*conn, name, table);
+    auto cp = projector::read_checkpoint(db, name, table);  // MySQL or PostgreSQL, by db.url
     if (!cp) continue;
     if (cp->state == "failed") {
       std::cerr << "evenctl: the rebuild failed: " << cp->error << "\n";

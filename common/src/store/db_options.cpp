@@ -13,7 +13,7 @@ namespace even::store {
 bool is_loopback_url(const std::string& url) {
   if (url.rfind("unix://", 0) == 0) return true;
   std::string host = url;
-  if (host.rfind("tcp://", 0) == 0) host = host.substr(6);
+  if (const auto scheme = host.find("://"); scheme != std::string::npos) host = host.substr(scheme + 3);  // tcp://, postgresql://
   if (!host.empty() && host[0] == '[') {  // [::1]:3306
     const auto end = host.find(']');
     host = host.substr(1, end == std::string::npos ? std::string::npos : end - 1);

@@ -28,7 +28,8 @@ struct DbOptions {
 
 // Whether Connection::open(db) uses TLS (db.tls resolved against db.url's host).
 bool uses_tls(const DbOptions& db);
-// True for tcp://127.x.x.x, tcp://[::1], tcp://localhost and unix:// urls.
+// True for tcp://127.x.x.x, tcp://[::1], tcp://localhost and unix:// urls (and postgresql:// ones
+// of those hosts, for the projector's query databases).
 bool is_loopback_url(const std::string& url);
 // The password of `path`: its first line. Throws std::runtime_error with a message naming the file
 // when it cannot be read, is not a regular file, or is readable by group or others (mode & 077).

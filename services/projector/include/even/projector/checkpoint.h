@@ -48,7 +48,10 @@ struct Checkpoint {
 // when the projection has none yet or the table does not exist. Store errors throw sql::SQLException.
 std::optional<Checkpoint> read_checkpoint(store::Connection& conn, const std::string& projection,
                                           const std::string& table = kQueryCheckpointTable);
-// Every checkpoint of `table` in database `db`, by name; nullopt when the database or the table
+// The same over a connection of its own to `db` (MySQL or PostgreSQL, by db.url).
+std::optional<Checkpoint> read_checkpoint(const config::DbOptions& db, const std::string& projection,
+                                          const std::string& table = kQueryCheckpointTable);
+// Every checkpoint of `table` in database `db` (MySQL or PostgreSQL, by db.url), by name; nullopt when the database or the table
 // does not exist (no projector ever ran there).
 std::optional<std::vector<Checkpoint>> read_checkpoints(const config::DbOptions& db,
                                                         const std::string& table = kQueryCheckpointTable);
