@@ -519,7 +519,7 @@ def main():
     ap = argparse.ArgumentParser(description="Even's services on eight network namespaces, with faults")
     ap.add_argument("--faults", default="all", help="all, none, or a comma-separated list of: " + ", ".join(FAULT_KINDS))
     ap.add_argument("--minutes", type=float, default=5, help="how long faults are injected")
-    ap.add_argument("--q2-db", choices=["mariadb", "postgresql"], default="mariadb", help="q2's query database")
+    ap.add_argument("--q2-db", choices=["mariadb", "postgresql"], default="postgresql", help="q2's query database")
     ap.add_argument("--rate", type=float, default=1000, help="events/s appended, over all clients")
     ap.add_argument("--latency-s", type=float, default=20, help="quiet seconds at the start that measure e2e latency")
     ap.add_argument("--settle-s", type=float, default=60, help="bound for the lag to reach 0 after the load stops")
