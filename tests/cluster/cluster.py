@@ -118,44 +118,31 @@ class MariaDb:
 
 
 class PostgresDb:
-    """A private PostgreSQL in a host's namespace: its own data folder under the rig's work folder,
-    run by the user postgres (initdb and the server refuse root), listening on the host's address;
-    the rig's hosts are trusted (a private network), the checker uses the unix socket."""
+    """A private PostgreSQL in a host's namespace, started by ops/even pg start (as the user
+    postgres, its data folder under the rig's work folder, listening on the host's address and
+    trusting the rig's network); the checker uses its unix socket."""
 
     USER = "postgres"
 
     def __init__(self, rig, host):
         self.rig, self.host = rig, host
         self.var = os.path.join(rig.work, host, "postgresql")
-        self.data = os.path.join(self.var, "data")
         self.url = f"postgresql://{ip(host)}:{DB_PORT}"
 
-    def _as_user(self, argv):
-        return in_ns(self.host, ["runuser", "-u", self.USER, "--"] + argv)
+    def _ops(self, command):
+        env = dict(os.environ)
+        env.update(EVEN_VAR=os.path.dirname(self.var), EVEN_PG_PORT=str(DB_PORT), EVEN_PG_BIND=ip(self.host),
+                   EVEN_PG_TRUST=NET + "0/24", EVEN_BUILD_DIR=self.rig.build)
+        return run(in_ns(self.host, [os.path.join(self.rig.root, "ops", "even"), "pg", command]), env=env,
+                   timeout=180, check=command == "start")
 
     def start(self):
-        if not os.path.exists(os.path.join(self.data, "PG_VERSION")):
-            os.makedirs(self.var, exist_ok=True)
-            run(["chown", "-R", self.USER, self.var])
-            run(self._as_user(["initdb", "-D", self.data, "-U", self.USER, "-A", "trust", "-E", "UTF8"]), timeout=180)
-            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
-                f.write(f"host all all {NET}0/24 trust\n")
-        run(self._as_user(["pg_ctl", "-D", self.data, "-l", os.path.join(self.var, "server.log"), "-w", "-t", "120",
-                           "-o", f"-c listen_addresses={ip(self.host)} -p {DB_PORT} -k {self.var}", "start"]),
-            timeout=180)
+        self._ops("start")
         if not self.sql(f"SELECT 1 FROM pg_database WHERE datname = '{QUERY_DB}'", db="postgres"):
             self.sql(f"CREATE DATABASE {QUERY_DB}", db="postgres")
 
-    def pid(self):
-        try:
-            with open(os.path.join(self.data, "postmaster.pid")) as f:
-                return int(f.readline().strip())
-        except (OSError, ValueError):
-            return None
-
-    def kill(self, sig=signal.SIGKILL):
-        run(self._as_user(["pg_ctl", "-D", self.data, "-m", "immediate" if sig == signal.SIGKILL else "fast", "stop"]),
-            check=False, quiet=True, timeout=90)
+    def kill(self, sig=signal.SIGTERM):
+        self._ops("stop")
 
     def sql(self, query, db=QUERY_DB, timeout=60):
         argv = ["psql", "-h", self.var, "-p", str(DB_PORT), "-U", self.USER, "-d", db, "-A", "-t", "-q",
