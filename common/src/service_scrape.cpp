@@ -53,6 +53,19 @@ std::string Scrape::state_of(const std::string& service) const {
   return "?";
 }
 
+std::set<std::string> Scrape::label_values(const std::string& name, const std::string& label) const {
+  std::set<std::string> values;
+  for (const auto& s : samples)
+    if (s.name == name) values.insert(s.label(label));
+  return values;
+}
+
+std::string Scrape::projection_state(const std::string& projection) const {
+  for (const auto& s : samples)
+    if (s.name == "even_projector_state" && s.value == 1 && s.label("projection") == projection) return s.label("state");
+  return "?";
+}
+
 Scrape scrape(const std::string& endpoint, std::chrono::milliseconds timeout) {
   Scrape s;
   s.endpoint = endpoint;

@@ -80,13 +80,8 @@ json DashboardCollector::describe(const metrics::Scrape& now, const metrics::Scr
   }
   if (now.has_prefix("even_projector_")) {
     json projections = json::array();
-    std::set<std::string> names;
-    for (const auto& s : now.samples)
-      if (s.name == "even_projector_position") names.insert(s.label("projection"));
-    for (const auto& n : names) {
-      std::string state = "?";
-      for (const auto& s : now.samples)
-        if (s.name == "even_projector_state" && s.label("projection") == n && s.value == 1) state = s.label("state");
+    for (const auto& n : now.label_values("even_projector_position", "projection")) {
+      const std::string state = now.projection_state(n);
       const metrics::Labels l = {{"projection", n}};
       projections.push_back({{"name", n},
                              {"state", state},

@@ -19,11 +19,7 @@ class MysqlConnection : public QueryConnection {
 
   void execute_batch(const std::vector<std::string>& statements) override {
     if (statements.empty()) return;
-    std::string script;
-    for (const auto& s : statements) {
-      if (!script.empty()) script += ";\n";
-      script += s;
-    }
+    const std::string script = script_of(statements);
     conn_->execute_script(script, static_cast<int>(statements.size()), -1);
   }
 

@@ -94,11 +94,7 @@ class PostgresConnection : public QueryConnection {
 
   void execute_batch(const std::vector<std::string>& statements) override {
     if (statements.empty()) return;
-    std::string script;
-    for (const auto& s : statements) {
-      if (!script.empty()) script += ";\n";
-      script += s;
-    }
+    const std::string script = script_of(statements);
     run(script);
   }
 

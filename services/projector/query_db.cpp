@@ -21,6 +21,15 @@ std::string describe_query_error(const std::exception& e) {
   return e.what();
 }
 
+std::string QueryConnection::script_of(const std::vector<std::string>& statements) {
+  std::string script;
+  for (const auto& s : statements) {
+    if (!script.empty()) script += ";\n";
+    script += s;
+  }
+  return script;
+}
+
 std::optional<std::int64_t> QueryConnection::query_int(const std::string& sql) {
   const auto rows = query(sql);
   if (rows.empty() || rows[0].empty() || !rows[0][0]) return std::nullopt;

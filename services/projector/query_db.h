@@ -105,6 +105,8 @@ class QueryConnection {
   // The statements, in order, in one round trip; the first error throws and the statements after
   // it do not run.
   virtual void execute_batch(const std::vector<std::string>& statements) = 0;
+  // The statements as one multi-statement script (each implementation's execute_batch sends it).
+  static std::string script_of(const std::vector<std::string>& statements);
   // Every row of a query's result, each column as text (nullopt for NULL).
   virtual std::vector<QueryRow> query(const std::string& sql) = 0;
   // The first column of the first row as an integer (nullopt for no row or NULL).

@@ -133,7 +133,6 @@ double bulk_load(const config::DbOptions& db, std::uint64_t count,
 // Peak resident set (VmHWM) of another process, MiB; 0 when unknown.
 double process_peak_rss_mb(int pid);
 
-
 // Peak resident set size of this process, MiB.
 double peak_rss_mb();
 

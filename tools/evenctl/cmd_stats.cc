@@ -67,13 +67,8 @@ void describe(const Scrape& now, const Scrape& before, std::vector<std::vector<s
   if (now.has_prefix("even_projector_")) {
     rows.push_back({"projector", now.endpoint, now.state_of("projector"), "",
                     "head " + num(now.sum("even_projector_head_position"))});
-    std::set<std::string> names;
-    for (const auto& s : now.samples)
-      if (s.name == "even_projector_position") names.insert(s.label("projection"));
-    for (const auto& n : names) {
-      std::string state = "?";
-      for (const auto& s : now.samples)
-        if (s.name == "even_projector_state" && s.label("projection") == n && s.value == 1) state = s.label("state");
+    for (const auto& n : now.label_values("even_projector_position", "projection")) {
+      const std::string state = now.projection_state(n);
       const metrics::Labels l = {{"projection", n}};
       rows.push_back({"  " + n, "", state, fmt::format("{:.0f} events/s", rate("even_projector_events_applied_total", l)),
                       fmt::format("position {}, lag {} events, {:.1f} s", num(now.sum("even_projector_position", l)),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ struct Scrape {
   // The state /health/ready gives `service` ("ready", "standby", ...); "down" when the endpoint
   // did not answer, "?" when it does not list the service.
   std::string state_of(const std::string& service) const;
+  // The values label `label` takes in the samples named `name`, sorted (e.g. the projections of a
+  // projector: label_values("even_projector_position", "projection")).
+  std::set<std::string> label_values(const std::string& name, const std::string& label) const;
+  // The state of projection `projection` (the label of its even_projector_state sample at 1), "?"
+  // when none is.
+  std::string projection_state(const std::string& projection) const;
 };
 
 // GET /metrics and /health/ready of `endpoint` (HOST:PORT), each within `timeout`.
