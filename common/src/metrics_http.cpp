@@ -152,6 +152,7 @@ int HttpServer::dispatch(mg_connection* conn, void* data) {
   req.query = info->query_string ? info->query_string : "";
   req.remote_address = info->remote_addr;
   if (const char* a = mg_get_header(conn, "Authorization")) req.authorization = a;
+  if (const char* h = mg_get_header(conn, "Host")) req.host = h;
   if (const char* x = mg_get_header(conn, "X-Even-Admin")) req.csrf_header = x;
   if (req.method == "POST") {
     const auto max = route.server->options_.max_body_bytes;

@@ -178,7 +178,10 @@ auto AdminApi::with_store(F&& f) {
 }
 
 void AdminApi::install(metrics::HttpServer& server) {
-  if (!options_.password_file.empty()) password_ = store::read_password_file(options_.password_file);
+  if (!options_.password_file.empty()) {
+    password_ = store::read_password_file(options_.password_file);
+    if (password_.empty()) throw std::runtime_error("--admin.password-file " + options_.password_file + " holds no password");
+  }
   auto handler = [this](const HttpRequest& req) { return handle(req); };
   server.route("/$", handler);
   for (auto* f = web_files_begin(); f != web_files_end(); ++f) server.route(std::string(f->path) + "$", handler);
@@ -189,7 +192,7 @@ void AdminApi::install(metrics::HttpServer& server) {
 }
 
 bool AdminApi::authorized(const HttpRequest& req) const {
-  if (password_.empty()) return true;
+  if (options_.password_file.empty()) return true;  // loopback only (admin_options.cpp)
   const std::string_view prefix = "Basic ";
   if (req.authorization.rfind(prefix, 0) != 0) return false;
   const std::string decoded = base64_decode(std::string_view(req.authorization).substr(prefix.size()));
@@ -198,9 +201,29 @@ bool AdminApi::authorized(const HttpRequest& req) const {
   return same_secret(std::string_view(decoded).substr(colon + 1), password_);
 }
 
+// Without a password the UI is served on loopback only, and only to a browser that asked for a
+// loopback name: a page of another site whose name was made to resolve to 127.0.0.1 (DNS
+// rebinding) is of the same origin for the browser, but sends its own name as Host.
+bool AdminApi::loopback_host_header(const std::string& host) {
+  std::string name = host;  // HOST[:PORT], [V6][:PORT]
+  if (!name.empty() && name.front() == '[') {
+    name = name.substr(0, name.find(']') + 1);
+  } else if (auto colon = name.rfind(':'); colon != std::string::npos) {
+    name.resize(colon);
+  }
+  if (name == "localhost" || name == "[::1]") return true;
+  try {
+    return is_loopback_host(name + ":1");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 HttpReply AdminApi::handle(const HttpRequest& req) {
   HttpReply r;
-  if (!authorized(req)) {
+  if (options_.password_file.empty() && !loopback_host_header(req.host)) {
+    r = error_reply(403, "this UI answers only to a loopback name (127.0.0.1, localhost, [::1]) without a password");
+  } else if (!authorized(req)) {
     r = error_reply(401, "this UI needs its password (even-admin --admin.password-file)");
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"even-admin\", charset=\"UTF-8\"");
   } else {
@@ -286,13 +309,18 @@ HttpReply AdminApi::streams(const HttpRequest& req) {
     return json_reply({{"recent", true}, {"streams", list}, {"more", false}});
   }
   // Names from max(prefix, after) on, in the primary key's order, while they start with the prefix.
-  std::string sql = "SELECT stream, version, deleted, updated_at_us FROM streams WHERE stream >= ";
+  // A stream's version and last write are its last event's (schema 3: `streams` holds no version),
+  // each found through UNIQUE (stream, stream_seq).
+  std::string sql =
+      "SELECT s.stream, COALESCE(l.stream_seq, 0), s.deleted, COALESCE(l.created_at_us, s.updated_at_us) "
+      "FROM streams s LEFT JOIN events l ON l.stream = s.stream AND l.stream_seq = "
+      "(SELECT MAX(m.stream_seq) FROM events m WHERE m.stream = s.stream) WHERE s.stream >= ";
   store::append_hex(sql, prefix.data(), prefix.size());
   if (!after.empty()) {
-    sql += " AND stream > ";
+    sql += " AND s.stream > ";
     store::append_hex(sql, after.data(), after.size());
   }
-  sql += " ORDER BY stream LIMIT " + std::to_string(limit + 1);
+  sql += " ORDER BY s.stream LIMIT " + std::to_string(limit + 1);
   with_store([&](store::Connection& c) {
     auto rs = c.query(sql);
     while (rs->next()) {

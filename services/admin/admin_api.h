@@ -79,6 +79,7 @@ class AdminApi {
   const config::DbOptions query_db_;
   DashboardCollector& dashboard_;
   std::shared_ptr<spdlog::logger> log_;
+  static bool loopback_host_header(const std::string& host);
   std::string password_;  // empty: no check (loopback only, admin_options.h)
 
   std::mutex store_mu_;

@@ -1,5 +1,10 @@
 #include "admin/admin_options.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "even/common/store/db_options.h"
+
 #include "even/common/metrics_http.h"
 
 namespace even::admin {
@@ -33,7 +38,9 @@ bool is_loopback_host(const std::string& host_port) {
   std::string host = metrics::http_listen_address(host_port);
   host = host.substr(0, host.rfind(':'));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4{};  // a literal 127.x.y.z only: "127.example.com" is a name, not a loopback address
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 void finish_options(AdminOptions& a, const std::string& config_file) {
@@ -42,7 +49,14 @@ void finish_options(AdminOptions& a, const std::string& config_file) {
   } catch (const std::invalid_argument& e) {
     throw po::error(std::string("--admin.http-endpoint: ") + e.what());
   }
-  if (!a.password_file.empty()) config::check_password_file(a.password_file);
+  // One address: civetweb would also listen on every further one of a list ("127.0.0.1:80,0.0.0.0:81").
+  if (a.http_endpoint.find_first_of(", \t") != std::string::npos)
+    throw po::error("--admin.http-endpoint " + a.http_endpoint + ": one HOST:PORT, without commas or spaces");
+  if (!a.password_file.empty()) {
+    config::check_password_file(a.password_file);
+    if (store::read_password_file(a.password_file).empty())
+      throw po::error("--admin.password-file " + a.password_file + " holds no password (its first line is empty)");
+  }
   if (a.password_file.empty() && !is_loopback_host(a.http_endpoint))
     throw po::error("--admin.http-endpoint " + a.http_endpoint +
                     " is not a loopback address: set --admin.password-file (a file holding the password, mode 0600), "

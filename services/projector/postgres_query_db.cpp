@@ -69,8 +69,13 @@ std::string postgres_conninfo(const config::DbOptions& db, bool select_database)
   }
   // Our quoting assumes standard conforming strings; notices ("already exists, skipping") are noise.
   // A statement that takes longer than the read timeout is cancelled, like a MySQL read timeout.
+  // Keepalives do not fire while sent data is unacknowledged: tcp_user_timeout bounds that wait.
+  // The server's side keeps alive too, so that a backend of a partitioned runner ends (and frees
+  // its advisory lock) within about 25 s rather than the OS default of 2 hours.
   c += " keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3";
+  c += " tcp_user_timeout=" + std::to_string(std::max(db.read_timeout_s, 1) * 1000);
   c += " options=" + conninfo_value("-c standard_conforming_strings=on -c client_min_messages=warning -c "
+                                    "tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c "
                                     "statement_timeout=" + std::to_string(db.read_timeout_s * 1000));
   return c;
 }

@@ -2,6 +2,7 @@
 
 #include "projector/query_db.h"
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
@@ -110,13 +111,27 @@ SqlTemplate SqlTemplate::parse(const std::string& sql, SqlDialect dialect) {
         ++j;
       }
       copy_until(std::min(n, j + 1));
-    } else if ((c == '-' && i + 2 < n && sql[i + 1] == '-' && (sql[i + 2] == ' ' || sql[i + 2] == '\t')) ||
+    } else if ((c == '-' && i + 1 < n && sql[i + 1] == '-' &&
+                (!mysql || i + 2 == n || std::isspace(static_cast<unsigned char>(sql[i + 2])))) ||
                (mysql && c == '#')) {
+      // A line comment: MySQL wants white space after "--", PostgreSQL takes any "--".
       auto end = sql.find('\n', i);
       copy_until(end == std::string::npos ? n : end);
     } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      auto end = sql.find("*/", i + 2);
-      copy_until(end == std::string::npos ? n : end + 2);
+      // A block comment; PostgreSQL's nest ("/* a /* b */ still a comment */"), MySQL's do not.
+      std::size_t j = i + 2;
+      for (int depth = 1; j < n && depth > 0;) {
+        if (sql.compare(j, 2, "*/") == 0) {
+          --depth;
+          j += 2;
+        } else if (!mysql && sql.compare(j, 2, "/*") == 0) {
+          ++depth;
+          j += 2;
+        } else {
+          ++j;
+        }
+      }
+      copy_until(std::min(n, j));
     } else if (c == ':' && i + 1 < n && ident_start(sql[i + 1])) {
       std::size_t j = i + 1;
       while (j < n && ident_char(sql[j])) ++j;

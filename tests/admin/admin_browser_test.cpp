@@ -12,6 +12,9 @@
 // password when one is set, the rebuild route's absence without --admin.allow-admin-actions, and
 // the refusal to serve beyond loopback without a password.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,7 +115,7 @@ void insert_hostile_event(const TestStore& store) {
           std::chrono::system_clock::now().time_since_epoch()).count()) +
       ", '', '<script>window.__xss=2</script>', 0)";
   c->execute(sql);
-  c->execute("INSERT INTO streams (stream, version, deleted, updated_at_us) VALUES (" + stream + ", 1, 0, 0)");
+  c->execute("INSERT INTO streams (stream, deleted, updated_at_us) VALUES (" + stream + ", 0, 0)");
 }
 
 std::string output_dir() {
@@ -160,6 +163,29 @@ metrics::HttpResponse get(const std::string& http, const std::string& path,
   return metrics::http_get(http, path, 5000ms, headers);
 }
 
+// The status line's code of a GET sent by hand to 127.0.0.1:PORT with `host` as the Host header
+// (metrics::http_get always sends the address it connects to); 0 when nothing came back.
+int status_with_host(const std::string& port, const std::string& host) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(port)));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET /api/config HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[256];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) reply.assign(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return reply.size() > 12 && reply.rfind("HTTP/", 0) == 0 ? std::atoi(reply.c_str() + 9) : 0;
+}
+
 TEST(AdminHttp, ReadOnlyByDefaultWithHeadersThatForbidInlineScripts) {
   System sys;
   const std::string http = loopback_endpoint().substr(6);
@@ -184,6 +210,13 @@ TEST(AdminHttp, ReadOnlyByDefaultWithHeadersThatForbidInlineScripts) {
   EXPECT_EQ(get(http, "/api/stream?name=nobody-1").status, 404);
   // The process's own metrics are on the same server.
   EXPECT_EQ(get(http, "/metrics").status, 200);
+  // Without a password only loopback names are answered: a page whose name was made to resolve
+  // to 127.0.0.1 (DNS rebinding) sends its own name as Host.
+  const std::string port = http.substr(http.rfind(':') + 1);
+  EXPECT_EQ(status_with_host(port, "127.0.0.1:" + port), 200);
+  EXPECT_EQ(status_with_host(port, "localhost:" + port), 200);
+  EXPECT_EQ(status_with_host(port, "rebind.example:" + port), 403);
+  EXPECT_EQ(status_with_host(port, "127.0.0.1.rebind.example:" + port), 403);
 }
 
 TEST(AdminHttp, APasswordIsRequiredBeyondLoopbackAndCheckedWhenSet) {
@@ -202,7 +235,17 @@ TEST(AdminHttp, APasswordIsRequiredBeyondLoopbackAndCheckedWhenSet) {
   argv.push_back("--admin.password-file");
   argv.push_back(file);
   EXPECT_EQ(run_tool(argv, &output), 2) << output;
+  // An empty one is no password at all: refused, not served open.
+  std::ofstream(file, std::ios::trunc) << "\n";
   ::chmod(file.c_str(), 0600);
+  EXPECT_EQ(run_tool(argv, &output), 2) << output;
+  EXPECT_NE(output.find("holds no password"), std::string::npos) << output;
+  std::ofstream(file, std::ios::trunc) << "s3cret-Pass\n";
+  // A list of addresses would make civetweb listen on each: one address only.
+  std::vector<std::string> listed = {bin("services/admin/even-admin"), "--reader-endpoint", sys.reader,
+                                     "--admin.http-endpoint", "127.0.0.1:" + port + ",0.0.0.0:" + port};
+  EXPECT_EQ(run_tool(listed, &output), 2) << output;
+  EXPECT_NE(output.find("one HOST:PORT"), std::string::npos) << output;
 
   const std::string http = "127.0.0.1:" + port;
   auto admin = sys.start_admin(http, {"--admin.password-file", file, "--admin.allow-admin-actions"});

@@ -85,6 +85,18 @@ TEST(SqlTemplateTest, PostgresSyntaxIsNotMistakenForParameters) {
   EXPECT_EQ(bind("SELECT 'x\\' :stream', :stream # :type", e), "SELECT 'x\\' :stream', 'acct-7' # :type");
 }
 
+// PostgreSQL's comments: "--" needs no space after it and "/* */" nest. A parameter bound inside
+// what the server reads as a comment could end the comment with a newline from the event.
+TEST(SqlTemplateTest, PostgresCommentsAreReadAsPostgresReadsThem) {
+  const auto pg = SqlDialect::postgresql;
+  auto e = event(R"({"amount": 5})");
+  EXPECT_EQ(bind("SELECT :stream_seq --TODO: use :type\n, :stream_seq", e, pg), "SELECT 3 --TODO: use :type\n, 3");
+  EXPECT_EQ(bind("SELECT /* a /* :type */ :stream */ :stream_seq", e, pg), "SELECT /* a /* :type */ :stream */ 3");
+  // MySQL: "--" without white space is two minus signs, and block comments do not nest.
+  EXPECT_EQ(bind("SELECT 1--:stream_seq", e), "SELECT 1--3");
+  EXPECT_EQ(bind("SELECT /* a /* :type */ :stream_seq", e), "SELECT /* a /* :type */ 3");
+}
+
 TEST(SqlTemplateTest, PostgresBinaryPayloadIsBytea) {
   auto e = event(std::string("\x01\0\xff", 3));
   e.format = PayloadFormat::binary;

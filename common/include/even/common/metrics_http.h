@@ -40,6 +40,7 @@ struct HttpRequest {
   std::string path;
   std::string query;
   std::string authorization;
+  std::string host;  // the Host header (even-admin refuses foreign names: DNS rebinding)
   std::string csrf_header;  // X-Even-Admin, which only a script of the same origin can send
   std::string remote_address;
   std::string body;
