@@ -287,8 +287,19 @@ HttpResponse http_get(const std::string& endpoint, const std::string& path, std:
     out.status = info->status_code;
     for (int i = 0; i < info->num_headers; ++i)
       out.headers += std::string(info->http_headers[i].name) + ": " + info->http_headers[i].value + "\n";
+    // The body within the same timeout, and at most 64 MiB (a /metrics page is a few KiB): a peer
+    // that trickles or never ends its body must not hold the caller (even-admin's one scrape thread).
+    constexpr std::size_t kMaxBody = 64u << 20;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     char buf[8192];
-    for (int n; (n = mg_read(conn, buf, sizeof buf)) > 0;) out.body.append(buf, static_cast<std::size_t>(n));
+    for (int n; (n = mg_read(conn, buf, sizeof buf)) > 0;) {
+      out.body.append(buf, static_cast<std::size_t>(n));
+      if (out.body.size() > kMaxBody || std::chrono::steady_clock::now() > deadline) {
+        out.error = out.body.size() > kMaxBody ? "the body is larger than 64 MiB" : "the body took longer than the timeout";
+        out.status = 0;
+        break;
+      }
+    }
   }
   mg_close_connection(conn);
   mg_exit_library();
