@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <system_error>
 
@@ -104,21 +105,43 @@ int poll(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds ti
   }
 }
 
-int free_loopback_port() {
+namespace {
+
+// Binds a TCP socket to 127.0.0.1:port (0: the kernel picks) and returns the port it got, or 0
+// when the port is taken.
+int try_bind_loopback(int port) {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);
   if (s < 0) throw std::system_error(errno, std::generic_category(), "socket");
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
   if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    const int err = errno;
     ::close(s);
-    throw std::system_error(errno, std::generic_category(), "bind");
+    if (err == EADDRINUSE && port != 0) return 0;
+    throw std::system_error(err, std::generic_category(), "bind");
   }
   socklen_t len = sizeof a;
   ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(s);
   return ntohs(a.sin_port);
+}
+
+}  // namespace
+
+// Picked below Linux's ephemeral range (ip_local_port_range, 32768-60999 by default), where no
+// outgoing connection's source port can take it between this call and the caller's bind: ports the
+// kernel hands out for bind(0) come from that range and were, with many tests connecting in
+// parallel, sometimes taken by then ("Address already in use" in curve_test).
+int free_loopback_port() {
+  static std::atomic<std::uint64_t> calls{0};
+  std::mt19937 rng(static_cast<std::uint32_t>(std::random_device{}() ^ (calls.fetch_add(1) * 2654435761u) ^
+                                              static_cast<std::uint32_t>(::getpid())));
+  std::uniform_int_distribution<int> below_ephemeral(20000, 32767);
+  for (int attempt = 0; attempt < 64; ++attempt)
+    if (int port = try_bind_loopback(below_ephemeral(rng)); port != 0) return port;
+  return try_bind_loopback(0);
 }
 
 }  // namespace even::net

@@ -207,6 +207,7 @@ class Rig:
         self.procs = {}
         self.dbs = {}
         self.net_made = False
+        self.cleaned = False
         self.faults = {k: 0 for k in FAULT_KINDS}
         self.writer_kills = []     # times of SIGKILLs of the master writer
         self.catch_ups = []        # seconds from a partition's heal to the projectors at the head
@@ -478,20 +479,34 @@ insecure = true
         return head, took
 
     def cleanup(self):
+        """Once, whatever fails on the way: a second signal or a step that throws must not leave the
+        namespaces behind (and a second pass would signal pids read from stale pid files)."""
+        if self.cleaned:
+            return
+        self.cleaned = True
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+
+        def step(what, fn):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 (go on with the rest of the cleanup)
+                log(f"cleanup: {what} failed: {e}")
         for p in reversed(list(self.procs.values())):
-            if p.alive():
-                p.stop(timeout=10)
-        for db in self.dbs.values():
-            db.kill(signal.SIGTERM)
+            step("stopping " + p.name, lambda p=p: p.alive() and p.stop(timeout=10))
+        for name, db in self.dbs.items():
+            step("stopping the database of " + name, lambda db=db: db.kill(signal.SIGTERM))
         if self.net_made:
             # Anything still in the rig's namespaces was started by it.
             for host in HOSTS:
-                for pid in run(["ip", "netns", "pids", ns(host)], check=False, quiet=True).stdout.split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            self.net_down()
+                def kill_all(host=host):
+                    for pid in run(["ip", "netns", "pids", ns(host)], check=False, quiet=True).stdout.split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                step("killing what is left in " + ns(host), kill_all)
+            step("removing the namespaces and the bridge", self.net_down)
             self.net_made = False
 
 
@@ -541,9 +556,16 @@ def main():
     result = None
     try:
         rig.remove_leftovers()
-        if os.path.isdir(rig.work):
+        # The work folder is emptied at each run: only one that this rig made (it holds the marker)
+        # or an empty one, never a folder given by mistake.
+        marker = os.path.join(rig.work, ".even-cluster-rig")
+        if os.path.isdir(rig.work) and os.listdir(rig.work):
+            if args.work_dir and not os.path.exists(marker):  # (the default, var/cluster, is the rig's own)
+                raise RuntimeError(f"{rig.work} is not empty and was not made by this rig ({marker} is missing): "
+                                   "give an empty or new --work-dir")
             subprocess.run(["rm", "-rf", rig.work], check=True)
-        os.makedirs(rig.work)
+        os.makedirs(rig.work, exist_ok=True)
+        open(marker, "w").close()
         log(f"work folder {rig.work}, seed {seed}, faults {','.join(kinds) or 'none'} for {args.minutes} min")
         rig.net_up()
         rig.start_all()
