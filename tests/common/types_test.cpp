@@ -2,18 +2,36 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 
 namespace even {
 namespace {
 
-TEST(EventId, RandomIdsAreDistinctVersion4) {
+TEST(EventId, NewIdsAreDistinctTimeOrderedVersion7) {
+  auto ms_of = [](const EventId& id) {
+    std::uint64_t ms = 0;
+    for (int i = 0; i < 6; ++i) ms = (ms << 8) | id.bytes()[i];
+    return ms;
+  };
+  const auto now_ms = [] {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  };
   std::set<EventId> seen;
+  std::uint64_t previous_ms = 0;
+  const auto before = now_ms();
   for (int i = 0; i < 10000; ++i) {
     auto id = EventId::random();
-    EXPECT_EQ(id.bytes()[6] >> 4, 4);
+    EXPECT_EQ(id.bytes()[6] >> 4, 7);
+    EXPECT_EQ(id.bytes()[8] >> 6, 2);  // RFC 9562 variant
+    EXPECT_GE(ms_of(id), previous_ms);  // the timestamp prefix never goes back within a thread
+    previous_ms = ms_of(id);
     EXPECT_TRUE(seen.insert(id).second);
   }
+  EXPECT_GE(previous_ms, before);
+  EXPECT_LE(previous_ms, now_ms());
 }
 
 TEST(EventId, ParsesAndPrintsUuidForm) {

@@ -43,7 +43,9 @@ class ScratchStore {
 };
 
 // A service binary started for the benchmark (writer, reader, dispatcher); SIGTERM + wait on
-// destruction. `name` is e.g. "writer" -> <build>/services/writer/even-writer.
+// destruction, and SIGTERM when even-bench dies (PR_SET_PDEATHSIG, which follows the thread that
+// forked: start services from the main thread). `name` is e.g. "writer" ->
+// <build>/services/writer/even-writer.
 class ServiceProcess {
  public:
   ServiceProcess(const std::string& name, std::vector<std::string> args);

@@ -1,8 +1,6 @@
 // Bulk loading for the cases that measure reads and rebuilds of a store that already holds events.
 #include <iomanip>
 #include <iostream>
-#include <random>
-#include <unordered_set>
 
 #include "bench/bench.h"
 #include "even/common/store/mysql.h"
@@ -12,7 +10,6 @@ namespace even::bench {
 double bulk_load(const config::DbOptions& db, std::uint64_t count, const std::function<void(std::uint64_t, BulkRow&)>& make) {
   constexpr std::uint64_t kRowsPerInsert = 2000;
   auto conn = store::Connection::open(db);
-  std::mt19937_64 rng(std::random_device{}());
   const std::int64_t now_us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   const auto start = Clock::now();
@@ -25,10 +22,10 @@ double bulk_load(const config::DbOptions& db, std::uint64_t count, const std::fu
     streams.clear();
     for (std::uint64_t k = 0; k < kRowsPerInsert && done < count; ++k, ++done) {
       make(done, row);
-      const std::uint64_t id[2] = {rng(), rng()};
+      const EventId id = EventId::random();  // time-ordered like the client library's
       if (k) sql += ',';
       sql += '(';
-      store::append_hex(sql, id, sizeof id);
+      store::append_hex(sql, id.data(), EventId::kSize);
       sql += ',';
       store::append_quoted(sql, row.stream);
       sql += ',' + std::to_string(row.stream_seq) + ',';

@@ -1,9 +1,11 @@
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <cstdlib>
@@ -62,7 +64,29 @@ config::DbOptions ensure_database(const config::DbOptions& given, bool url_given
   return given;
 }
 
+namespace {
+// Drops the scratch databases of earlier even-bench runs on this host that died without their
+// destructor (SIGKILL, a crash): "even_bench_<pid>_<n>" whose pid no longer runs. Only for a store
+// on loopback, where the pid is this host's.
+void drop_orphaned_scratch_stores(const config::DbOptions& server) {
+  if (!store::is_loopback_url(server.url)) return;
+  auto conn = store::Connection::open(server, false);
+  std::vector<std::string> orphans;
+  auto rs = conn->query("SHOW DATABASES LIKE 'even\\_bench\\_%'");
+  while (rs->next()) {
+    const std::string name = rs->getString(1);
+    const auto pid = std::strtol(name.c_str() + std::string("even_bench_").size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) orphans.push_back(name);
+  }
+  for (const auto& name : orphans) {
+    std::cerr << "[bench] dropping " << name << ", the scratch store of an even-bench that no longer runs\n";
+    conn->execute("DROP DATABASE IF EXISTS " + store::identifier(name));
+  }
+}
+}  // namespace
+
 ScratchStore::ScratchStore(config::DbOptions server) : db_(std::move(server)) {
+  drop_orphaned_scratch_stores(db_);
   std::random_device rd;
   db_.name = "even_bench_" + std::to_string(::getpid()) + "_" + std::to_string(rd() % 100000);
   store::init_store(db_);
@@ -84,6 +108,7 @@ ServiceProcess::ServiceProcess(const std::string& name, std::vector<std::string>
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a killed even-bench leaves no service behind
     ::execv(argv[0], argv.data());
     std::cerr << "cannot start " << argv[0] << "\n";
     ::_exit(127);

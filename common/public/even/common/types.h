@@ -42,7 +42,7 @@ class EventId {
   EventId() = default;
   explicit EventId(const std::array<std::uint8_t, kSize>& b) : bytes_(b) {}
 
-  // A random version-4 UUID. Thread-safe.
+  // A new id: a UUIDv7 (Unix milliseconds, then 74 random bits), time-ordered. Thread-safe.
   static EventId random();
   // Parses 32 hex digits, with or without the four dashes of the UUID form.
   static std::optional<EventId> parse(std::string_view text);
