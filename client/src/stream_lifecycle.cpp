@@ -10,15 +10,6 @@ namespace even::client {
 
 namespace {
 
-void set_expected(schema::ExpectedVersion::Builder ex, ExpectedVersion expected) {
-  switch (expected.kind) {
-    case ExpectedVersion::Kind::any: ex.setAny(); break;
-    case ExpectedVersion::Kind::no_stream: ex.setNoStream(); break;
-    case ExpectedVersion::Kind::exists: ex.setExists(); break;
-    case ExpectedVersion::Kind::exact: ex.setExact(expected.version); break;
-  }
-}
-
 StreamState to_stream_state(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
   if (r.isError()) {

@@ -92,32 +92,6 @@ double rate_over(const Appender& a, std::chrono::milliseconds period) {
   return double(a.done() - before) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-class Collected {
- public:
-  client::CatchUpSubscription::Handler handler() {
-    return [this](const client::RecordedEvent& e) {
-      std::lock_guard lock(mu_);
-      seqs_.push_back(e.global_seq.value());
-    };
-  }
-  std::vector<std::uint64_t> seqs() const {
-    std::lock_guard lock(mu_);
-    return seqs_;
-  }
-  static bool wait_for(const client::CatchUpSubscription& sub, std::uint64_t seq, std::chrono::milliseconds timeout) {
-    auto end = Clock::now() + timeout;
-    while (sub.position().value() < seq) {
-      if (Clock::now() >= end) return false;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::uint64_t> seqs_;
-};
-
 std::vector<client::NewEvent> batch(int n) {
   std::vector<client::NewEvent> out;
   for (int i = 0; i < n; ++i) out.push_back(event());
@@ -151,7 +125,7 @@ TEST(ScavengeTest, RemovesWhatLifecyclesHideWhileAppendsGoOnAndSubscribersCrossT
   // A subscriber from position 1 that is live through the scavenge, and the raw feed.
   Collected early;
   auto early_sub = c.subscribe(GlobalSeq(1), {}, early.handler());
-  ASSERT_TRUE(Collected::wait_for(*early_sub, visible_before.back(), 20s));
+  ASSERT_TRUE(early.wait_for(*early_sub, visible_before.back(), 20s));
 
   // Append throughput without a scavenge, then during one, in the same run.
   Appender appender(cluster.client_options());
@@ -206,11 +180,11 @@ TEST(ScavengeTest, RemovesWhatLifecyclesHideWhileAppendsGoOnAndSubscribersCrossT
 
   // The live subscriber saw everything visible, once, in order; a new one from 1 crosses the holes.
   const auto head = cluster.head();
-  ASSERT_TRUE(Collected::wait_for(*early_sub, head, 20s));
+  ASSERT_TRUE(early.wait_for(*early_sub, head, 20s));
   EXPECT_EQ(early.seqs(), cluster.stored_seqs());
   Collected late;
   auto late_sub = c.subscribe(GlobalSeq(1), {}, late.handler());
-  ASSERT_TRUE(Collected::wait_for(*late_sub, head, 20s));
+  ASSERT_TRUE(late.wait_for(*late_sub, head, 20s));
   EXPECT_EQ(late.seqs(), visible_seqs(c)) << "history as the reader shows it";
 
   // A second scavenge finds only what became hidden since: the event of scav-30 (max-count 10)

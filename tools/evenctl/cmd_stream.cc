@@ -64,6 +64,8 @@ int cmd_stream(int argc, char** argv) {
   finish_client_options(co, timeout_ms);
   if (words.size() != 2) throw po::error(usage);
   const std::string& what = words[0];
+  if (what != "delete" && what != "truncate" && what != "meta" && what != "info")
+    throw po::error("unknown stream command '" + what + "'\n" + usage);
   const std::string& stream = words[1];
   auto ex = ExpectedVersion::parse(expected);
   if (!ex) throw po::error("--expected must be any, no-stream, exists or a version >= 1, got '" + expected + "'");
@@ -78,7 +80,7 @@ int cmd_stream(int argc, char** argv) {
       if (auto s = parse_count(max_age, "--max-age", 0); s > 0) meta.max_age = std::chrono::seconds(s);
   }
   client::Client c(co);
-  try {
+  return guarded([&] {
     client::StreamState s;
     if (what == "delete") s = c.delete_stream(stream, hard, *ex);
     else if (what == "truncate") s = c.truncate_stream(stream, StreamSeq(before_seq), *ex);
@@ -90,20 +92,12 @@ int cmd_stream(int argc, char** argv) {
         if (max_age.empty()) meta.max_age = now.max_age;
       }
       s = c.set_stream_metadata(stream, meta, *ex);
-    } else if (what == "info") s = c.stream_info(stream);
-    else throw po::error("unknown stream command '" + what + "'\n" + usage);
+    } else {
+      s = c.stream_info(stream);
+    }
     std::cout << state_json(stream, s).dump() << "\n";
     return 0;
-  } catch (const client::WrongExpectedVersion& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 4;
-  } catch (const client::NotFound& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 3;
-  } catch (const client::Error& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 1;
-  }
+  });
 }
 
 }  // namespace even::ctl

@@ -79,11 +79,10 @@ const std::vector<Migration>& migrations() {
            // stream_seq below it (a delete sets it to the version + 1, so a stream that is started
            // again shows only its new events) and is also the floor of the stream's version once a
            // scavenge removed its last events; max_count / max_age_us (NULL: no limit) hide all but
-           // the last max_count events / the events older than max_age_us at the time of a read;
-           // metadata is the application's own (opaque).
+           // the last max_count events / the events older than max_age_us at the time of a read.
            "ALTER TABLE streams ADD COLUMN tombstoned TINYINT NOT NULL DEFAULT 0, "
            "ADD COLUMN truncate_before BIGINT NOT NULL DEFAULT 0, ADD COLUMN max_count BIGINT NULL, "
-           "ADD COLUMN max_age_us BIGINT NULL, ADD COLUMN metadata BLOB NULL",
+           "ADD COLUMN max_age_us BIGINT NULL",
        }},
   };
   return kMigrations;
