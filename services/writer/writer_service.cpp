@@ -275,10 +275,16 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
         reply_error(envelope, id, rej->code, rej->message);
         return;
       }
-      // Into the batch like an append: decided in order with the appends around it.
+      // A batch of its own, after the appends received before it and before those after it: a
+      // batch whose commit outcome was unknown is replayed against the state it left, and a lone
+      // change replays idempotently, where [delete S, append to S] would delete S again (the
+      // append then comes back idempotent, its events hidden). submit_batch() waits for the
+      // batch in flight, so each call leaves the collected batch submitted.
       auto& cmd = std::get<AppendCommand>(change);
+      if (!batch_.empty()) submit_batch();
       batch_pending_.push_back(Pending{std::move(envelope), id, AppendPath::serial, 0, true, cmd.stream});
       batch_.push_back(std::move(cmd));
+      submit_batch();
       return;
     }
     default:
