@@ -37,7 +37,9 @@ TEST_F(ProjectorTest, ScavengedEventsStayInTheReadModelUntilARebuild) {
   ASSERT_EQ(stream_before.size(), 7u);
 
   c.delete_stream("acct-gone");
-  const auto removed = store::scavenge(cluster.store().db(), {});
+  store::ScavengeOptions immediate;  // (no minimum age: the test's events are all young)
+  immediate.min_age_us = 0;
+  const auto removed = store::scavenge(cluster.store().db(), immediate);
   ASSERT_EQ(removed.rows_removed, 4u);
   ASSERT_EQ(cluster.store().scalar("SELECT COUNT(*) FROM events WHERE stream = 'acct-gone'"), 0);
   append_deposits(1, "acct-kept");  // the projector goes on past the holes

@@ -18,11 +18,15 @@ int cmd_store(int argc, char** argv) {
   po::options_description desc("evenctl store options");
   store::ScavengeOptions scavenge;
   long long batch_rows = 1000;  // signed: "-1" must be refused, not read as 2^64 - 1
+  long long min_age_s = 60;
   desc.add_options()("what", po::value(&words)->multitoken(), "init, users, status or scavenge")(
       "batch-rows", po::value(&batch_rows)->default_value(batch_rows),
       "scavenge: rows removed per transaction (>= 1)")(
       "pause-ms", po::value(&scavenge.pause_ms)->default_value(scavenge.pause_ms),
-      "scavenge: pause between transactions, to leave more of the store to the writer");
+      "scavenge: pause between transactions, to leave more of the store to the writer")(
+      "min-age-s", po::value(&min_age_s)->default_value(min_age_s),
+      "scavenge: keep rows younger than this many seconds (the dispatcher may not have published them "
+      "yet, a client may still resend them)");
   config::add_db_options(desc, db);
   po::options_description users_desc("users (evenctl store init --users-dir DIR, or evenctl store users --users-dir DIR)");
   add_users_options(users_desc, users);
@@ -34,7 +38,7 @@ int cmd_store(int argc, char** argv) {
                           "[--rotate]] [--config FILE] [--db-...]\n"
                           "       evenctl store users --users-dir DIR [...]   (the users alone)\n"
                           "       evenctl store status\n"
-                          "       evenctl store scavenge [--batch-rows N] [--pause-ms MS]   (progress on stderr)\n"
+                          "       evenctl store scavenge [--batch-rows N] [--pause-ms MS] [--min-age-s S]   (progress on stderr)\n"
                           "The users are PREFIX writer, reader, dispatcher and projector_<query db>, each with the "
                           "privileges of its service only; re-running keeps their passwords (--rotate: new ones).",
                           &pos);
@@ -44,6 +48,8 @@ int cmd_store(int argc, char** argv) {
     if (batch_rows < 1 || batch_rows > 1000000) throw po::error("--batch-rows must be 1..1000000");
     scavenge.batch_rows = static_cast<std::size_t>(batch_rows);
     if (scavenge.pause_ms < 0) throw po::error("--pause-ms must be >= 0");
+    if (min_age_s < 0 || min_age_s > 100LL * 365 * 24 * 3600) throw po::error("--min-age-s must be 0..3153600000");
+    scavenge.min_age_us = min_age_s * 1'000'000;
     scavenge.progress = [](const store::ScavengeProgress& p) {
       std::cerr << fmt::format("scavenge: {}/{} streams, {} of ~{} rows removed, {:.0f} rows/s, ETA {:.0f} s\n",
                                p.streams_done, p.streams_total, p.rows_removed, p.rows_to_remove,

@@ -2,14 +2,19 @@
 // truncates, max-count, max-age; services/writer/README.md "Stream lifecycle"), stream by stream,
 // in bounded transactions, beside a running writer.
 //
-// Each batch is one short READ COMMITTED transaction (no gap locks): it works out again what is
-// hidden, DELETEs at most batch_rows of those rows by (stream, stream_seq), then raises the
-// stream's truncate_before above them (so its version survives the removal of its last events).
-// It takes no lock before the DELETE, so it never holds up the writer's batches (which insert
-// first and touch `streams` after). Nothing visible is removed, with one race left: a setting
-// that shows more (a larger max-count or max-age) committed between a batch's reading of it and
-// its DELETE does not save the rows that batch removes. The global sequence keeps its order: the removed positions are holes, which
-// readers skip and the dispatcher proves like any other (services/dispatcher/README.md).
+// What a stream hides is worked out once, when the scavenge starts (appends during it wait for
+// the next one). Only rows older than min_age_us are removed: the dispatcher may not have verified
+// a younger event yet (it would then never be published), and a client resending an append whose
+// reply was lost must still find its event ids.
+//
+// Each batch is one short READ COMMITTED transaction (no gap locks): it locks the stream's
+// `streams` row (a lifecycle change committed since lowers the bound; one in flight waits for the
+// batch), DELETEs at most batch_rows of the hidden rows by (stream, stream_seq), then raises the
+// stream's truncate_before above the last row removed (so its version survives the removal of its
+// last events). It locks no row the writer writes, so the writer's inserts never wait for it; a
+// lifecycle change or a restart of a deleted stream waits at most one batch. The global sequence
+// keeps its order: the removed positions are holes, which readers skip and the dispatcher proves
+// like any other (services/dispatcher/README.md).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +38,9 @@ struct ScavengeProgress {
 struct ScavengeOptions {
   std::size_t batch_rows = 1000;  // rows a transaction removes at most
   int pause_ms = 0;               // between batches (to leave the store to the writer)
+  // Rows younger than this (created_at_us) are kept; well above how long the dispatcher takes to
+  // publish an event and a client to give up resending one.
+  std::int64_t min_age_us = 60'000'000;
   int progress_every_ms = 1000;
   // Called about every progress_every_ms and once at the end (on the calling thread).
   std::function<void(const ScavengeProgress&)> progress;
@@ -40,7 +48,7 @@ struct ScavengeOptions {
 
 // Runs one scavenge to the end and returns the final progress. Throws sql::SQLException for a
 // store error (what was removed stays removed; running it again continues) and
-// std::invalid_argument for batch_rows == 0.
+// std::invalid_argument for batch_rows == 0 or a negative min_age_us.
 ScavengeProgress scavenge(const DbOptions& db, const ScavengeOptions& options);
 
 }  // namespace even::store
