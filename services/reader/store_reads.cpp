@@ -135,7 +135,10 @@ std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const Page
 
 Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage) {
   const std::string from = std::to_string(q.from.value());
-  const std::string hide = visible(now_us());
+  // (saturating: a client may ask from any position; global_seq is a BIGINT UNSIGNED)
+  constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const std::uint64_t window_end = std::min(q.from.value(), kMax) + static_cast<std::uint64_t>(kScanWindow);
+  const std::string hide = visible(now_us()) + " AND e.global_seq < " + std::to_string(window_end);
   std::string sql;
   auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
     std::string s = kSelectJoined;
@@ -176,6 +179,10 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
   }
   Page page = fill_page(sql, limits, orphanage);
   page.next_global_seq = page.count == 0 ? q.from : GlobalSeq(page.events.get()[page.count - 1].getGlobalSeq() + 1);
+  if (page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
+    page.end = false;
+    if (page.count == 0) page.next_global_seq = GlobalSeq(window_end);
+  }
   return page;
 }
 
@@ -183,11 +190,15 @@ std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, co
                                                 capnp::Orphanage orphanage) {
   std::string name;
   store::append_quoted(name, q.name);
+  const std::int64_t window_end =  // (saturating: the projection sequence is a BIGINT)
+      q.from.value() > std::numeric_limits<std::int64_t>::max() - kScanWindow ? std::numeric_limits<std::int64_t>::max()
+                                                                              : q.from.value() + kScanWindow;
   std::string sql =
       "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
       "e.payload_format, p.seq FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq" +
       kJoinStreams + " WHERE p.name = " + name + " AND p.seq >= " + std::to_string(q.from.value()) +
-      visible(now_us()) + " ORDER BY p.seq" + limit_clause(limits);
+      " AND p.seq < " + std::to_string(window_end) + visible(now_us()) + " ORDER BY p.seq" +
+      limit_clause(limits);
   std::vector<std::int64_t> seqs;
   Page page = fill_page(sql, limits, orphanage, &seqs);
   if (page.count == 0 &&
@@ -196,6 +207,11 @@ std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, co
   // The index has no holes, but the events behind it may be hidden or scavenged: the page's
   // projection sequences are in projectionSeqs when they are not from, from + 1, ...
   page.next_stream_seq = StreamSeq(page.count == 0 ? q.from.value() : seqs[page.count - 1] + 1);
+  if (page.end && conn_.query_int("SELECT MAX(seq) FROM projection_streams WHERE name = " + name).value_or(0) >=
+                      window_end) {  // the window ended before the last entry
+    page.end = false;
+    if (page.count == 0) page.next_stream_seq = StreamSeq(window_end);
+  }
   seqs.resize(page.count);
   page.projection_seqs = std::move(seqs);
   return page;

@@ -41,6 +41,13 @@ struct PageLimits {
 inline constexpr std::size_t kFirstPageRows = 1000;
 std::size_t rows_to_ask(const PageLimits& limits, std::size_t row_bytes_hint);
 
+// The positions (global_seq for read-all, projection sequences) one read-all or projection page
+// query scans at most: hidden rows (a deleted stream not yet scavenged) are scanned and skipped,
+// and a long run of them must not make one query read without bound. A page that reaches the
+// end of its window before the head ends with end=false and, when it is empty, the window's end
+// as its next position; the client asks again from there.
+inline constexpr std::int64_t kScanWindow = 100000;
+
 // A stream's lifecycle as `streams` and `events` hold it (services/writer/README.md, "Stream
 // lifecycle"). Every read hides what it says is hidden, at the time of the read.
 struct StreamLifecycle {
@@ -78,7 +85,8 @@ struct Page {
   // when the page ended early): the caller truncates it when adopting (Page::take_events).
   capnp::Orphan<capnp::List<schema::RecordedEvent>> events;
   unsigned count = 0;
-  bool end = false;          // nothing after this page matched when it was read
+  bool end = false;          // nothing after this page matched when it was read (an empty page
+                             // with end=false: its scan window held nothing visible, kScanWindow)
   StreamSeq next_stream_seq; // stream reads: `from` of the following page
   GlobalSeq next_global_seq; // read-all: `from` of the following page
   std::size_t bytes = 0;     // approximate size of the events on the wire

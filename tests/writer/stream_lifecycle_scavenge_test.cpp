@@ -207,6 +207,36 @@ TEST(StreamLifecycleTest, ChangesAreOrderedWithTheAppendsAroundThem) {
   expect_visible(c, "mix-1", {51});
 }
 
+// A long run of hidden rows (a deleted stream not yet scavenged) is crossed in bounded windows:
+// a page that found nothing visible in its window says so with end=false and where to go on, and
+// a whole read goes through to the events after the run.
+TEST(StreamLifecycleTest, AReadAcrossALongHiddenRangeGoesOnInBoundedWindows) {
+  Running r;
+  auto& c = *r.client;
+  constexpr int kHidden = 250000;  // 2.5 reader scan windows
+  r.cluster.store().connect()->execute(
+      "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
+      "payload_format) SELECT UNHEX(MD5(CONCAT('long-gone-', seq))), 'gone-1', seq, 'gone', 'Happened', 1, '', '{}', "
+      "0 FROM mysql.seq_1_to_" + std::to_string(kHidden));
+  EXPECT_EQ(c.delete_stream("gone-1").version, StreamSeq(kHidden));
+  c.append("kept-1", ExpectedVersion::no_stream(), events(2));
+
+  auto first = c.read_all_page_async(GlobalSeq(1)).get();
+  EXPECT_TRUE(first.events.empty());
+  EXPECT_FALSE(first.end) << "the window ended before the head";
+  EXPECT_GT(first.next_global_seq.value(), 1u);
+  EXPECT_LE(first.next_global_seq.value(), static_cast<std::uint64_t>(kHidden));
+  auto in_category = c.read_all_page_async(GlobalSeq(1), client::Filter{{"gone"}, {}}).get();
+  EXPECT_TRUE(in_category.events.empty());
+  EXPECT_FALSE(in_category.end);
+
+  std::vector<std::string> streams;
+  for (const auto& e : c.read_all(GlobalSeq(1))) streams.push_back(e.stream);
+  EXPECT_EQ(streams, (std::vector<std::string>{"kept-1", "kept-1"}));
+  EXPECT_TRUE(seqs(c.read_all(GlobalSeq(1), client::Filter{{"gone"}, {}})).empty());
+  expect_visible(c, "kept-1", {1, 2});
+}
+
 TEST(StreamLifecycleTest, BadInputGetsAClearErrorAndChangesNothing) {
   Running r;
   auto& c = *r.client;
