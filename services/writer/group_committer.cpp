@@ -44,8 +44,10 @@ bool expected_matches(const ExpectedVersion& ex, std::int64_t current) {
 }
 
 // Whether stored positions of a command's events are what this command would have produced:
-// the idempotent-retry test.
-bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosition*>& rows) {
+// the idempotent-retry test. `truncate_before` is the stream's: a no-stream append after a soft
+// delete started it again there.
+bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosition*>& rows,
+                    std::int64_t truncate_before) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i]->stream != cmd.stream) return false;
     if (rows[i]->stream_seq != rows[0]->stream_seq + static_cast<std::int64_t>(i)) return false;
@@ -53,7 +55,7 @@ bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosi
   std::int64_t first = rows[0]->stream_seq;
   switch (cmd.expected.kind) {
     case ExpectedVersion::Kind::any: return true;
-    case ExpectedVersion::Kind::no_stream: return true;  // (1, or after a soft delete its next sequence)
+    case ExpectedVersion::Kind::no_stream: return first == 1 || first == truncate_before;
     case ExpectedVersion::Kind::exists: return first > 1;
     case ExpectedVersion::Kind::exact: return first == cmd.expected.version + 1;
   }
@@ -166,7 +168,8 @@ StoredPositions read_stored_positions(store::Connection& conn, std::span<const A
 
 // Whether a command's ids are stored: nullopt when none is; otherwise the outcome (an idempotent
 // success when they are where this command would have put them, else a duplicate).
-std::optional<AppendOutcome> classify_stored(const AppendCommand& cmd, const StoredPositions& stored) {
+std::optional<AppendOutcome> classify_stored(const AppendCommand& cmd, const StoredPositions& stored,
+                                             std::int64_t truncate_before) {
   std::vector<const StoredPosition*> positions;
   for (const auto& e : cmd.events)
     if (auto it = stored.find(e.id); it != stored.end()) positions.push_back(&it->second);
@@ -176,7 +179,7 @@ std::optional<AppendOutcome> classify_stored(const AppendCommand& cmd, const Sto
     o.error = schema::ErrorCode::DUPLICATE_EVENT;
     o.message = std::to_string(positions.size()) + " of the " + std::to_string(cmd.events.size()) +
                 " event ids are already stored: a partial overlap with an earlier append";
-  } else if (is_same_append(cmd, positions)) {
+  } else if (is_same_append(cmd, positions, truncate_before)) {
     o.idempotent = true;
     o.first_seq = StreamSeq(positions.front()->stream_seq);
     o.last_seq = StreamSeq(positions.back()->stream_seq);
@@ -298,7 +301,7 @@ Decisions decide(std::span<const AppendCommand> batch, States& states, const Sto
       continue;
     }
     if (stored) {
-      if (auto known = classify_stored(cmd, *stored)) {
+      if (auto known = classify_stored(cmd, *stored, st.truncate_before)) {
         o = std::move(*known);
         continue;
       }
@@ -601,7 +604,8 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
   if (!check_ids && !d.conflicts.empty()) {
     const StoredPositions landed = read_stored_positions(*conn_, batch, d.conflicts);
     for (auto i : d.conflicts)
-      if (auto known = classify_stored(batch[i], landed)) d.out[i] = std::move(*known);
+      if (auto known = classify_stored(batch[i], landed, versions[batch[i].stream].truncate_before))
+        d.out[i] = std::move(*known);
   }
 
   if (d.rows == 0) {

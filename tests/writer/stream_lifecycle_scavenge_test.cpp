@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -196,15 +197,40 @@ TEST(StreamLifecycleTest, TruncateMaxCountAndMaxAgeHideFromEveryRead) {
 TEST(StreamLifecycleTest, ChangesAreOrderedWithTheAppendsAroundThem) {
   Running r;
   auto& c = *r.client;
-  // Many appends and deletes in flight at once land in batches together: each is decided in order.
-  std::vector<std::future<client::AppendResult>> appends;
-  for (int i = 0; i < 50; ++i) appends.push_back(c.append_async("mix-1", ExpectedVersion::any(), {event()}));
-  for (auto& f : appends) f.get();
-  auto deleted = c.delete_stream("mix-1");
-  EXPECT_EQ(deleted.version, StreamSeq(50));
-  auto again = c.append("mix-1", ExpectedVersion::no_stream(), {event()});
-  EXPECT_EQ(again.first_stream_seq, StreamSeq(51));
-  expect_visible(c, "mix-1", {51});
+  // A delete sent while appends to the stream are in flight lands between two of them: those
+  // before it are hidden, those after it started the stream again after its version.
+  constexpr int kAppends = 50;
+  std::vector<std::future<client::AppendResult>> appends, others;
+  std::int64_t deleted_at = -1;
+  for (int i = 0; i < kAppends; ++i) {
+    appends.push_back(c.append_async("mix-1", ExpectedVersion::any(), {event()}));
+    if (i == kAppends / 4) {
+      auto deleting = std::async(std::launch::async, [&c] { return c.delete_stream("mix-1"); });
+      for (int k = 0; k < 20; ++k) others.push_back(c.append_async("mix-2", ExpectedVersion::any(), {event()}));
+      for (int k = 0; k < 10; ++k) appends.push_back(c.append_async("mix-1", ExpectedVersion::any(), {event()}));
+      i += 10;
+      const auto deleted = deleting.get();
+      EXPECT_TRUE(deleted.deleted);
+      deleted_at = deleted.version.value();
+    }
+  }
+  std::vector<std::int64_t> landed;
+  for (auto& f : appends) landed.push_back(f.get().first_stream_seq.value());
+  ASSERT_GE(deleted_at, 1);
+  std::sort(landed.begin(), landed.end());
+  EXPECT_EQ(landed, range(1, kAppends)) << "every append has its own sequence number";
+  // The re-append (no-stream), while appends to another stream are in flight: it starts the
+  // stream again only if no append after the delete did.
+  for (int k = 0; k < 20; ++k) others.push_back(c.append_async("mix-2", ExpectedVersion::any(), {event()}));
+  if (deleted_at == kAppends) {
+    EXPECT_EQ(c.append("mix-1", ExpectedVersion::no_stream(), {event()}).first_stream_seq, StreamSeq(kAppends + 1));
+    expect_visible(c, "mix-1", {kAppends + 1});
+  } else {
+    EXPECT_THROW(c.append("mix-1", ExpectedVersion::no_stream(), {event()}), client::WrongExpectedVersion);
+    expect_visible(c, "mix-1", range(deleted_at + 1, kAppends));
+  }
+  for (auto& f : others) f.get();
+  expect_visible(c, "mix-2", range(1, 40));
 }
 
 // A long run of hidden rows (a deleted stream not yet scavenged) is crossed in bounded windows:
@@ -243,9 +269,13 @@ TEST(StreamLifecycleTest, BadInputGetsAClearErrorAndChangesNothing) {
   c.append("bad-1", ExpectedVersion::no_stream(), events(3));
   const auto rows = r.cluster.store().scalar("SELECT COUNT(*) FROM events");
   auto state_row = [&] {
-    return r.cluster.store().scalar(
-        "SELECT CONCAT(deleted, tombstoned, truncate_before, COALESCE(max_count, 'n'), COALESCE(max_age_us, 'n')) + 0 "
-        "FROM streams WHERE stream = 'bad-1'");
+    auto conn = r.cluster.store().connect();
+    auto rs = conn->query(
+        "SELECT CONCAT_WS(',', deleted, tombstoned, truncate_before, COALESCE(max_count, 'none'), "
+        "COALESCE(max_age_us, 'none')) FROM streams WHERE stream = 'bad-1'");
+    if (!rs->next()) return std::string("(no row)");
+    auto v = rs->getString(1);
+    return std::string(v.c_str(), v.length());
   };
   const auto before = state_row();
   auto expect_refused = [&](auto call, client::ErrorCode code, const char* what) {
@@ -290,6 +320,7 @@ TEST(StreamLifecycleTest, BadInputGetsAClearErrorAndChangesNothing) {
   };
   EXPECT_EQ(run({"truncate", "bad-1", "--before", "-1"}).exit_code, 2);
   EXPECT_EQ(run({"meta", "bad-1", "--max-count", "x"}).exit_code, 2);
+  EXPECT_EQ(run({"meta", "bad-1", "--max-age", "9223372036854775807"}).exit_code, 2) << "overflows in microseconds";
   EXPECT_EQ(run({"delete", "nobody-2"}).exit_code, 3);
   auto ok = run({"meta", "bad-1", "--max-count", "2"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;

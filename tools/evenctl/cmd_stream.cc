@@ -77,7 +77,11 @@ int cmd_stream(int argc, char** argv) {
     if (!max_count.empty())
       if (auto n = parse_count(max_count, "--max-count", 0); n > 0) meta.max_count = n;
     if (!max_age.empty())
-      if (auto s = parse_count(max_age, "--max-age", 0); s > 0) meta.max_age = std::chrono::seconds(s);
+      if (auto s = parse_count(max_age, "--max-age", 0); s > 0) {
+        // (in microseconds on the wire: 100 years at most, far from overflowing)
+        if (s > 100LL * 365 * 24 * 3600) throw po::error("--max-age must be at most 3153600000 seconds (100 years)");
+        meta.max_age = std::chrono::seconds(s);
+      }
   }
   client::Client c(co);
   return guarded([&] {
