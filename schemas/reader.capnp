@@ -77,11 +77,20 @@ struct Page {
   nextGlobalSeq @3 :UInt64;  # readAll: `from` of the following page
   head @4 :UInt64;           # readAll pages with end = true: highest globalSeq stored, read just
                              # after the page (0 otherwise, or when the store is empty)
+  projectionSeqs @5 :List(Int64);  # readProjection: the projection sequence of each event (they skip
+                                   # the events a stream lifecycle hides or a scavenge removed);
+                                   # empty from older readers: then from, from + 1, ...
 }
 
 struct StreamInfo {
   exists @0 :Bool;
-  version @1 :Int64;         # the stream sequence of its last event; 0 when it does not exist
+  version @1 :Int64;         # the stream sequence of its last event; 0 when it never had one (a
+                             # soft-deleted stream keeps its version: its next event follows it)
+  deleted @2 :Bool;          # soft-deleted (exists is false) until an append starts it again
+  tombstoned @3 :Bool;       # hard-deleted: never written again (exists is false)
+  truncateBefore @4 :Int64;  # events below this stream sequence are hidden (0: none)
+  maxCount @5 :Int64;        # only the last maxCount events are visible (0: no limit)
+  maxAgeUs @6 :Int64;        # events older than this are hidden (0: no limit)
 }
 
 struct ReaderReply {

@@ -71,15 +71,16 @@ bool write_snapshot(Client& client, const std::string& stream, const SnapshotRec
   }
 }
 
-void for_each_event(Client& client, const std::string& stream, StreamSeq from,
+bool for_each_event(Client& client, const std::string& stream, StreamSeq from,
                     const std::function<void(const RecordedEvent&)>& f) {
   EventStream events;
   try {
     events = client.read_stream(stream, from);
   } catch (const NotFound&) {
-    return;
+    return false;
   }
   for (const auto& e : events) f(e);
+  return true;
 }
 
 void backoff(int attempt, std::chrono::microseconds max) {

@@ -20,6 +20,15 @@ ReplyInfo classify_writer_reply(wire::Decoded& d) {
   return info;
 }
 
+void set_expected(schema::ExpectedVersion::Builder ex, ExpectedVersion expected) {
+  switch (expected.kind) {
+    case ExpectedVersion::Kind::any: ex.setAny(); break;
+    case ExpectedVersion::Kind::no_stream: ex.setNoStream(); break;
+    case ExpectedVersion::Kind::exists: ex.setExists(); break;
+    case ExpectedVersion::Kind::exact: ex.setExact(expected.version); break;
+  }
+}
+
 AppendResult to_append_result(wire::Decoded& d) {
   auto r = d.root<schema::WriterReply>();
   if (r.isError()) {
@@ -92,13 +101,7 @@ std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, cons
   req.setRequestId(id);
   auto a = req.initAppend();
   a.setStream(wire::as_text(stream));
-  auto ex = a.initExpected();
-  switch (expected.kind) {
-    case ExpectedVersion::Kind::any: ex.setAny(); break;
-    case ExpectedVersion::Kind::no_stream: ex.setNoStream(); break;
-    case ExpectedVersion::Kind::exists: ex.setExists(); break;
-    case ExpectedVersion::Kind::exact: ex.setExact(expected.version); break;
-  }
+  set_expected(a.initExpected(), expected);
   auto list = a.initEvents(static_cast<unsigned>(events.size()));
   for (unsigned i = 0; i < events.size(); ++i) {
     wire::encode(events[i], list[i]);

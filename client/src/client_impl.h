@@ -21,6 +21,8 @@ ErrorCode to_client(schema::ErrorCode code);
 [[noreturn]] void throw_error(schema::ErrorCode code, const std::string& message, std::int64_t current_version = -1);
 
 ReplyInfo classify_writer_reply(wire::Decoded& d);  // client.cpp
+// Writes `expected` into a request's ExpectedVersion (client.cpp): appends and lifecycle changes.
+void set_expected(schema::ExpectedVersion::Builder ex, ExpectedVersion expected);
 ReplyInfo classify_reader_reply(wire::Decoded& d);  // client_read.cpp
 
 // What a call returns, from its reply (decoded and validated by wire::decode<T>, then classified

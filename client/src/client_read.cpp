@@ -276,6 +276,31 @@ std::future<std::optional<StreamSeq>> Client::stream_version_async(const std::st
 
 std::optional<StreamSeq> Client::stream_version(const std::string& stream) { return stream_version_async(stream).get(); }
 
+StreamState Client::stream_info(const std::string& stream) {
+  auto [id, frame] = make_request(impl_->reader, [&](schema::ReaderRequest::Builder req) {
+    req.initStreamInfo().setStream(wire::as_text(stream));
+  });
+  return impl_->reader
+      .call_future<StreamState>(id, std::move(frame),
+                                [](wire::Decoded& d) {
+                                  auto r = checked(d);
+                                  if (!r.isStreamInfo())
+                                    throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
+                                  auto si = r.getStreamInfo();
+                                  StreamState s;
+                                  s.exists = si.getExists();
+                                  s.version = StreamSeq(si.getVersion());
+                                  s.deleted = si.getDeleted();
+                                  s.tombstoned = si.getTombstoned();
+                                  s.truncate_before = StreamSeq(si.getTruncateBefore());
+                                  if (si.getMaxCount() > 0) s.metadata.max_count = si.getMaxCount();
+                                  if (si.getMaxAgeUs() > 0)
+                                    s.metadata.max_age = std::chrono::microseconds(si.getMaxAgeUs());
+                                  return s;
+                                })
+      .get();
+}
+
 std::future<GlobalSeq> Client::head_async() {
   auto [id, frame] = make_request(impl_->reader, [](schema::ReaderRequest::Builder req) { req.setHead(); });
   return impl_->reader.call_future<GlobalSeq>(id, std::move(frame), to_head);

@@ -20,6 +20,9 @@ ReadPage to_projection_page(wire::Decoded& d) {
   for (auto in : p.getEvents()) page.events.push_back(wire::decode(in));
   page.end = p.getEnd();
   page.next_stream_seq = StreamSeq(p.getNextStreamSeq());  // the projection sequence after the page
+  auto seqs = p.getProjectionSeqs();
+  if (seqs.size() == page.events.size())
+    for (auto seq : seqs) page.projection_seqs.push_back(seq);
   return page;
 }
 
@@ -65,7 +68,9 @@ const RecordedEvent* ProjectionEventStream::next() {
     if (remaining_ == 0) return nullptr;
     if (index_ < page_.events.size()) {
       --remaining_;
-      last_seq_ = ProjectionSeq(page_first_.value() + static_cast<std::int64_t>(index_));
+      last_seq_ = index_ < page_.projection_seqs.size()
+                      ? ProjectionSeq(page_.projection_seqs[index_])
+                      : ProjectionSeq(page_first_.value() + static_cast<std::int64_t>(index_));
       return &page_.events[index_++];
     }
     if (!pending_.valid()) return nullptr;

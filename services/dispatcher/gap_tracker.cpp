@@ -141,9 +141,11 @@ void GapTracker::resolve(Clock::time_point now) {
       stats_.holes += resume - next_;
       if (log_) {
         if (resume - next_ == 1)
-          log_->info("global seq {} is a hole (its transaction ended without committing)", next_);
+          log_->info("global seq {} is a hole (its transaction ended without committing, or a scavenge removed it)",
+                     next_);
         else
-          log_->info("global seqs {}..{} are holes (their transactions ended without committing)", next_,
+          log_->info("global seqs {}..{} are holes (their transactions ended without committing, or a scavenge "
+                     "removed them)", next_,
                      resume - 1);
       }
       next_ = resume;

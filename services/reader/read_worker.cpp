@@ -36,12 +36,21 @@ zmq::message_t encode_answer(capnp::MallocMessageBuilder& msg, std::uint64_t req
       p.setNextStreamSeq(a.page.next_stream_seq.value());
       p.setNextGlobalSeq(a.page.next_global_seq.value());
       p.setHead(a.page_head.value());
+      if (!a.page.projection_seqs.empty()) {
+        auto seqs = p.initProjectionSeqs(static_cast<unsigned>(a.page.projection_seqs.size()));
+        for (unsigned i = 0; i < seqs.size(); ++i) seqs.set(i, a.page.projection_seqs[i]);
+      }
       break;
     }
     case Answer::Kind::stream_info: {
       auto si = reply.initStreamInfo();
-      si.setExists(a.version.has_value());
-      si.setVersion(a.version ? a.version->value() : 0);
+      si.setExists(a.stream.exists());
+      si.setVersion(a.stream.version);
+      si.setDeleted(a.stream.deleted);
+      si.setTombstoned(a.stream.tombstoned);
+      si.setTruncateBefore(a.stream.truncate_before);
+      si.setMaxCount(a.stream.max_count);
+      si.setMaxAgeUs(a.stream.max_age_us);
       break;
     }
     case Answer::Kind::head: reply.setHead(a.head.value()); break;
@@ -200,7 +209,7 @@ ReadResult ReadWorker::serve(schema::ReaderRequest::Reader req, capnp::Orphanage
       std::string stream = wire::text_string(req.getStreamInfo().getStream());
       if (auto refused = check_stream(stream)) return std::move(*refused);
       a.kind = Answer::Kind::stream_info;
-      a.version = with_store([&](StoreReads& s) { return s.stream_version(stream); });
+      a.stream = with_store([&](StoreReads& s) { return s.stream_info(stream); });
       return a;
     }
     case schema::ReaderRequest::HEAD:

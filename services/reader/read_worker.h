@@ -47,7 +47,7 @@ struct Answer {
   enum class Kind { page, stream_info, head } kind = Kind::head;
   Page page;                         // page
   GlobalSeq page_head;               // page of a read-all that reached the end
-  std::optional<StreamSeq> version;  // stream_info; nullopt: the stream does not exist
+  StreamLifecycle stream;  // stream_info
   GlobalSeq head;                    // head
 };
 

@@ -1,6 +1,7 @@
 #include "reader/store_reads.h"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include "even/common/store/events.h"
@@ -11,6 +12,27 @@ namespace even::reader {
 namespace {
 
 const std::string kSelect = std::string("SELECT ") + store::kEventColumns + " FROM events";
+// kEventColumns of events `e`, for the reads that join `streams s` to hide what lifecycles hide.
+const std::string kSelectJoined =
+    "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
+    "e.payload_format FROM events e";
+const std::string kJoinStreams = " LEFT JOIN streams s ON s.stream = e.stream";
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Whether row `e` (with its stream's row `s`, LEFT JOINed) is visible at `now`: at or above
+// truncate_before (a delete sets it above the stream's last event), among the last max_count
+// (the stream's last entry in ux_events_stream_seq, looked up only for streams with a limit), and
+// not older than max_age_us.
+std::string visible(std::int64_t now) {
+  return " AND e.stream_seq >= COALESCE(s.truncate_before, 0) AND (s.max_age_us IS NULL OR e.created_at_us >= " +
+         std::to_string(now) +
+         " - s.max_age_us) AND (s.max_count IS NULL OR e.stream_seq > (SELECT MAX(x.stream_seq) FROM events x "
+         "WHERE x.stream = e.stream) - s.max_count)";
+}
 
 void append_list(std::string& sql, const std::vector<std::string>& values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -37,7 +59,14 @@ capnp::Orphan<capnp::List<schema::RecordedEvent>> Page::take_events() {
   return std::move(events);
 }
 
-Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage) {
+std::int64_t StreamLifecycle::first_visible() const {
+  std::int64_t first = std::max<std::int64_t>(1, truncate_before);
+  if (max_count > 0) first = std::max(first, version - max_count + 1);
+  return first;
+}
+
+Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage,
+                           std::vector<std::int64_t>* extra) {
   Page page;
   page.events = orphanage.newOrphan<capnp::List<schema::RecordedEvent>>(static_cast<unsigned>(limits.max_events));
   auto list = page.events.get();
@@ -71,6 +100,7 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
     out.setMetadata(bytes(metadata));
     out.setPayload(bytes(payload));
     out.setPayloadFormat(wire::to_schema(store::format_of_column(rs->getUInt(9))));
+    if (extra) extra->push_back(rs->getInt64(10));
     page.bytes += size;
   }
   rs.reset();  // drains what is left of the (bounded) result before the next statement
@@ -80,43 +110,51 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
 
 std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const PageLimits& limits,
                                             capnp::Orphanage orphanage) {
+  const StreamLifecycle life = stream_info(q.stream);
+  if (!life.exists()) return std::nullopt;
+  const std::int64_t first = life.first_visible();
   std::string sql = kSelect;
   sql += " FORCE INDEX (ux_events_stream_seq) WHERE stream = ";
   store::append_quoted(sql, q.stream);
   sql += q.backward ? " AND stream_seq <= " : " AND stream_seq >= ";
-  sql += std::to_string(q.from.value());
+  sql += std::to_string(q.backward ? q.from.value() : std::max(q.from.value(), first));
+  if (q.backward) sql += " AND stream_seq >= " + std::to_string(first);
+  if (life.max_age_us > 0) sql += " AND created_at_us >= " + std::to_string(now_us() - life.max_age_us);
   sql += q.backward ? " ORDER BY stream_seq DESC" : " ORDER BY stream_seq";
   sql += limit_clause(limits);
   Page page = fill_page(sql, limits, orphanage);
-  if (page.count == 0 && !stream_version(q.stream)) return std::nullopt;
   if (page.count == 0) {
     page.next_stream_seq = q.from;
   } else {
     auto last = page.events.get()[page.count - 1].getStreamSeq();
     page.next_stream_seq = StreamSeq(q.backward ? last - 1 : last + 1);
   }
-  if (q.backward && page.next_stream_seq.value() < 1) page.end = true;
+  if (q.backward && page.next_stream_seq.value() < first) page.end = true;
   return page;
 }
 
 Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage) {
   const std::string from = std::to_string(q.from.value());
+  // (saturating: a client may ask from any position; global_seq is a BIGINT UNSIGNED)
+  constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const std::uint64_t window_end = std::min(q.from.value(), kMax) + static_cast<std::uint64_t>(kScanWindow);
+  const std::string hide = visible(now_us()) + " AND e.global_seq < " + std::to_string(window_end);
   std::string sql;
   auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
-    std::string s = kSelect;
+    std::string s = kSelectJoined;
     s += " FORCE INDEX (";
     s += index;
-    s += ") WHERE ";
+    s += ")" + kJoinStreams + " WHERE e.";
     s += column;
     s += " = ";
     store::append_quoted(s, value);
-    s += " AND global_seq >= " + from;
+    s += " AND e.global_seq >= " + from + hide;
     if (filter_types) {
-      s += " AND event_type IN (";
+      s += " AND e.event_type IN (";
       append_list(s, q.event_types);
       s += ")";
     }
-    s += " ORDER BY global_seq" + limit_clause(limits);
+    s += " ORDER BY e.global_seq" + limit_clause(limits);
     return s;
   };
   // A list of values: one index range per value, merged by global_seq (each part is bounded by
@@ -136,11 +174,15 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
   } else if (!q.event_types.empty()) {
     sql = merged("ix_events_type", "event_type", q.event_types, false);
   } else {
-    sql = kSelect + " FORCE INDEX (PRIMARY) WHERE global_seq >= " + from + " ORDER BY global_seq" +
-          limit_clause(limits);
+    sql = kSelectJoined + " FORCE INDEX (PRIMARY)" + kJoinStreams + " WHERE e.global_seq >= " + from + hide +
+          " ORDER BY e.global_seq" + limit_clause(limits);
   }
   Page page = fill_page(sql, limits, orphanage);
   page.next_global_seq = page.count == 0 ? q.from : GlobalSeq(page.events.get()[page.count - 1].getGlobalSeq() + 1);
+  if (page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
+    page.end = false;
+    if (page.count == 0) page.next_global_seq = GlobalSeq(window_end);
+  }
   return page;
 }
 
@@ -148,24 +190,51 @@ std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, co
                                                 capnp::Orphanage orphanage) {
   std::string name;
   store::append_quoted(name, q.name);
+  const std::int64_t window_end =  // (saturating: the projection sequence is a BIGINT)
+      q.from.value() > std::numeric_limits<std::int64_t>::max() - kScanWindow ? std::numeric_limits<std::int64_t>::max()
+                                                                              : q.from.value() + kScanWindow;
   std::string sql =
       "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
-      "e.payload_format FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq WHERE p.name = " +
-      name + " AND p.seq >= " + std::to_string(q.from.value()) + " ORDER BY p.seq" + limit_clause(limits);
-  Page page = fill_page(sql, limits, orphanage);
+      "e.payload_format, p.seq FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq" +
+      kJoinStreams + " WHERE p.name = " + name + " AND p.seq >= " + std::to_string(q.from.value()) +
+      " AND p.seq < " + std::to_string(window_end) + visible(now_us()) + " ORDER BY p.seq" +
+      limit_clause(limits);
+  std::vector<std::int64_t> seqs;
+  Page page = fill_page(sql, limits, orphanage, &seqs);
   if (page.count == 0 &&
       !conn_.query_int("SELECT 1 FROM projection_stream_checkpoints WHERE projection = " + name))
     return std::nullopt;
-  page.next_stream_seq = StreamSeq(q.from.value() + page.count);  // projection sequences have no holes
+  // The index has no holes, but the events behind it may be hidden or scavenged: the page's
+  // projection sequences are in projectionSeqs when they are not from, from + 1, ...
+  page.next_stream_seq = StreamSeq(page.count == 0 ? q.from.value() : seqs[page.count - 1] + 1);
+  if (page.end && conn_.query_int("SELECT MAX(seq) FROM projection_streams WHERE name = " + name).value_or(0) >=
+                      window_end) {  // the window ended before the last entry
+    page.end = false;
+    if (page.count == 0) page.next_stream_seq = StreamSeq(window_end);
+  }
+  seqs.resize(page.count);
+  page.projection_seqs = std::move(seqs);
   return page;
 }
 
-std::optional<StreamSeq> StoreReads::stream_version(const std::string& stream) {
-  std::string sql = "SELECT MAX(stream_seq) FROM events FORCE INDEX (ux_events_stream_seq) WHERE stream = ";
-  store::append_quoted(sql, stream);
-  auto v = conn_.query_int(sql);
-  if (!v) return std::nullopt;
-  return StreamSeq(*v);
+StreamLifecycle StoreReads::stream_info(const std::string& stream) {
+  std::string name;
+  store::append_quoted(name, stream);
+  auto rs = conn_.query(
+      "SELECT (SELECT MAX(stream_seq) FROM events FORCE INDEX (ux_events_stream_seq) WHERE stream = " + name +
+      "), s.deleted, s.tombstoned, s.truncate_before, s.max_count, s.max_age_us FROM (SELECT 1) AS one LEFT JOIN "
+      "streams s ON s.stream = " + name);
+  StreamLifecycle life;
+  if (!rs->next()) return life;
+  auto value = [&](int column) { return rs->isNull(column) ? 0 : rs->getInt64(column); };
+  life.deleted = value(2) != 0;
+  life.tombstoned = value(3) != 0;
+  life.truncate_before = value(4);
+  life.max_count = value(5);
+  life.max_age_us = value(6);
+  // A scavenge may have removed the last events: truncate_before - 1 is a floor then.
+  life.version = std::max(value(1), life.truncate_before - 1);
+  return life;
 }
 
 GlobalSeq StoreReads::head() {

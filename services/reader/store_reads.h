@@ -41,6 +41,28 @@ struct PageLimits {
 inline constexpr std::size_t kFirstPageRows = 1000;
 std::size_t rows_to_ask(const PageLimits& limits, std::size_t row_bytes_hint);
 
+// The positions (global_seq for read-all, projection sequences) one read-all or projection page
+// query scans at most: hidden rows (a deleted stream not yet scavenged) are scanned and skipped,
+// and a long run of them must not make one query read without bound. A page that reaches the
+// end of its window before the head ends with end=false and, when it is empty, the window's end
+// as its next position; the client asks again from there.
+inline constexpr std::int64_t kScanWindow = 100000;
+
+// A stream's lifecycle as `streams` and `events` hold it (services/writer/README.md, "Stream
+// lifecycle"). Every read hides what it says is hidden, at the time of the read.
+struct StreamLifecycle {
+  std::int64_t version = 0;  // the last stream_seq written (0: none)
+  bool deleted = false;
+  bool tombstoned = false;
+  std::int64_t truncate_before = 0;
+  std::int64_t max_count = 0;   // 0: no limit
+  std::int64_t max_age_us = 0;  // 0: no limit
+
+  bool exists() const { return version > 0 && !deleted && !tombstoned; }
+  // The first stream_seq a read may show (truncate_before and max_count).
+  std::int64_t first_visible() const;
+};
+
 struct StreamPageQuery {
   std::string stream;
   StreamSeq from;
@@ -63,10 +85,12 @@ struct Page {
   // when the page ended early): the caller truncates it when adopting (Page::take_events).
   capnp::Orphan<capnp::List<schema::RecordedEvent>> events;
   unsigned count = 0;
-  bool end = false;          // nothing after this page matched when it was read
+  bool end = false;          // nothing after this page matched when it was read (an empty page
+                             // with end=false: its scan window held nothing visible, kScanWindow)
   StreamSeq next_stream_seq; // stream reads: `from` of the following page
   GlobalSeq next_global_seq; // read-all: `from` of the following page
   std::size_t bytes = 0;     // approximate size of the events on the wire
+  std::vector<std::int64_t> projection_seqs;  // read_projection: each event's projection sequence
 
   // The events, truncated to `count`, for adoption into the reply.
   capnp::Orphan<capnp::List<schema::RecordedEvent>> take_events();
@@ -76,23 +100,27 @@ class StoreReads {
  public:
   explicit StoreReads(store::Connection& conn) : conn_(conn) {}
 
-  // Events of `q.stream` from q.from on (or down from it, backward). An empty page with end=true
-  // when nothing is there; nullopt when the stream has no events at all (it does not exist).
+  // Events of `q.stream` from q.from on (or down from it, backward), without those its lifecycle
+  // hides. An empty page with end=true when nothing is there; nullopt when the stream does not
+  // exist (never written, deleted or hard-deleted).
   std::optional<Page> read_stream(const StreamPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
-  // Events with global_seq >= q.from matching the filters, in global order.
+  // Events with global_seq >= q.from matching the filters, in global order, without those their
+  // streams' lifecycles hide.
   Page read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
   // Events of projection stream `q.name` (projection_streams, written by even-projector) from
   // q.from on; next_stream_seq is the projection sequence after the page. nullopt when no
   // projector has ever indexed that name.
   std::optional<Page> read_projection(const ProjectionPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
-  // The stream's version (its last stream_seq); nullopt when it has no events.
-  std::optional<StreamSeq> stream_version(const std::string& stream);
+  // The stream's version (its last stream_seq) and lifecycle, from one SELECT.
+  StreamLifecycle stream_info(const std::string& stream);
   // The highest global_seq stored; 0 when the store is empty.
   GlobalSeq head();
 
  private:
   // Runs `sql` (which selects kEventColumns, at most limits.max_events + 1 rows) and fills a page.
-  Page fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage);
+  // With `extra`, the sql selects one more column, whose values on the page's rows it gets.
+  Page fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage,
+                 std::vector<std::int64_t>* extra = nullptr);
 
   store::Connection& conn_;
 };

@@ -1,5 +1,6 @@
 #include "writer/append_validation.h"
 
+#include <optional>
 #include <unordered_set>
 
 #include "even/common/wire.h"
@@ -7,13 +8,14 @@
 
 namespace even::writer {
 
-// Turns a decoded AppendRequest into an AppendCommand, or says why it is invalid. Changes nothing.
-std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o) {
+namespace {
+
+// The stream name and expected version every request kind carries; nullopt when both are valid.
+std::optional<Rejection> read_target(capnp::Text::Reader stream, schema::ExpectedVersion::Reader ex,
+                                     AppendCommand& cmd) {
   using EC = schema::ErrorCode;
-  AppendCommand cmd;
-  cmd.stream = wire::text_string(req.getStream());
+  cmd.stream = wire::text_string(stream);
   if (auto why = validate_stream_name(cmd.stream); !why.empty()) return Rejection{EC::INVALID_STREAM, why};
-  auto ex = req.getExpected();
   switch (ex.which()) {
     case schema::ExpectedVersion::ANY: cmd.expected = ExpectedVersion::any(); break;
     case schema::ExpectedVersion::NO_STREAM: cmd.expected = ExpectedVersion::no_stream(); break;
@@ -25,6 +27,56 @@ std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Re
       break;
     default: return Rejection{EC::UNSUPPORTED_VERSION, "unknown kind of expected version"};
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<AppendCommand, Rejection> validate_change(schema::WriterRequest::Reader req) {
+  using EC = schema::ErrorCode;
+  AppendCommand cmd;
+  StreamChange ch;
+  std::optional<Rejection> bad;
+  switch (req.which()) {
+    case schema::WriterRequest::DELETE_STREAM: {
+      auto r = req.getDeleteStream();
+      bad = read_target(r.getStream(), r.getExpected(), cmd);
+      ch.kind = r.getHard() ? StreamChange::Kind::hard_delete : StreamChange::Kind::soft_delete;
+      break;
+    }
+    case schema::WriterRequest::TRUNCATE_STREAM: {
+      auto r = req.getTruncateStream();
+      bad = read_target(r.getStream(), r.getExpected(), cmd);
+      ch.kind = StreamChange::Kind::truncate;
+      ch.truncate_before = r.getBefore();
+      if (!bad && ch.truncate_before < 1)
+        bad = Rejection{EC::BAD_RANGE, "truncate before " + std::to_string(ch.truncate_before) +
+                                           ": the first stream sequence to keep must be >= 1"};
+      break;
+    }
+    case schema::WriterRequest::SET_STREAM_METADATA: {
+      auto r = req.getSetStreamMetadata();
+      bad = read_target(r.getStream(), r.getExpected(), cmd);
+      ch.kind = StreamChange::Kind::set_metadata;
+      ch.max_count = r.getMaxCount();
+      ch.max_age_us = r.getMaxAgeUs();
+      if (!bad && (ch.max_count < 0 || ch.max_age_us < 0))
+        bad = Rejection{EC::BAD_RANGE, "max-count " + std::to_string(ch.max_count) + " / max-age " +
+                                           std::to_string(ch.max_age_us) + " us: must be >= 0 (0: no limit)"};
+      break;
+    }
+    default: return Rejection{EC::UNSUPPORTED_VERSION, "not a stream lifecycle request"};
+  }
+  if (bad) return *bad;
+  cmd.change = ch;
+  return cmd;
+}
+
+// Turns a decoded AppendRequest into an AppendCommand, or says why it is invalid. Changes nothing.
+std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o) {
+  using EC = schema::ErrorCode;
+  AppendCommand cmd;
+  if (auto bad = read_target(req.getStream(), req.getExpected(), cmd)) return *bad;
   auto events = req.getEvents();
   if (events.size() == 0) return Rejection{EC::INVALID_EVENT, "an append needs at least one event"};
   if (events.size() > o.max_events_per_append)

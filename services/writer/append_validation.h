@@ -24,4 +24,9 @@ struct Rejection {
 // (max_events_per_append, max_metadata_bytes) are used.
 std::variant<AppendCommand, Rejection> validate_append(schema::AppendRequest::Reader req, const WriterOptions& o);
 
+// Turns a decoded deleteStream, truncateStream or setStreamMetadata request into an AppendCommand
+// with its `change` set (and no events), or says why it is invalid (a bad stream name, a negative
+// count or age, truncate before < 1). `req` must be one of those three kinds.
+std::variant<AppendCommand, Rejection> validate_change(schema::WriterRequest::Reader req);
+
 }  // namespace even::writer

@@ -1,5 +1,6 @@
 #include "writer/group_committer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <unordered_map>
@@ -43,8 +44,10 @@ bool expected_matches(const ExpectedVersion& ex, std::int64_t current) {
 }
 
 // Whether stored positions of a command's events are what this command would have produced:
-// the idempotent-retry test.
-bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosition*>& rows) {
+// the idempotent-retry test. `truncate_before` is the stream's: a no-stream append after a soft
+// delete started it again there.
+bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosition*>& rows,
+                    std::int64_t truncate_before) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i]->stream != cmd.stream) return false;
     if (rows[i]->stream_seq != rows[0]->stream_seq + static_cast<std::int64_t>(i)) return false;
@@ -52,7 +55,7 @@ bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosi
   std::int64_t first = rows[0]->stream_seq;
   switch (cmd.expected.kind) {
     case ExpectedVersion::Kind::any: return true;
-    case ExpectedVersion::Kind::no_stream: return first == 1;
+    case ExpectedVersion::Kind::no_stream: return first == 1 || first == truncate_before;
     case ExpectedVersion::Kind::exists: return first > 1;
     case ExpectedVersion::Kind::exact: return first == cmd.expected.version + 1;
   }
@@ -62,6 +65,7 @@ bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosi
 // ---- The steps of one attempt (GroupCommitter::attempt), in the order it takes them ----
 
 using Versions = std::unordered_map<std::string, std::int64_t>;                  // stream -> version (0: none)
+using States = std::unordered_map<std::string, StreamState>;
 using StoredPositions = std::unordered_map<EventId, StoredPosition, EventIdHash>;  // where an id is stored
 using GlobalSeqs = std::unordered_map<EventId, std::uint64_t, EventIdHash>;        // read-back positions
 
@@ -93,31 +97,62 @@ Versions versions_in_events(store::Connection& conn, const std::vector<std::stri
   return versions;
 }
 
-// 1. The current version of every stream of the batch: from `cache` (this process is the only
-//    writer while it holds the lock), the rest from `events` in one SELECT. 0 means "no such
-//    stream". Should another process write anyway, the UNIQUE (stream, stream_seq) key refuses the
-//    insert and the batch is redone.
-Versions read_versions(store::Connection& conn, const Versions& cache, std::span<const AppendCommand> batch) {
-  Versions versions;
+// The states of `names`: their versions from `events` (as versions_in_events) and their
+// `streams` rows, in one statement. A scavenge may have removed a stream's last events: its
+// version is then at least truncate_before - 1 (the scavenger raises truncate_before first).
+States states_in_store(store::Connection& conn, const std::vector<std::string_view>& names) {
+  States states;
+  std::string in;
+  append_list(in, names, [](std::string& s, std::string_view n) { store::append_quoted(s, n); });
+  auto rs = conn.query(
+      "SELECT stream, MAX(stream_seq), 0, 0, 0, 0, 0, 0 FROM events FORCE INDEX (ux_events_stream_seq) WHERE stream "
+      "IN (" + in + ") GROUP BY stream UNION ALL SELECT stream, 0, 1, deleted, tombstoned, truncate_before, "
+      "COALESCE(max_count, 0), COALESCE(max_age_us, 0) FROM streams WHERE stream IN (" + in + ")");
+  while (rs->next()) {
+    auto name = rs->getString(1);
+    auto& st = states[std::string(name.c_str(), name.length())];
+    if (rs->getInt(3) == 0) {
+      st.version = std::max(st.version, rs->getInt64(2));
+    } else {
+      st.deleted = rs->getInt(4) != 0;
+      st.tombstoned = rs->getInt(5) != 0;
+      st.truncate_before = rs->getInt64(6);
+      st.max_count = rs->getInt64(7);
+      st.max_age_us = rs->getInt64(8);
+      st.version = std::max(st.version, st.truncate_before - 1);
+    }
+  }
+  return states;
+}
+
+// 1. The current state of every stream of the batch: from `cache` (this process is the only
+//    writer while it holds the lock), the rest from the store in one SELECT. Should another
+//    process write anyway, the UNIQUE (stream, stream_seq) key refuses the insert and the batch is
+//    redone.
+States read_states(store::Connection& conn, const States& cache, std::span<const AppendCommand> batch) {
+  States states;
   std::vector<std::string_view> misses;
   for (const auto& c : batch) {
-    if (versions.count(c.stream)) continue;
+    if (states.count(c.stream)) continue;
     if (auto it = cache.find(c.stream); it != cache.end()) {
-      versions.emplace(c.stream, it->second);
+      states.emplace(c.stream, it->second);
     } else {
-      versions.emplace(c.stream, 0);
+      states.emplace(c.stream, StreamState{});
       misses.push_back(c.stream);
     }
   }
   if (!misses.empty())
-    for (auto& [name, version] : versions_in_events(conn, misses)) versions[name] = version;
-  return versions;
+    for (auto& [name, state] : states_in_store(conn, misses)) states[name] = state;
+  return states;
 }
 
 // 2. Where the event ids of the commands `which` are stored already, if anywhere (one SELECT).
 StoredPositions read_stored_positions(store::Connection& conn, std::span<const AppendCommand> batch,
                                       const std::vector<std::size_t>& which) {
   StoredPositions stored;
+  bool any_ids = false;
+  for (auto i : which) any_ids = any_ids || !batch[i].events.empty();
+  if (!any_ids) return stored;  // lifecycle changes only
   std::string sql = "SELECT event_id, stream, stream_seq, global_seq FROM events WHERE event_id IN (";
   append_event_ids(sql, batch, which);
   sql += ")";
@@ -133,7 +168,8 @@ StoredPositions read_stored_positions(store::Connection& conn, std::span<const A
 
 // Whether a command's ids are stored: nullopt when none is; otherwise the outcome (an idempotent
 // success when they are where this command would have put them, else a duplicate).
-std::optional<AppendOutcome> classify_stored(const AppendCommand& cmd, const StoredPositions& stored) {
+std::optional<AppendOutcome> classify_stored(const AppendCommand& cmd, const StoredPositions& stored,
+                                             std::int64_t truncate_before) {
   std::vector<const StoredPosition*> positions;
   for (const auto& e : cmd.events)
     if (auto it = stored.find(e.id); it != stored.end()) positions.push_back(&it->second);
@@ -143,7 +179,7 @@ std::optional<AppendOutcome> classify_stored(const AppendCommand& cmd, const Sto
     o.error = schema::ErrorCode::DUPLICATE_EVENT;
     o.message = std::to_string(positions.size()) + " of the " + std::to_string(cmd.events.size()) +
                 " event ids are already stored: a partial overlap with an earlier append";
-  } else if (is_same_append(cmd, positions)) {
+  } else if (is_same_append(cmd, positions, truncate_before)) {
     o.idempotent = true;
     o.first_seq = StreamSeq(positions.front()->stream_seq);
     o.last_seq = StreamSeq(positions.back()->stream_seq);
@@ -164,6 +200,7 @@ struct Decisions {
   std::vector<std::ptrdiff_t> alias;   // >= 0: a resend of that earlier command of this batch
   std::vector<std::size_t> conflicts;  // wrong expected version (perhaps a retry that landed)
   std::size_t rows = 0;                // events to insert
+  std::vector<std::string> changed;    // streams whose `streams` row the batch rewrites (final state)
 
   // The outcomes, where a resend gets its original's as an idempotent success.
   std::vector<AppendOutcome> finish() && {
@@ -173,9 +210,83 @@ struct Decisions {
   }
 };
 
-// 3. Decides each command in order against `versions` as earlier commands leave them (and
-//    advances them). `stored` (with the id check) says which ids are stored already.
-Decisions decide(std::span<const AppendCommand> batch, Versions& versions, const StoredPositions* stored) {
+// 3. Decides each command in order against `states` as earlier commands leave them (and
+//    advances them; lifecycle changes are applied to them too). `stored` (with the id check) says which ids are stored already.
+void set_conflict(const AppendCommand& cmd, const StreamState& st, AppendOutcome& o) {
+  const std::int64_t current = st.current();
+  o.error = schema::ErrorCode::WRONG_EXPECTED_VERSION;
+  o.current_version = current > 0 ? current : -1;
+  o.message = "expected version " + cmd.expected.to_string() + ", but the stream " +
+              (current > 0 ? "is at version " + std::to_string(current)
+                           : std::string(st.deleted ? "is deleted" : "does not exist"));
+}
+
+void mark_changed(Decisions& d, const std::string& stream) {
+  if (std::find(d.changed.begin(), d.changed.end(), stream) == d.changed.end()) d.changed.push_back(stream);
+}
+
+// A lifecycle change against the stream's state as the earlier commands of the batch left it:
+// checks it and applies it to `st`. Repeating a change that is already in effect (a resend after
+// a lost reply) succeeds with `idempotent` set and changes nothing.
+void decide_change(const AppendCommand& cmd, StreamState& st, AppendOutcome& o) {
+  using Kind = StreamChange::Kind;
+  const StreamChange& ch = *cmd.change;
+  const std::string name = "stream '" + cmd.stream + "'";
+  auto refuse = [&o](schema::ErrorCode code, std::string message) {
+    o.error = code;
+    o.message = std::move(message);
+  };
+  if (st.tombstoned) {
+    if (ch.kind == Kind::hard_delete) {
+      o.idempotent = true;
+      o.state = st;
+    } else {
+      refuse(schema::ErrorCode::NOT_FOUND, name + " was hard-deleted (tombstone): it can never be changed again");
+    }
+    return;
+  }
+  if (ch.kind == Kind::soft_delete && st.deleted) {
+    o.idempotent = true;
+    o.state = st;
+    return;
+  }
+  if ((ch.kind == Kind::soft_delete || ch.kind == Kind::truncate) && !st.exists()) {
+    refuse(schema::ErrorCode::NOT_FOUND, name + (st.deleted ? " is deleted" : " does not exist"));
+    return;
+  }
+  if (!expected_matches(cmd.expected, st.current())) {
+    set_conflict(cmd, st, o);
+    return;
+  }
+  switch (ch.kind) {
+    case Kind::soft_delete:
+      st.deleted = true;
+      st.truncate_before = std::max(st.truncate_before, st.version + 1);
+      break;
+    case Kind::hard_delete:
+      st.tombstoned = true;
+      st.deleted = false;
+      st.truncate_before = std::max(st.truncate_before, st.version + 1);
+      break;
+    case Kind::truncate:
+      if (ch.truncate_before > st.version + 1) {
+        refuse(schema::ErrorCode::BAD_RANGE, "cannot truncate " + name + " before " +
+                                                 std::to_string(ch.truncate_before) + ": it is at version " +
+                                                 std::to_string(st.version) + " (at most version + 1)");
+        return;
+      }
+      if (ch.truncate_before <= st.truncate_before) o.idempotent = true;  // (never lowered)
+      st.truncate_before = std::max(st.truncate_before, ch.truncate_before);
+      break;
+    case Kind::set_metadata:
+      st.max_count = ch.max_count;
+      st.max_age_us = ch.max_age_us;
+      break;
+  }
+  o.state = st;
+}
+
+Decisions decide(std::span<const AppendCommand> batch, States& states, const StoredPositions* stored) {
   Decisions d;
   d.out.resize(batch.size());
   d.alias.assign(batch.size(), -1);
@@ -183,8 +294,14 @@ Decisions decide(std::span<const AppendCommand> batch, Versions& versions, const
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& cmd = batch[i];
     auto& o = d.out[i];
+    StreamState& st = states[cmd.stream];
+    if (cmd.change) {
+      decide_change(cmd, st, o);
+      if (o.ok() && !o.idempotent) mark_changed(d, cmd.stream);
+      continue;
+    }
     if (stored) {
-      if (auto known = classify_stored(cmd, *stored)) {
+      if (auto known = classify_stored(cmd, *stored, st.truncate_before)) {
         o = std::move(*known);
         continue;
       }
@@ -210,18 +327,25 @@ Decisions decide(std::span<const AppendCommand> batch, Versions& versions, const
       }
       continue;
     }
-    const std::int64_t current = versions[cmd.stream];
-    if (!expected_matches(cmd.expected, current)) {
-      d.conflicts.push_back(i);
-      o.error = schema::ErrorCode::WRONG_EXPECTED_VERSION;
-      o.current_version = current > 0 ? current : -1;
-      o.message = "expected version " + cmd.expected.to_string() + ", but the stream " +
-                  (current > 0 ? "is at version " + std::to_string(current) : std::string("does not exist"));
+    if (st.tombstoned) {
+      o.error = schema::ErrorCode::NOT_FOUND;
+      o.message = "stream '" + cmd.stream + "' was hard-deleted (tombstone): it can never be written again";
       continue;
     }
-    o.first_seq = StreamSeq(current + 1);
-    o.last_seq = StreamSeq(current + static_cast<std::int64_t>(cmd.events.size()));
-    versions[cmd.stream] = o.last_seq.value();
+    const std::int64_t current = st.current();
+    if (!expected_matches(cmd.expected, current)) {
+      d.conflicts.push_back(i);
+      set_conflict(cmd, st, o);
+      continue;
+    }
+    // After a soft delete the stream starts again from its next sequence number (never reused).
+    o.first_seq = StreamSeq(st.version + 1);
+    o.last_seq = StreamSeq(st.version + static_cast<std::int64_t>(cmd.events.size()));
+    st.version = o.last_seq.value();
+    if (st.deleted) {
+      st.deleted = false;
+      mark_changed(d, cmd.stream);
+    }
     d.accepted.push_back(i);
     d.rows += cmd.events.size();
     for (const auto& e : cmd.events) batch_ids.emplace(e.id, i);
@@ -237,14 +361,35 @@ std::vector<std::string_view> new_streams(std::span<const AppendCommand> batch, 
   return created;
 }
 
+// The `streams` rows of the streams whose lifecycle the batch changed, in their final state.
+// truncate_before is never lowered (a scavenge may have raised it meanwhile).
+std::string stream_rows_sql(const States& states, const Decisions& d, std::int64_t now) {
+  std::string sql =
+      "INSERT INTO streams (stream, updated_at_us, deleted, tombstoned, truncate_before, max_count, max_age_us) "
+      "VALUES ";
+  append_list(sql, d.changed, [&](std::string& s, const std::string& name) {
+    const StreamState& st = states.at(name);
+    auto or_null = [](std::int64_t v) { return v > 0 ? std::to_string(v) : std::string("NULL"); };
+    s += '(';
+    store::append_quoted(s, name);
+    s += ',' + std::to_string(now) + ',' + (st.deleted ? "1" : "0") + ',' + (st.tombstoned ? "1" : "0") + ',' +
+         std::to_string(st.truncate_before) + ',' + or_null(st.max_count) + ',' + or_null(st.max_age_us) + ')';
+  });
+  sql +=
+      " ON DUPLICATE KEY UPDATE updated_at_us = VALUES(updated_at_us), deleted = VALUES(deleted), "
+      "tombstoned = VALUES(tombstoned), truncate_before = GREATEST(truncate_before, VALUES(truncate_before)), "
+      "max_count = VALUES(max_count), max_age_us = VALUES(max_age_us)";
+  return sql;
+}
+
 // 4. The batch's one round trip: INSERT events (one row for every accepted event, in batch order);
 //    a `streams` row for each stream the batch creates (none in most batches: the stream versions
-//    live in `events`); SELECT LAST_INSERT_ID(); COMMIT (not when the ids are read back: that
+//    live in `events`); the rows of the streams whose lifecycle changed (stream_rows_sql); SELECT LAST_INSERT_ID(); COMMIT (not when the ids are read back: that
 //    SELECT comes first). A failure in any statement stops the rest, and the transaction is rolled
 //    back by the caller; a lost connection leaves the outcome unknown.
 std::string batch_script(std::span<const AppendCommand> batch, const Decisions& d,
-                         const std::vector<std::string_view>& created_streams, std::int64_t created,
-                         bool read_back_ids) {
+                         const std::vector<std::string_view>& created_streams, const States& states,
+                         std::int64_t created, bool read_back_ids) {
   std::string sql;
   sql.reserve(1024 + d.rows * 160);
   sql +=
@@ -282,6 +427,7 @@ std::string batch_script(std::span<const AppendCommand> batch, const Decisions& 
     });
     sql += " ON DUPLICATE KEY UPDATE stream = stream";
   }
+  if (!d.changed.empty()) sql += "; " + stream_rows_sql(states, d, created);
   sql += "; SELECT LAST_INSERT_ID()";
   if (!read_back_ids) sql += "; COMMIT";
   return sql;
@@ -426,11 +572,11 @@ void GroupCommitter::forget_stream_versions(std::span<const AppendCommand> batch
     if (cached == version_cache_.end()) continue;  // read from `events` by the failed attempt itself
     auto stored = in_events.find(std::string(name));
     const std::int64_t in_store = stored == in_events.end() ? 0 : stored->second;
-    if (in_store != cached->second)
+    if (in_store > cached->second.version)
       log_->warn("stream '{}' is at version {} in the events table, but this writer had {}: an insert this writer "
                  "did not make (only even-writer may insert events); dropped the cached version, deciding the "
                  "appends to it again",
-                 name, in_store, cached->second);
+                 name, in_store, cached->second.version);
     version_cache_.erase(cached);
   }
 }
@@ -448,7 +594,7 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
     return {};
   }
 
-  Versions versions = read_versions(*conn_, version_cache_, batch);
+  States versions = read_states(*conn_, version_cache_, batch);
   std::optional<StoredPositions> stored;
   if (check_ids) stored = read_stored_positions(*conn_, batch, all_indexes(batch.size()));
   const std::int64_t created = now_us();
@@ -458,19 +604,21 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
   if (!check_ids && !d.conflicts.empty()) {
     const StoredPositions landed = read_stored_positions(*conn_, batch, d.conflicts);
     for (auto i : d.conflicts)
-      if (auto known = classify_stored(batch[i], landed)) d.out[i] = std::move(*known);
+      if (auto known = classify_stored(batch[i], landed, versions[batch[i].stream].truncate_before))
+        d.out[i] = std::move(*known);
   }
 
   if (d.rows == 0) {
+    if (!d.changed.empty()) conn_->execute(stream_rows_sql(versions, d, created));
     conn_->commit();
     remember_versions(versions);
     return std::move(d).finish();
   }
 
   const auto created_streams = new_streams(batch, d);
-  const int select_index = created_streams.empty() ? 1 : 2;  // SELECT LAST_INSERT_ID()
+  const int select_index = 1 + (created_streams.empty() ? 0 : 1) + (d.changed.empty() ? 0 : 1);  // LAST_INSERT_ID
   const std::uint64_t first_global = static_cast<std::uint64_t>(
-      conn_->execute_script(batch_script(batch, d, created_streams, created, read_back_ids_),
+      conn_->execute_script(batch_script(batch, d, created_streams, versions, created, read_back_ids_),
                             select_index + (read_back_ids_ ? 1 : 2), select_index)
           .value_or(0));
   GlobalSeqs read_back;
@@ -484,7 +632,7 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
   return std::move(d).finish();
 }
 
-void GroupCommitter::remember_versions(const std::unordered_map<std::string, std::int64_t>& committed) {
+void GroupCommitter::remember_versions(const std::unordered_map<std::string, StreamState>& committed) {
   if (version_cache_.size() + committed.size() > kMaxCachedStreams) version_cache_.clear();
   for (const auto& [name, version] : committed) version_cache_[name] = version;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -22,11 +23,37 @@
 
 namespace even::writer {
 
-// A validated append, copied out of its request so the request frame can be released.
+// What the writer knows of a stream: its `streams` row and its version. Cached per stream
+// while this writer holds the master lock (GroupCommitter::version_cache_).
+struct StreamState {
+  std::int64_t version = 0;          // the last stream_seq ever written (0: none)
+  bool deleted = false;              // soft-deleted: reads as not found until appended to again
+  bool tombstoned = false;           // hard-deleted: never written again
+  std::int64_t truncate_before = 0;  // stream_seq below it hidden (0: none)
+  std::int64_t max_count = 0;        // 0: no limit
+  std::int64_t max_age_us = 0;       // 0: no limit
+
+  bool exists() const { return version > 0 && !deleted && !tombstoned; }
+  // The version an expected-version check compares with: 0 for a stream that does not exist.
+  std::int64_t current() const { return exists() ? version : 0; }
+};
+
+// A change of a stream's lifecycle (schemas/writer.capnp), decided in order with the appends.
+struct StreamChange {
+  enum class Kind { soft_delete, hard_delete, truncate, set_metadata };
+  Kind kind = Kind::soft_delete;
+  std::int64_t truncate_before = 0;  // truncate: >= 1
+  std::int64_t max_count = 0;        // set_metadata: >= 0 (0: no limit)
+  std::int64_t max_age_us = 0;       // set_metadata: >= 0 (0: no limit)
+};
+
+// A validated append (or, with `change`, a lifecycle change and no events), copied out of its
+// request so the request frame can be released.
 struct AppendCommand {
   std::string stream;
   ExpectedVersion expected;
   std::vector<NewEvent> events;
+  std::optional<StreamChange> change;
 
   std::size_t payload_bytes() const;
 };
@@ -39,6 +66,7 @@ struct AppendOutcome {
   StreamSeq first_seq, last_seq;
   GlobalSeq first_global, last_global;
   bool idempotent = false;
+  StreamState state;  // for a lifecycle change: the stream after it
 
   bool ok() const { return error == schema::ErrorCode::NONE; }
 };
@@ -215,8 +243,8 @@ class GroupCommitter {
                                      bool check_ids);
   std::vector<AppendOutcome> commit_one_by_one(std::span<const AppendCommand> batch,
                                                std::vector<RecordedEvent>* committed);
-  // Caches the stream versions a committed attempt read and advanced.
-  void remember_versions(const std::unordered_map<std::string, std::int64_t>& committed);
+  // Caches the stream states a committed attempt read and advanced.
+  void remember_versions(const std::unordered_map<std::string, StreamState>& committed);
   static void sleep_ms(int ms);
 
   config::DbOptions db_;
@@ -234,7 +262,9 @@ class GroupCommitter {
   // when a term as master begins (a standby that takes over starts empty), on a lost connection or any other
   // store error but a duplicate key (whose streams forget_stream_versions drops), and when it
   // grows past kMaxCachedStreams.
-  std::unordered_map<std::string, std::int64_t> version_cache_;
+  // The lifecycle columns of `streams` are cached with the version (only this writer changes them;
+  // a scavenge only raises truncate_before up to what is already hidden).
+  std::unordered_map<std::string, StreamState> version_cache_;
   static constexpr std::size_t kMaxCachedStreams = 1'000'000;
 };
 

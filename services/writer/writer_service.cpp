@@ -266,6 +266,27 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
       return;
     }
     case schema::WriterRequest::APPEND: break;
+    case schema::WriterRequest::DELETE_STREAM:
+    case schema::WriterRequest::TRUNCATE_STREAM:
+    case schema::WriterRequest::SET_STREAM_METADATA: {
+      auto change = validate_change(req);
+      if (auto* rej = std::get_if<Rejection>(&change)) {
+        ++stats_.rejected;
+        reply_error(envelope, id, rej->code, rej->message);
+        return;
+      }
+      // A batch of its own, after the appends received before it and before those after it: a
+      // batch whose commit outcome was unknown is replayed against the state it left, and a lone
+      // change replays idempotently, where [delete S, append to S] would delete S again (the
+      // append then comes back idempotent, its events hidden). submit_batch() waits for the
+      // batch in flight, so each call leaves the collected batch submitted.
+      auto& cmd = std::get<AppendCommand>(change);
+      if (!batch_.empty()) submit_batch();
+      batch_pending_.push_back(Pending{std::move(envelope), id, AppendPath::serial, 0, true, cmd.stream});
+      batch_.push_back(std::move(cmd));
+      submit_batch();
+      return;
+    }
     default:
       reply_error(envelope, id, schema::ErrorCode::UNSUPPORTED_VERSION, "unknown request kind");
       return;
@@ -293,7 +314,7 @@ void WriterService::handle_message(std::vector<zmq::message_t>& frames) {
   batch_bytes_ += bytes;
   const auto events = static_cast<std::uint32_t>(cmd.events.size());
   batch_.push_back(std::move(cmd));
-  batch_pending_.push_back(Pending{std::move(envelope), id, path, events});
+  batch_pending_.push_back(Pending{std::move(envelope), id, path, events, false, {}});
 }
 
 void WriterService::submit_probe() {
@@ -362,6 +383,20 @@ void WriterService::finish_batch(CommitThread::Result result) {
     capnp::MallocMessageBuilder msg;
     auto r = msg.initRoot<schema::WriterReply>();
     r.setRequestId(p.request_id);
+    if (p.lifecycle) {
+      auto l = r.initLifecycle();
+      l.setVersion(o.state.version);
+      l.setDeleted(o.state.deleted);
+      l.setTombstoned(o.state.tombstoned);
+      l.setTruncateBefore(o.state.truncate_before);
+      l.setMaxCount(o.state.max_count);
+      l.setMaxAgeUs(o.state.max_age_us);
+      send_reply(p.envelope, msg);
+      log_->info("stream '{}': {} (version {}, truncate before {}, max-count {}, max-age {} us)",
+                 p.stream, o.idempotent ? "unchanged (already so)" : "lifecycle changed", o.state.version,
+                 o.state.truncate_before, o.state.max_count, o.state.max_age_us);
+      continue;
+    }
     auto a = r.initAppend();
     a.setFirstStreamSeq(o.first_seq.value());
     a.setLastStreamSeq(o.last_seq.value());

@@ -94,6 +94,8 @@ class WriterService {
     std::uint64_t request_id;
     AppendPath path = AppendPath::unknown;  // for the metrics
     std::uint32_t events = 0;
+    bool lifecycle = false;  // answered with a LifecycleResult
+    std::string stream;      // lifecycle: its stream (for the log)
   };
 
   enum class TermEnd { stopped, lost_master_lock };

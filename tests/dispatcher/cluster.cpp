@@ -218,4 +218,32 @@ std::size_t append_concurrently(const client::ClientOptions& options, int thread
   return ::testing::AssertionSuccess();
 }
 
+client::CatchUpSubscription::Handler Collected::handler() {
+  return [this](const client::RecordedEvent& e) {
+    std::lock_guard lock(mu_);
+    seqs_.push_back(e.global_seq.value());
+    streams_.push_back(e.stream);
+  };
+}
+
+std::vector<std::uint64_t> Collected::seqs() const {
+  std::lock_guard lock(mu_);
+  return seqs_;
+}
+
+std::vector<std::string> Collected::streams() const {
+  std::lock_guard lock(mu_);
+  return streams_;
+}
+
+bool Collected::wait_for(const client::CatchUpSubscription& sub, std::uint64_t seq,
+                         std::chrono::milliseconds timeout) const {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (sub.position().value() < seq) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 }  // namespace even::test

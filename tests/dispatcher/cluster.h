@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "even/client/client.h"
+#include "even/client/subscription.h"
 #include "support/process.h"
 #include "support/test_env.h"
 
@@ -90,6 +91,21 @@ class FeedRecorder {
   std::atomic<std::uint64_t> last_seq_{0}, hb_head_{0}, heartbeats_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
+};
+
+// Collects what a CatchUpSubscription hands over (its handler runs on the subscription's thread).
+class Collected {
+ public:
+  client::CatchUpSubscription::Handler handler();
+  std::vector<std::uint64_t> seqs() const;
+  std::vector<std::string> streams() const;
+  // Waits until `sub` handled every event up to `seq`; false on timeout.
+  bool wait_for(const client::CatchUpSubscription& sub, std::uint64_t seq, std::chrono::milliseconds timeout) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::uint64_t> seqs_;    // guarded by mu_
+  std::vector<std::string> streams_;   // guarded by mu_
 };
 
 // Appends from `threads` clients at once, `appends` each, 1..3 events per append, to streams

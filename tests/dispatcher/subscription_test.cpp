@@ -21,39 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Collects what a subscription hands over.
-class Collected {
- public:
-  client::CatchUpSubscription::Handler handler() {
-    return [this](const client::RecordedEvent& e) {
-      std::lock_guard lock(mu_);
-      seqs_.push_back(e.global_seq.value());
-      streams_.push_back(e.stream);
-    };
-  }
-  std::vector<std::uint64_t> seqs() const {
-    std::lock_guard lock(mu_);
-    return seqs_;
-  }
-  std::vector<std::string> streams() const {
-    std::lock_guard lock(mu_);
-    return streams_;
-  }
-  bool wait_for(const client::CatchUpSubscription& sub, std::uint64_t seq, std::chrono::milliseconds timeout) const {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (sub.position().value() < seq) {
-      if (std::chrono::steady_clock::now() >= end) return false;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::uint64_t> seqs_;
-  std::vector<std::string> streams_;
-};
-
 std::vector<std::uint64_t> stored(Cluster& c, const std::string& where_extra = "", std::uint64_t from = 1) {
   auto conn = c.store().connect();
   auto rs = conn->query("SELECT global_seq FROM events WHERE global_seq >= " + std::to_string(from) + where_extra +

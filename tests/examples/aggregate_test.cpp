@@ -190,6 +190,30 @@ TEST_F(AggregateTest, SnapshotsGiveTheSameStateAsFullReplay) {
   EXPECT_EQ(cold.replay("s1").state.balance, expected + 1003);
 }
 
+// A snapshot must not bring back what a delete or a truncate hides: it is discarded when the
+// stream is not found, or when the first event after it is hidden.
+TEST_F(AggregateTest, SnapshotOfHiddenEventsIsDiscarded) {
+  AggregateStore<Account> accounts(*client_, bank::account_event_types(), options(4, 0));  // no cache
+  ASSERT_TRUE(accounts.handle("d1", bank::OpenAccount{"Gone"}).accepted);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(accounts.handle("d1", bank::Deposit{10, ""}).accepted);  // snapshot at 4
+  ASSERT_TRUE(accounts.load("d1").info.from_snapshot);
+  client_->delete_stream("account-d1");
+  auto deleted = accounts.load("d1");
+  EXPECT_FALSE(deleted.info.from_snapshot);
+  EXPECT_EQ(deleted.info.version, StreamSeq(0));
+  EXPECT_EQ(Json(deleted.state), Json(Account::State{}));
+
+  ASSERT_TRUE(accounts.handle("t1", bank::OpenAccount{"Cut"}).accepted);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(accounts.handle("t1", bank::Deposit{10, ""}).accepted);  // 6; snapshot at 4
+  client_->truncate_stream("account-t1", StreamSeq(5));  // below the snapshot's next event: kept
+  EXPECT_TRUE(accounts.load("t1").info.from_snapshot);
+  client_->truncate_stream("account-t1", StreamSeq(6));  // event 5 hidden: a gap after the snapshot
+  auto cut = accounts.load("t1");
+  EXPECT_FALSE(cut.info.from_snapshot);
+  EXPECT_EQ(cut.info.version, StreamSeq(6));
+  EXPECT_EQ(Json(cut.state), Json(accounts.replay("t1").state));
+}
+
 TEST_F(AggregateTest, SnapshotOfAnOlderStateVersionIsIgnored) {
   AggregateStore<Account> accounts(*client_, bank::account_event_types(), options(2));
   ASSERT_TRUE(accounts.handle("v1", bank::OpenAccount{"V"}).accepted);

@@ -30,7 +30,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto req = std::get<wire::Decoded>(decoded).root<schema::WriterRequest>();
   (void)req.getRequestId();
   if (req.getProtocolVersion() != schema::PROTOCOL_VERSION) return 0;  // unsupportedVersion
-  if (req.which() != schema::WriterRequest::APPEND) return 0;          // ping, or an unknown kind
+  switch (req.which()) {
+    case schema::WriterRequest::DELETE_STREAM:
+    case schema::WriterRequest::TRUNCATE_STREAM:
+    case schema::WriterRequest::SET_STREAM_METADATA: {
+      auto change = writer::validate_change(req);  // a lifecycle change, or why it is refused
+      if (auto* cmd = std::get_if<writer::AppendCommand>(&change)) (void)cmd->change->kind;
+      return 0;
+    }
+    case schema::WriterRequest::APPEND: break;
+    default: return 0;  // ping, or an unknown kind
+  }
   auto validated = writer::validate_append(req.getAppend(), options);
   if (auto* cmd = std::get_if<writer::AppendCommand>(&validated)) (void)cmd->payload_bytes();
   return 0;

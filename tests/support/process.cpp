@@ -21,7 +21,7 @@ std::vector<std::string> with_default_security(std::vector<std::string> argv) {
   static const std::set<std::string> services = {"even-writer", "even-reader", "even-dispatcher", "even-projector",
                                                  "even-server", "even-admin", "bank"};
   static const std::set<std::string> client_commands = {"append", "ping", "read", "read-all", "head",
-                                                        "stream-version", "tail", "read-projection"};
+                                                        "stream-version", "tail", "read-projection", "stream"};
   const bool applies = services.count(program) ||
                        (program == "evenctl" && argv.size() > 1 && client_commands.count(argv[1]));
   if (!applies) return argv;

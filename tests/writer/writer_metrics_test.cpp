@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <future>
+#include <thread>
+#include <vector>
+
 #include "support/metrics_scrape.h"
 #include "writer_fixture.h"
 
@@ -67,6 +71,45 @@ TEST(WriterMetrics, CommittedEventsAndPublishedPositionGrowByNAfterNAppends) {
   EXPECT_EQ(promtool_check(scrape(dispatcher_http)), "");
   auto live = metrics::http_get(writer_http, "/health/live");
   EXPECT_EQ(live.status, 200) << live.body;
+}
+
+// A lifecycle change is committed in a batch of its own, never with the appends around it: a
+// batch whose outcome was unknown (connection lost during COMMIT) is replayed against the state
+// it left, and only a lone change replays idempotently (services/writer/README.md).
+TEST(WriterMetrics, ALifecycleChangeIsCommittedInABatchOfItsOwn) {
+  TestStore store;
+  const std::string writer_http = http_endpoint();
+  WriterProcess writer(store, loopback_endpoint(), {"--writer.metrics-endpoint", writer_http});
+  ASSERT_TRUE(wait_ready(writer_http)) << writer.process().log();
+  client::Client c(client_options(writer.endpoint()));
+  constexpr int kChanges = 20, kAppends = 200;
+  for (int i = 0; i < kChanges; ++i) c.append("life-" + std::to_string(i), ExpectedVersion::no_stream(), {event()});
+  auto batches = [&] { return metric_value(scrape(writer_http), "even_writer_batch_appends_count"); };
+  auto single = [&] { return metric_value(scrape(writer_http), "even_writer_batch_appends_bucket", {{"le", "1"}}); };
+
+  // Only changes, all at once: as many batches as changes.
+  const double batches0 = batches();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kChanges; ++i)
+    threads.emplace_back([&c, i] { c.set_stream_metadata("life-" + std::to_string(i), {i + 1, {}}); });
+  for (auto& t : threads) t.join();
+  threads.clear();
+  EXPECT_EQ(batches(), batches0 + kChanges);
+
+  // Changes while appends to the same streams are in flight: each change is still alone.
+  const double single0 = single();
+  std::vector<std::future<client::AppendResult>> appends;
+  for (int i = 0; i < kAppends / 2; ++i)
+    appends.push_back(c.append_async("life-" + std::to_string(i % kChanges), ExpectedVersion::any(), {event()}));
+  for (int i = 0; i < kChanges; ++i)
+    threads.emplace_back([&c, i] { c.set_stream_metadata("life-" + std::to_string(i), {{}, {}}); });
+  for (int i = kAppends / 2; i < kAppends; ++i)
+    appends.push_back(c.append_async("life-" + std::to_string(i % kChanges), ExpectedVersion::any(), {event()}));
+  for (auto& t : threads) t.join();
+  for (auto& f : appends) EXPECT_FALSE(f.get().idempotent);
+  const std::string page = scrape(writer_http);
+  EXPECT_EQ(metric_value(page, "even_writer_batch_appends_sum"), 2 * kChanges + kChanges + kAppends);
+  EXPECT_GE(metric_value(page, "even_writer_batch_appends_bucket", {{"le", "1"}}), single0 + kChanges);
 }
 
 TEST(WriterHealth, StandbyIsNotReadyUntilTheMasterIsKilled) {

@@ -30,6 +30,7 @@ int cmd_projection(int argc, char** argv);      // cmd_projection.cc
 int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
 int cmd_stats(int argc, char** argv);           // cmd_stats.cc
 int cmd_keygen(int argc, char** argv);          // cmd_keygen.cc
+int cmd_stream(int argc, char** argv);          // cmd_stream.cc
 
 // Adds the options every client command takes (endpoints, timeout, CURVE keys) to `desc`.
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);
@@ -46,5 +47,25 @@ void print_event_json(const client::RecordedEvent& e, std::optional<ProjectionSe
                       bool flush = false);
 // Writes `s` as a JSON string literal (quotes and escapes).
 void write_json_string(std::ostream& out, const std::string& s);
+// Prints a client error on stderr as "evenctl: <what>"; for the exit codes of guarded().
+void print_error(const client::Error& err);
+
+// Runs `body` and turns the client's exceptions into a message and an exit code: 4 for a wrong
+// expected version, 3 for not found, 1 for any other.
+template <typename F>
+int guarded(F&& body) {
+  try {
+    return body();
+  } catch (const client::WrongExpectedVersion& err) {
+    print_error(err);
+    return 4;
+  } catch (const client::NotFound& err) {
+    print_error(err);
+    return 3;
+  } catch (const client::Error& err) {
+    print_error(err);
+    return 1;
+  }
+}
 
 }  // namespace even::ctl

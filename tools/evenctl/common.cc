@@ -1,5 +1,6 @@
 #include <charconv>
 #include <iomanip>
+#include <iostream>
 #include <ostream>
 
 #include "evenctl/commands.h"
@@ -50,5 +51,7 @@ void write_json_string(std::ostream& out, const std::string& s) {
   }
   out << '"';
 }
+
+void print_error(const client::Error& err) { std::cerr << "evenctl: " << err.what() << "\n"; }
 
 }  // namespace even::ctl

@@ -10,8 +10,9 @@
 namespace {
 
 const even::ctl::Command kCommands[] = {
-    {"store", "store init [--users-dir DIR] | users --users-dir DIR | status: create or upgrade the store's tables "
-     "(and the services' least-privilege MySQL users); show the schema version", even::ctl::cmd_store},
+    {"store", "store init [--users-dir DIR] | users --users-dir DIR | status | scavenge [--batch-rows N]: create or "
+     "upgrade the store's tables (and the services' least-privilege MySQL users); show the schema version; remove "
+     "what stream deletes, truncates and limits hide", even::ctl::cmd_store},
     {"append", "append STREAM --type T [--data JSON | --data - | --data-file PATH] [--expected V] [--id UUID]: "
      "append one event (--data - reads the payload from stdin)",
      even::ctl::cmd_append},
@@ -20,6 +21,8 @@ const even::ctl::Command kCommands[] = {
     {"read-all", "read-all [--from N] [--category C] [--type T] [--max N]: all events in global order as JSON lines",
      even::ctl::cmd_read_all},
     {"head", "head: the highest global sequence stored", even::ctl::cmd_head},
+    {"stream", "stream delete STREAM [--hard] | truncate STREAM --before N | meta STREAM [--max-count N] "
+     "[--max-age SECONDS] | info STREAM [--expected V]: a stream's lifecycle", even::ctl::cmd_stream},
     {"stream-version", "stream-version STREAM: a stream's version and whether it exists", even::ctl::cmd_stream_version},
     {"tail", "tail [--from N] [--category C] [--type T]: print events as they arrive (JSON lines) until interrupted",
      even::ctl::cmd_tail},

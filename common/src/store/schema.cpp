@@ -72,6 +72,18 @@ const std::vector<Migration>& migrations() {
            // stream's existence from its first append on, its deleted flag, metadata to come.
            "ALTER TABLE streams DROP COLUMN version",
        }},
+      {4,
+       "stream lifecycle: delete, tombstone, truncate, max-count/max-age (services/writer/README.md)",
+       {
+           // deleted (soft) and tombstoned (hard) hide the whole stream; truncate_before hides the
+           // stream_seq below it (a delete sets it to the version + 1, so a stream that is started
+           // again shows only its new events) and is also the floor of the stream's version once a
+           // scavenge removed its last events; max_count / max_age_us (NULL: no limit) hide all but
+           // the last max_count events / the events older than max_age_us at the time of a read.
+           "ALTER TABLE streams ADD COLUMN tombstoned TINYINT NOT NULL DEFAULT 0, "
+           "ADD COLUMN truncate_before BIGINT NOT NULL DEFAULT 0, ADD COLUMN max_count BIGINT NULL, "
+           "ADD COLUMN max_age_us BIGINT NULL",
+       }},
   };
   return kMigrations;
 }

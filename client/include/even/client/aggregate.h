@@ -155,7 +155,8 @@ std::optional<SnapshotRecord> read_snapshot(Client& client, const std::string& s
 bool write_snapshot(Client& client, const std::string& stream, const SnapshotRecord& snapshot);
 // Calls `f` for each event of `stream` with stream_seq >= from, in order (none when the stream
 // does not exist).
-void for_each_event(Client& client, const std::string& stream, StreamSeq from,
+// Returns false when the stream does not exist (never written, or deleted).
+bool for_each_event(Client& client, const std::string& stream, StreamSeq from,
                     const std::function<void(const RecordedEvent&)>& f);
 // Waits a random time before conflict retry number `attempt` (1-based).
 void backoff(int attempt, std::chrono::microseconds max);
@@ -302,12 +303,24 @@ class AggregateStore {
         }
       }
     }
-    catch_up(stream, l);
+    const StreamSeq snapshot_version = l.info.version;
+    std::optional<StreamSeq> first;  // the first event after the snapshot
+    const bool found = catch_up(stream, l, &first);
+    // A snapshot of events that a delete, truncate, max-count or max-age hides now would bring
+    // their state back: without the stream, or with a gap after the snapshot, it is discarded
+    // and the state replayed from what is visible. (A stream deleted exactly at the snapshot's
+    // version and started again shows no gap: that snapshot is kept.)
+    if (l.info.from_snapshot && (!found || (first && first->value() > snapshot_version.value() + 1))) {
+      l = Loaded{};
+      catch_up(stream, l);
+    }
     return l;
   }
 
-  void catch_up(const std::string& stream, Loaded& l) {
-    detail::for_each_event(client_, stream, l.info.version.next(), [&](const RecordedEvent& e) {
+  // Returns false when the stream does not exist.
+  bool catch_up(const std::string& stream, Loaded& l, std::optional<StreamSeq>* first = nullptr) {
+    return detail::for_each_event(client_, stream, l.info.version.next(), [&](const RecordedEvent& e) {
+      if (first && !*first) *first = e.stream_seq;
       A::apply(l.state, types_.decode(e));
       l.info.version = e.stream_seq;
       l.info.remember(e.id);

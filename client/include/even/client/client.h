@@ -24,6 +24,7 @@
 #include "even/client/event_stream.h"
 #include "even/client/events.h"
 #include "even/client/projection_stream.h"
+#include "even/client/stream_lifecycle.h"
 #include "even/client/subscription.h"
 #include "even/common/security.h"
 
@@ -85,6 +86,27 @@ class Client {
                     AppendHandler done);
   // Round trip to the writer; throws Timeout when it does not answer.
   void ping_writer(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
+  // Stream lifecycle (even-writer; even/client/stream_lifecycle.h). Each is ordered with the
+  // appends around it and checks `expected` as an append does (a soft-deleted stream counts as not
+  // existing); each returns the stream's state after it, and a resend after a lost reply succeeds.
+  // Soft delete (hard = false): the stream reads as not found until an append (e.g. with
+  //   no-stream) starts it again after its last sequence number. Hard delete: a tombstone, the
+  //   stream can never be written or changed again. Throws NotFound (no such stream, or
+  //   tombstoned), WrongExpectedVersion, InvalidRequest, Timeout or Unavailable.
+  StreamState delete_stream(const std::string& stream, bool hard = false,
+                            ExpectedVersion expected = ExpectedVersion::any());
+  // Hides the events below `before` (1 <= before <= version + 1; never lowered). Throws
+  // InvalidRequest (badRange) for a `before` outside that, NotFound, WrongExpectedVersion...
+  StreamState truncate_stream(const std::string& stream, StreamSeq before,
+                              ExpectedVersion expected = ExpectedVersion::any());
+  // Replaces the stream's max-count / max-age (unset: no limit); allowed before the stream's
+  // first event. Throws InvalidRequest (badRange) for a count < 1 or an age <= 0.
+  StreamState set_stream_metadata(const std::string& stream, const StreamMetadata& metadata,
+                                  ExpectedVersion expected = ExpectedVersion::any());
+  // The stream's state and metadata as the reader sees them (exists false for a stream never
+  // written, deleted or tombstoned).
+  StreamState stream_info(const std::string& stream);
 
   // Reads (even-reader). The EventStreams fetch pages lazily and must not outlive the Client.
   // The events of `stream` from `from` on (backward: from `from` down; kStreamEnd = its last).

@@ -36,6 +36,9 @@ struct ReadPage {
   StreamSeq next_stream_seq;  // stream reads: where the following page starts
   GlobalSeq next_global_seq;  // read-all: where the following page starts (filters may skip holes)
   GlobalSeq head;             // read-all pages with end = true: the store's head position
+  // Projection-stream pages: each event's projection sequence (they skip the events a stream's
+  // lifecycle hides or a scavenge removed); empty: next_stream_seq - events.size(), + 1, ...
+  std::vector<std::int64_t> projection_seqs;
 };
 
 // The input iterator of Even's lazily paged reads (EventStream, ProjectionEventStream): walks any
