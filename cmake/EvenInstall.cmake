@@ -148,7 +148,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/EvenConfig.cmake ${CMAKE_CURRENT_BINAR
         DESTINATION ${EVEN_CMAKE_INSTALL_DIR} COMPONENT dev)
 
 # --- programs ------------------------------------------------------------------------------------
-foreach(program IN ITEMS even-writer even-reader even-dispatcher even-projector even-server even-admin evenctl even-bench)
+foreach(program IN ITEMS even-writer even-reader even-dispatcher even-projector even-groups even-server even-admin evenctl even-bench)
   if(TARGET ${program})
     install(TARGETS ${program} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
   endif()

@@ -62,11 +62,13 @@ ClientOptions ClientOptions::from_file(const std::string& path) {
     if (key == "writer-endpoint") o.writer_endpoint = value;
     else if (key == "reader-endpoint") o.reader_endpoint = value;
     else if (key == "dispatcher-pub-endpoint") o.feed_endpoint = value;
+    else if (key == "groups-endpoint") o.groups_endpoint = value;
     else if (key == "timeout-ms") o.timeout = std::chrono::milliseconds(positive_number(value, at));
     else if (key == "curve-secret-key") o.security.secret_key = value;
     else if (key == "writer-public-key") o.security.writer_public_key = value;
     else if (key == "reader-public-key") o.security.reader_public_key = value;
     else if (key == "dispatcher-public-key") o.security.dispatcher_public_key = value;
+    else if (key == "groups-public-key") o.security.groups_public_key = value;
     else if (key == "insecure") o.security.insecure = boolean(value, at);
     // Any other key belongs to a service or a tool.
   }
@@ -74,7 +76,8 @@ ClientOptions ClientOptions::from_file(const std::string& path) {
   const std::pair<const std::string*, const std::string*> uses[] = {
       {&o.writer_endpoint, &o.security.writer_public_key},
       {&o.reader_endpoint, &o.security.reader_public_key},
-      {&o.feed_endpoint, &o.security.dispatcher_public_key}};
+      {&o.feed_endpoint, &o.security.dispatcher_public_key},
+      {&o.groups_endpoint, &o.security.groups_public_key}};
   for (const auto& [endpoint, server_key] : uses) {
     if (o.security.insecure || !curve::needs_keys(*endpoint)) continue;
     if (o.security.secret_key.empty())

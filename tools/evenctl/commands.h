@@ -30,6 +30,7 @@ int cmd_projection(int argc, char** argv);      // cmd_projection.cc
 int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
 int cmd_stats(int argc, char** argv);           // cmd_stats.cc
 int cmd_keygen(int argc, char** argv);          // cmd_keygen.cc
+int cmd_group(int argc, char** argv);           // cmd_group.cc
 
 // Adds the options every client command takes (endpoints, timeout, CURVE keys) to `desc`.
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);
