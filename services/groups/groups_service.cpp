@@ -407,7 +407,8 @@ struct GroupsService::Impl {
     constexpr std::size_t kPage = 1000;
     for (auto& [name, h] : groups) {
       Group& g = *h.group;
-      if (g.read_position() < settled && g.room() > 0) {
+      // A page at a time once there is room for one: not a query for every few acks.
+      if (g.read_position() < settled && g.room() >= std::min(kPage, opts.max_buffered)) {
         const std::size_t limit = std::min(g.room(), kPage);
         auto events = store.read_source(g.settings(), g.read_position().next(), settled, limit);
         const bool full = events.size() == limit;
