@@ -58,6 +58,20 @@ std::vector<Handled> read_handled(const std::string& path) {
   return out;
 }
 
+// The lines of several consumers' files, and the events they name.
+std::vector<Handled> read_handled(const std::vector<std::string>& paths) {
+  std::vector<Handled> all;
+  for (const auto& p : paths)
+    for (auto& h : read_handled(p)) all.push_back(std::move(h));
+  return all;
+}
+
+std::set<std::uint64_t> global_seqs(const std::vector<Handled>& handled) {
+  std::set<std::uint64_t> out;
+  for (const auto& h : handled) out.insert(h.global_seq);
+  return out;
+}
+
 // A store with even-writer, even-reader and even-groups on loopback.
 class GroupsCluster {
  public:
@@ -209,13 +223,8 @@ TEST(PersistentSubscription, FourConsumersOneKilledMidRunEveryEventAckedInStream
   ASSERT_LT(c.info("orders").checkpoint.value(), seqs.back()) << "the run ended before the kill: nothing tested";
 
   ASSERT_TRUE(c.wait_checkpoint("orders", seqs.back())) << c.service->log();
-  std::vector<Handled> all;
-  std::set<std::uint64_t> handled;
-  for (const auto& out : outs)
-    for (const auto& h : read_handled(out)) {
-      all.push_back(h);
-      handled.insert(h.global_seq);
-    }
+  const auto all = read_handled(outs);
+  const auto handled = global_seqs(all);
   std::size_t lost = 0;
   for (auto s : seqs) lost += handled.count(s) ? 0 : 1;
   const auto info = c.info("orders");
@@ -282,15 +291,13 @@ TEST(PersistentSubscription, ARestartOfTheServiceLosesNothing) {
   std::vector<std::string> outs;
   for (int i = 0; i < 2; ++i) outs.push_back(c.start_consumer("ship", {"--work-us", "3000"}));
   const auto until = std::chrono::steady_clock::now() + 30s;
-  while (read_handled(outs[0]).size() + read_handled(outs[1]).size() < 100 && std::chrono::steady_clock::now() < until)
+  while (read_handled(outs).size() < 100 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(10ms);
   c.service->signal(SIGKILL);  // harsher than a restart: no checkpoint saved at stop
   c.service->wait(5s);
   c.start_groups();  // the consumers join again by themselves
   ASSERT_TRUE(c.wait_checkpoint("ship", seqs.back())) << c.service->log();
-  std::set<std::uint64_t> handled;
-  for (const auto& out : outs)
-    for (const auto& h : read_handled(out)) handled.insert(h.global_seq);
+  const auto handled = global_seqs(read_handled(outs));
   for (auto s : seqs) EXPECT_TRUE(handled.count(s)) << "global seq " << s << " never handled";
 
   // The checkpoint is in the store: after a clean restart the group resumes where it was.

@@ -84,7 +84,7 @@ int cmd_group(int argc, char** argv) {
     s.ack_timeout = std::chrono::milliseconds(ack_timeout_ms);
     s.start_from = parse_global_seq(start_from, "--start-from");
   }
-  try {
+  return guarded([&] {
     client::GroupsClient groups(co);
     if (action == "create") {
       groups.create(words[1], s);
@@ -123,13 +123,7 @@ int cmd_group(int argc, char** argv) {
       }
     }
     return 0;
-  } catch (const client::NotFound& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 3;
-  } catch (const client::Error& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 1;
-  }
+  });
 }
 
 }  // namespace even::ctl

@@ -18,20 +18,6 @@ int print_all(client::EventStream&& events) {
   return 0;
 }
 
-// Runs `body` and turns the client's exceptions into a message and exit code 1 (3 for not found).
-template <typename F>
-int guarded(F&& body) {
-  try {
-    return body();
-  } catch (const client::NotFound& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 3;
-  } catch (const client::Error& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 1;
-  }
-}
-
 }  // namespace
 
 int cmd_read(int argc, char** argv) {

@@ -3,7 +3,7 @@
 // (option sets, JSON printing) are here too.
 #pragma once
 
-#include <iosfwd>
+#include <iostream>
 #include <optional>
 #include <string>
 
@@ -47,5 +47,20 @@ void print_event_json(const client::RecordedEvent& e, std::optional<ProjectionSe
                       bool flush = false);
 // Writes `s` as a JSON string literal (quotes and escapes).
 void write_json_string(std::ostream& out, const std::string& s);
+
+// Runs `body` and turns the client's exceptions into a message on stderr and exit code 1 (3 for
+// not found).
+template <typename F>
+int guarded(F&& body) {
+  try {
+    return body();
+  } catch (const client::NotFound& err) {
+    std::cerr << "evenctl: " << err.what() << "\n";
+    return 3;
+  } catch (const client::Error& err) {
+    std::cerr << "evenctl: " << err.what() << "\n";
+    return 1;
+  }
+}
 
 }  // namespace even::ctl
