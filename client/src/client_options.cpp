@@ -66,8 +66,7 @@ ClientOptions ClientOptions::from_file(const std::string& path) {
     else if (key == "groups-endpoint") {
       o.groups_endpoint = value;
       groups_named = true;
-    }
-    else if (key == "timeout-ms") o.timeout = std::chrono::milliseconds(positive_number(value, at));
+    } else if (key == "timeout-ms") o.timeout = std::chrono::milliseconds(positive_number(value, at));
     else if (key == "curve-secret-key") o.security.secret_key = value;
     else if (key == "writer-public-key") o.security.writer_public_key = value;
     else if (key == "reader-public-key") o.security.reader_public_key = value;
