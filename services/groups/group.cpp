@@ -19,14 +19,19 @@ std::string validate_settings(const GroupSettings& s) {
   switch (s.source) {
     case SourceKind::stream:
       if (auto why = validate_stream_name(s.value); !why.empty()) return "--stream: " + why;
+      if (s.value.starts_with(std::string(kParkedCategory) + "-"))
+        return "--stream: parked streams are not a group's source (read them with the reader; replay-parked hands "
+               "them out again)";
       break;
     case SourceKind::category:
       if (s.value.empty() || s.value.size() > kMaxStreamNameBytes || s.value.find('-') != std::string::npos ||
           !validate_stream_name(s.value).empty())
         return "--category: a category is a stream name's part before its first '-' (1..200 bytes, no '-')";
+      if (s.value == kParkedCategory) return "--category: the parked streams are not a group's source";
       break;
     case SourceKind::event_type:
       if (auto why = validate_event_type(s.value); !why.empty()) return "--type: " + why;
+      if (s.value == kParkedEventType) return "--type: parked copies are not a group's source";
       break;
     case SourceKind::all:
       if (!s.value.empty()) return "a group over $all takes no stream, category or type";
@@ -228,10 +233,7 @@ std::vector<DeliveryId> Group::nack(const std::string& consumer, const std::vect
         settle(f.replayed, f.key);
         break;
       case NackAction::park: {
-        Entry* e = find(f.replayed, f.key);
-        e->state = State::to_park;
-        e->park_reason = "parked by its consumer: " + reason;
-        to_park_.emplace_back(f.replayed, f.key);
+        to_park(f.replayed, f.key, "parked by its consumer: " + reason);
         break;
       }
       case NackAction::retry:
@@ -259,9 +261,7 @@ void Group::expire(Clock::time_point now) {
 void Group::failed(bool replayed, std::uint64_t key, const std::string& reason) {
   Entry* e = find(replayed, key);
   if (e->deliveries > settings_.max_retries) {
-    e->state = State::to_park;
-    e->park_reason = reason + " (delivered " + std::to_string(e->deliveries) + " times)";
-    to_park_.emplace_back(replayed, key);
+    to_park(replayed, key, reason + " (delivered " + std::to_string(e->deliveries) + " times)");
     return;
   }
   make_ready(replayed, key);
@@ -298,14 +298,31 @@ void Group::settle(bool replayed, std::uint64_t key) {
   if (live_.empty()) checkpoint_ = read_position_;
 }
 
-std::vector<ToPark> Group::take_to_park() {
-  std::vector<ToPark> out;
-  for (const auto& [replayed, key] : to_park_) {
-    Entry* e = find(replayed, key);
-    e->state = State::parking;
-    out.push_back(ToPark{replayed, key, &e->event, e->park_reason, e->deliveries});
+void Group::to_park(bool replayed, std::uint64_t key, std::string reason) {
+  Entry* e = find(replayed, key);
+  e->state = State::to_park;
+  if (reason.size() > kMaxParkReasonBytes) {
+    reason.resize(kMaxParkReasonBytes);
+    reason += "...";
   }
-  to_park_.clear();
+  e->park_reason = std::move(reason);
+  if (!e->copy_id) e->copy_id = EventId::random();
+  to_park_.emplace_back(replayed, key);
+}
+
+std::vector<ToPark> Group::take_to_park(std::size_t max_count, std::size_t max_bytes) {
+  std::vector<ToPark> out;
+  std::size_t bytes = 0, taken = 0;
+  for (; taken < to_park_.size() && out.size() < max_count; ++taken) {
+    const auto [replayed, key] = to_park_[taken];
+    Entry* e = find(replayed, key);
+    const std::size_t size = e->event.payload.size() + e->park_reason.size();
+    if (!out.empty() && bytes + size > max_bytes) break;
+    bytes += size;
+    e->state = State::parking;
+    out.push_back(ToPark{replayed, key, &e->event, e->park_reason, e->deliveries, *e->copy_id});
+  }
+  to_park_.erase(to_park_.begin(), to_park_.begin() + static_cast<std::ptrdiff_t>(taken));
   return out;
 }
 

@@ -49,8 +49,14 @@ struct GroupSettings {
 // "parked-<name>" is a valid stream name.
 std::string validate_group_name(std::string_view name);
 std::string validate_settings(const GroupSettings& s);
-// Where a group's parked events go: an ordinary stream, readable like any other.
-inline std::string parked_stream_of(std::string_view group) { return "parked-" + std::string(group); }
+// Where a group's parked events go: an ordinary stream, readable like any other, of category
+// "parked". A parked copy has the type kParkedEventType (the original's type, stream, position
+// and id are in its metadata "parked"). No group reads the "parked" category, whatever its
+// source: a group over $all or over a type would otherwise get its own copies back (and park
+// them again, forever). validate_settings refuses a stream, category or type naming them.
+inline constexpr std::string_view kParkedCategory = "parked";
+inline constexpr std::string_view kParkedEventType = "even.parked";
+inline std::string parked_stream_of(std::string_view group) { return std::string(kParkedCategory) + "-" + std::string(group); }
 const char* to_string(SourceKind kind);
 const char* to_string(Ordering ordering);
 
@@ -73,7 +79,11 @@ struct ToPark {
   const RecordedEvent* event;
   std::string reason;
   std::uint32_t deliveries;
+  EventId copy_id;  // the parked copy's id: chosen once, the same on every retry of its append
 };
+
+// A nack's reason is kept up to this many bytes (the parked copy's metadata stays small).
+inline constexpr std::size_t kMaxParkReasonBytes = 1024;
 
 struct GroupCounters {
   std::uint64_t delivered = 0;
@@ -143,7 +153,10 @@ class Group {
   void expire(Clock::time_point now);
 
   // --- parking ---
-  std::vector<ToPark> take_to_park();
+  // The next events to park, oldest request first: at most `max_count`, and no more once their
+  // payloads and reasons reach `max_bytes` (one at least). The rest stay for the next call.
+  std::vector<ToPark> take_to_park(std::size_t max_count = SIZE_MAX, std::size_t max_bytes = SIZE_MAX);
+  bool has_to_park() const { return !to_park_.empty(); }
   void park_done(bool replayed, std::uint64_t key);
   void park_failed(bool replayed, std::uint64_t key);  // back to waiting: parked later
 
@@ -160,6 +173,7 @@ class Group {
     std::uint32_t deliveries = 0;  // deliveries so far (retries + 1 once handed out)
     std::string last_consumer;
     std::string park_reason;
+    std::optional<EventId> copy_id;  // its parked copy's id, once it goes to be parked
   };
   struct InFlight {
     bool replayed;
@@ -177,6 +191,7 @@ class Group {
   // A delivery failed (nack retry, timeout, consumer gone): waiting again, or to be parked.
   void failed(bool replayed, std::uint64_t key, const std::string& reason);
   void make_ready(bool replayed, std::uint64_t key);
+  void to_park(bool replayed, std::uint64_t key, std::string reason);
   void settle(bool replayed, std::uint64_t key);
   std::vector<DeliveryId> take_held(const std::string& consumer, const std::vector<DeliveryId>& ids,
                                     std::vector<InFlight>& taken);

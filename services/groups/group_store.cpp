@@ -100,11 +100,12 @@ std::vector<RecordedEvent> GroupStore::read_source(const GroupSettings& s, Globa
     if (to < from || limit == 0) return out;
     // Each form is a range scan of one index: the primary key, (category, global_seq),
     // (event_type, global_seq) or, for one stream, its rows of (stream, stream_seq).
-    std::string where;
+    // The parked streams are never a source (group.h, kParkedCategory): a filter on the rows read.
+    std::string where = "category <> " + quoted(std::string(kParkedCategory)) + " AND ";
     switch (s.source) {
-      case SourceKind::stream: where = "stream = " + quoted(s.value) + " AND "; break;
-      case SourceKind::category: where = "category = " + quoted(s.value) + " AND "; break;
-      case SourceKind::event_type: where = "event_type = " + quoted(s.value) + " AND "; break;
+      case SourceKind::stream: where += "stream = " + quoted(s.value) + " AND "; break;
+      case SourceKind::category: where += "category = " + quoted(s.value) + " AND "; break;
+      case SourceKind::event_type: where += "event_type = " + quoted(s.value) + " AND "; break;
       case SourceKind::all: break;
     }
     auto rs = c.query(std::string("SELECT ") + store::kEventColumns + " FROM events WHERE " + where +

@@ -1,6 +1,8 @@
 #include "groups/groups_service.h"
 
 #include <cerrno>
+#include <future>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 #include <zmq_addon.hpp>
@@ -75,7 +77,18 @@ struct GroupsService::Impl {
     std::uint64_t parked_unsaved = 0;  // parked since the last save
     GlobalSeq saved_checkpoint;
     std::int64_t saved_replay_to = 0, saved_replay_until = 0;
-    Clock::time_point park_retry_at{};  // after a failed append to the parked stream
+    // The append to the parked stream in flight (one at a time per group); after a failure the
+    // same copies, with the same ids, are sent again at park_retry_at, so that an append that
+    // did commit is answered as the writer's idempotent retry and not stored twice.
+    struct Parking {
+      std::vector<std::pair<bool, std::uint64_t>> keys;  // (replayed, key) of each copy
+      std::vector<client::NewEvent> copies;
+      std::string reason;  // the first one's, for the log
+      std::future<client::AppendResult> result;
+    };
+    std::optional<Parking> parking;
+    Clock::time_point park_retry_at{};
+    std::chrono::milliseconds park_backoff{0};
   };
 
   Impl(GroupsService& s, zmq::context_t& ctx)
@@ -421,7 +434,7 @@ struct GroupsService::Impl {
         auto copies = store.read_stream(parked, g.replay_fetched() + 1, g.replay_until(), limit);
         // Each copy names its original (metadata "parked.global_seq"): the consumer gets the
         // original event, with its id, as the first time. A copy whose original is gone is
-        // handed out itself.
+        // handed out itself, with the original's type.
         std::vector<std::uint64_t> originals;
         for (const auto& c : copies) originals.push_back(original_of(c));
         auto found = store.read_at(originals);
@@ -429,11 +442,19 @@ struct GroupsService::Impl {
         for (auto& e : found) by_seq[e.global_seq.value()] = std::move(e);
         for (std::size_t i = 0; i < copies.size(); ++i) {
           auto o = by_seq.find(originals[i]);
-          g.add_replay(copies[i].stream_seq.value(), o != by_seq.end() ? o->second : copies[i]);
+          g.add_replay(copies[i].stream_seq.value(), o != by_seq.end() ? o->second : as_original(copies[i]));
         }
         if (copies.size() < limit) g.replay_fetched_up_to(g.replay_until());
       }
     }
+  }
+
+  static RecordedEvent as_original(RecordedEvent copy) {
+    auto j = nlohmann::json::parse(copy.metadata, nullptr, false);
+    if (j.is_object() && j.contains("parked") && j["parked"].is_object() && j["parked"].contains("type") &&
+        j["parked"]["type"].is_string())
+      copy.type = j["parked"]["type"].get<std::string>();
+    return copy;
   }
 
   static std::uint64_t original_of(const RecordedEvent& copy) {
@@ -444,29 +465,34 @@ struct GroupsService::Impl {
     return 0;
   }
 
-  // Appends what the groups park to their parked streams (one append per group and round).
-  void park(Clock::time_point now) {
+  // Appends what the groups park to their parked streams, without waiting: one append in flight
+  // per group (at most kParkCount copies and about kParkBytes), its result taken when ready. A
+  // writer that is down or slow holds back parking only; the loop goes on serving.
+  void park() {
+    constexpr std::size_t kParkCount = 1000;
+    constexpr std::size_t kParkBytes = 4u << 20;
     for (auto& [name, h] : groups) {
-      if (now < h.park_retry_at) continue;
-      auto to_park = h.group->take_to_park();
-      if (to_park.empty()) continue;
-      std::vector<client::NewEvent> copies;
-      for (const auto& t : to_park) {
-        client::NewEvent e;
-        e.id = EventId::random();
-        e.type = t.event->type;
-        e.payload = t.event->payload;
-        e.format = t.event->format;
-        nlohmann::json meta = {{"parked",
-                                {{"group", name},
-                                 {"global_seq", t.event->global_seq.value()},
-                                 {"stream", t.event->stream},
-                                 {"stream_seq", t.event->stream_seq.value()},
-                                 {"event_id", t.event->id.to_string()},
-                                 {"deliveries", t.deliveries},
-                                 {"reason", t.reason}}}};
-        e.metadata = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        copies.push_back(std::move(e));
+      if (h.parking && h.parking->result.valid()) {
+        if (h.parking->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) continue;
+        try {
+          h.parking->result.get();
+          parked(name, h);
+        } catch (const client::DuplicateEvent&) {
+          parked(name, h);  // the copies' ids are stored: an earlier try committed
+        } catch (const std::exception& e) {
+          park_later(name, h, e.what());
+        }
+      }
+      if (Clock::now() < h.park_retry_at) continue;
+      if (!h.parking) {
+        auto to_park = h.group->take_to_park(kParkCount, kParkBytes);
+        if (to_park.empty()) continue;
+        h.parking.emplace();
+        h.parking->reason = to_park.front().reason;
+        for (const auto& t : to_park) {
+          h.parking->keys.emplace_back(t.replayed, t.key);
+          h.parking->copies.push_back(parked_copy(name, t));
+        }
       }
       try {
         if (!writer) {
@@ -477,18 +503,51 @@ struct GroupsService::Impl {
           co.resend_after = std::chrono::seconds(1);
           writer = std::make_unique<client::Client>(co);
         }
-        writer->append(parked_stream_of(name), ExpectedVersion::any(), copies);
-        for (const auto& t : to_park) h.group->park_done(t.replayed, t.key);
-        h.parked_unsaved += to_park.size();
-        log.info("group '{}': parked {} events in {} ({})", name, to_park.size(), parked_stream_of(name),
-                 to_park.front().reason);
+        h.parking->result = writer->append_async(parked_stream_of(name), ExpectedVersion::any(), h.parking->copies);
       } catch (const std::exception& e) {
-        for (const auto& t : to_park) h.group->park_failed(t.replayed, t.key);
-        h.park_retry_at = now + std::chrono::seconds(1);
-        log.warn("group '{}': cannot append {} events to {}: {}; retrying in 1 s (they stay unsettled)", name,
-                 to_park.size(), parked_stream_of(name), e.what());
+        park_later(name, h, e.what());
       }
     }
+  }
+
+  // A copy of the event for the parked stream: its own type, the original's type, place and id
+  // in metadata "parked".
+  static client::NewEvent parked_copy(const std::string& group, const ToPark& t) {
+    client::NewEvent e;
+    e.id = t.copy_id;
+    e.type = std::string(kParkedEventType);
+    e.payload = t.event->payload;
+    e.format = t.event->format;
+    nlohmann::json meta = {{"parked",
+                            {{"group", group},
+                             {"type", t.event->type},
+                             {"global_seq", t.event->global_seq.value()},
+                             {"stream", t.event->stream},
+                             {"stream_seq", t.event->stream_seq.value()},
+                             {"event_id", t.event->id.to_string()},
+                             {"deliveries", t.deliveries},
+                             {"reason", t.reason}}}};
+    e.metadata = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return e;
+  }
+
+  void parked(const std::string& name, Held& h) {
+    for (const auto& [replayed, key] : h.parking->keys) h.group->park_done(replayed, key);
+    h.parked_unsaved += h.parking->keys.size();
+    h.park_backoff = std::chrono::milliseconds(0);
+    log.info("group '{}': parked {} events in {} ({})", name, h.parking->keys.size(), parked_stream_of(name),
+             h.parking->reason);
+    h.parking.reset();
+  }
+
+  void park_later(const std::string& name, Held& h, const char* why) {
+    h.park_backoff = std::min<std::chrono::milliseconds>(std::chrono::seconds(30),
+                                                         std::max<std::chrono::milliseconds>(std::chrono::seconds(1),
+                                                                                             h.park_backoff * 2));
+    h.park_retry_at = Clock::now() + h.park_backoff;
+    h.parking->result = {};
+    log.warn("group '{}': cannot append {} events to {}: {}; retrying in {} ms (they stay unsettled)", name,
+             h.parking->keys.size(), parked_stream_of(name), why, h.park_backoff.count());
   }
 
   void save(Clock::time_point now, bool force) {
@@ -637,7 +696,7 @@ int GroupsService::run() {
       s.store_failed(e);
     }
     s.expire(now);
-    s.park(now);
+    s.park();
     s.deliver(now);
     try {
       s.save(now, false);

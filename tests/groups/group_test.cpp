@@ -101,12 +101,39 @@ TEST(Group, AfterMaxRetriesAnEventIsParkedAndSettledOnlyOnceItsCopyIsAppended) {
   ASSERT_EQ(parks.size(), 1u);
   EXPECT_EQ(parks[0].key, 1u);
   EXPECT_TRUE(f.dispatch(t).empty());  // the stream waits while its first event is being parked
+  const EventId copy_id = parks[0].copy_id;
   f.group->park_failed(false, 1);
   parks = f.group->take_to_park();
   ASSERT_EQ(parks.size(), 1u);
+  EXPECT_EQ(parks[0].copy_id, copy_id);  // the same copy again: the writer dedupes a retried append
   f.group->park_done(false, 1);
   EXPECT_EQ(f.group->checkpoint(), GlobalSeq(1));
   EXPECT_EQ(f.dispatch(t)["c"], std::vector<std::uint64_t>{2});
+}
+
+TEST(Group, ParkingIsTakenInPiecesByCountAndBytesAndALongReasonIsCut) {
+  Fixture f(Ordering::unordered, /*max_retries=*/0);
+  const auto t = Clock::now();
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    auto e = event(i, "s" + std::to_string(i), 1);
+    e.payload.assign(i == 3 ? 5000 : 100, 'x');
+    f.group->add(std::move(e));
+  }
+  f.group->subscribe("c", 0, t);
+  auto d = f.dispatch(t);
+  std::vector<DeliveryId> all;
+  for (auto& [seq, id] : f.ids) all.push_back(id);
+  EXPECT_TRUE(f.group->nack("c", all, NackAction::park, std::string(1u << 20, 'r')).empty());
+  auto a = f.group->take_to_park(2, SIZE_MAX);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_LE(a[0].reason.size(), kMaxParkReasonBytes + 50);
+  auto b = f.group->take_to_park(SIZE_MAX, 3000);  // event 3 alone is above the bytes: taken alone
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].key, 3u);
+  auto rest = f.group->take_to_park(SIZE_MAX, SIZE_MAX);
+  EXPECT_EQ(rest.size(), 2u);
+  EXPECT_FALSE(f.group->has_to_park());
+  EXPECT_NE(a[0].copy_id, a[1].copy_id);
 }
 
 TEST(Group, AConsumerThatGoesAwayGivesBackWhatItHeld) {
@@ -135,6 +162,15 @@ TEST(Group, NamesAndSettingsAreChecked) {
   s.source = SourceKind::stream;
   EXPECT_NE(validate_settings(s), "");  // no stream named
   s.value = "$system";
+  EXPECT_NE(validate_settings(s), "");
+  // The parked streams and copies are never a source (a group would park its own copies again).
+  s.value = "parked-billing";
+  EXPECT_NE(validate_settings(s), "");
+  s.source = SourceKind::category;
+  s.value = "parked";
+  EXPECT_NE(validate_settings(s), "");
+  s.source = SourceKind::event_type;
+  s.value = std::string(kParkedEventType);
   EXPECT_NE(validate_settings(s), "");
 }
 

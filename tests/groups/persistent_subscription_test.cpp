@@ -257,7 +257,8 @@ TEST(PersistentSubscription, EventsThatAlwaysFailAreParkedAndReplayParkedHandsTh
   // The parked stream is an ordinary stream, readable through even-reader, naming each original.
   std::set<std::uint64_t> parked;
   for (const auto& e : c.client->read_stream("parked-pay", StreamSeq(1))) {
-    EXPECT_EQ(e.type, "Poison");
+    EXPECT_EQ(e.type, "even.parked");  // a type of its own: not what a projection of Poison reads
+    EXPECT_NE(e.metadata.find("\"type\":\"Poison\""), std::string::npos) << e.metadata;
     const auto at = e.metadata.find("\"global_seq\":");
     ASSERT_NE(at, std::string::npos) << e.metadata;
     parked.insert(std::stoull(e.metadata.substr(at + 13)));
@@ -282,6 +283,36 @@ TEST(PersistentSubscription, EventsThatAlwaysFailAreParkedAndReplayParkedHandsTh
     if (h.replayed) replayed.insert(h.global_seq);
   EXPECT_EQ(replayed, poison);
   EXPECT_EQ(c.info("pay").parked, 4u);  // none parked again
+}
+
+// A group over $all reads every stream but the parked ones: its own copies would come back to it,
+// fail again and be parked again, forever.
+TEST(PersistentSubscription, AGroupOverAllThatParksDoesNotReadItsParkedCopiesBack) {
+  GroupsCluster c;
+  client::GroupSettings all;
+  all.source = client::GroupSource::all;
+  all.ack_timeout = 2000ms;
+  all.max_retries = 1;
+  all.max_in_flight = 10;
+  c.groups->create("everything", all);
+  const auto seqs = c.append("item", 2, 10, /*poison_every=*/5);  // 20 events, 4 of them Poison
+  const auto out = c.start_consumer("everything", {"--fail-type", "Poison"});
+  ASSERT_TRUE(c.wait_checkpoint("everything", seqs.back())) << c.service->log();
+  // The copies are appended after the originals; the checkpoint goes past them, not handing them out.
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (c.info("everything").parked < 4 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(c.info("everything").parked, 4u) << c.service->log();
+  const std::uint64_t head = c.client->head().value();
+  ASSERT_GT(head, seqs.back());
+  ASSERT_TRUE(c.wait_checkpoint("everything", head)) << c.service->log();
+  std::this_thread::sleep_for(1500ms);  // time enough for a copy to be handed out, fail and be parked
+  EXPECT_EQ(c.info("everything").parked, 4u);
+  EXPECT_EQ(c.client->stream_version("parked-everything"), StreamSeq(4));
+  EXPECT_EQ(c.client->head().value(), head) << "more copies were appended";
+  std::size_t copies_handled = 0;
+  for (const auto& h : read_handled(out)) copies_handled += h.stream.starts_with("parked-") ? 1 : 0;
+  EXPECT_EQ(copies_handled, 0u);
+  EXPECT_EQ(c.info("everything").in_flight, 0u);
 }
 
 TEST(PersistentSubscription, ARestartOfTheServiceLosesNothing) {
