@@ -274,7 +274,7 @@ struct PersistentSubscription::Impl {
             break;
           }
           case gs::GroupReply::DELIVERIES:
-            handle(dealer, reply.getDeliveries());
+            handle(dealer, reply.getDeliveries(), next_heartbeat);
             break;
           default:
             break;
@@ -287,10 +287,53 @@ struct PersistentSubscription::Impl {
     running = false;
   }
 
-  void handle(zmq::socket_t& dealer, capnp::List<gs::Delivery>::Reader deliveries) {
+  // Handles a batch of deliveries. What is settled is sent every kFlush while the batch runs (and
+  // at its end), with a heartbeat when one is due: a slow handler delays neither the acks of the
+  // events handled before it nor the consumer's heartbeat.
+  void handle(zmq::socket_t& dealer, capnp::List<gs::Delivery>::Reader deliveries,
+              std::chrono::steady_clock::time_point& next_heartbeat) {
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kFlush = std::chrono::milliseconds(100);
     std::vector<std::uint64_t> acks, retries, parks, skips;
     std::string retry_reason, park_reason, skip_reason;
+    std::size_t handled = 0;
+    auto list = [](capnp::List<std::uint64_t>::Builder out, const std::vector<std::uint64_t>& ids) {
+      for (unsigned i = 0; i < ids.size(); ++i) out.set(i, ids[i]);
+    };
+    auto nack = [&](std::vector<std::uint64_t>& ids, gs::NackAction action, const std::string& reason) {
+      if (ids.empty()) return;
+      send(dealer, [&](gs::GroupRequest::Builder r) {
+        auto n = r.initNack();
+        list(n.initDeliveryIds(static_cast<unsigned>(ids.size())), ids);
+        n.setAction(action);
+        n.setReason(wire::as_text(reason));
+      });
+    };
+    auto flush = [&] {
+      if (!acks.empty())
+        send(dealer, [&](gs::GroupRequest::Builder r) { list(r.initAck(static_cast<unsigned>(acks.size())), acks); });
+      nack(retries, gs::NackAction::RETRY, retry_reason);
+      nack(parks, gs::NackAction::PARK, park_reason);
+      nack(skips, gs::NackAction::SKIP, skip_reason);
+      const auto now = Clock::now();
+      if (now >= next_heartbeat) {
+        send(dealer, [](gs::GroupRequest::Builder r) { r.setHeartbeat(); });
+        next_heartbeat = now + options.heartbeat;
+      }
+      std::lock_guard lock(mu);
+      stats.handled += handled;
+      stats.acked += acks.size();
+      stats.retried += retries.size();
+      stats.parked += parks.size();
+      stats.skipped += skips.size();
+      handled = 0;
+      acks.clear();
+      retries.clear();
+      parks.clear();
+      skips.clear();
+    };
     RecordedEvent event;
+    auto flushed = Clock::now();
     for (auto d : deliveries) {
       wire::decode(d.getEvent(), event);
       const DeliveryInfo info{d.getRetryCount(), d.getReplayed()};
@@ -310,30 +353,13 @@ struct PersistentSubscription::Impl {
         retries.push_back(d.getDeliveryId());
         retry_reason = "a non-standard exception";
       }
+      ++handled;
+      if (Clock::now() - flushed >= kFlush) {
+        flush();
+        flushed = Clock::now();
+      }
     }
-    auto list = [](capnp::List<std::uint64_t>::Builder out, const std::vector<std::uint64_t>& ids) {
-      for (unsigned i = 0; i < ids.size(); ++i) out.set(i, ids[i]);
-    };
-    if (!acks.empty())
-      send(dealer, [&](gs::GroupRequest::Builder r) { list(r.initAck(static_cast<unsigned>(acks.size())), acks); });
-    auto nack = [&](const std::vector<std::uint64_t>& ids, gs::NackAction action, const std::string& reason) {
-      if (ids.empty()) return;
-      send(dealer, [&](gs::GroupRequest::Builder r) {
-        auto n = r.initNack();
-        list(n.initDeliveryIds(static_cast<unsigned>(ids.size())), ids);
-        n.setAction(action);
-        n.setReason(wire::as_text(reason));
-      });
-    };
-    nack(retries, gs::NackAction::RETRY, retry_reason);
-    nack(parks, gs::NackAction::PARK, park_reason);
-    nack(skips, gs::NackAction::SKIP, skip_reason);
-    std::lock_guard lock(mu);
-    stats.handled += deliveries.size();
-    stats.acked += acks.size();
-    stats.retried += retries.size();
-    stats.parked += parks.size();
-    stats.skipped += skips.size();
+    flush();
   }
 };
 

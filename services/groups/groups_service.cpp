@@ -567,19 +567,34 @@ struct GroupsService::Impl {
     }
   }
 
+  // Sends what the groups hand out: one message per consumer and round, split so that a message
+  // holds about kDeliveryBytes of events at most (one event at least), far below a client's
+  // 16 MiB message limit.
   void deliver(Clock::time_point now) {
+    constexpr std::size_t kDeliveryBytes = 4u << 20;
     for (auto& [name, h] : groups) {
       for (auto& [consumer, batch] : h.group->dispatch(now)) {
-        capnp::MallocMessageBuilder mb;
-        auto r = mb.initRoot<gs::GroupReply>();
-        auto list = r.initDeliveries(static_cast<unsigned>(batch.size()));
-        for (unsigned i = 0; i < batch.size(); ++i) {
-          list[i].setDeliveryId(batch[i].id);
-          list[i].setRetryCount(batch[i].retry_count);
-          list[i].setReplayed(batch[i].replayed);
-          wire::encode(*batch[i].event, list[i].initEvent());
+        for (std::size_t first = 0; first < batch.size();) {
+          std::size_t end = first, bytes = 0;
+          for (; end < batch.size(); ++end) {
+            const auto& e = *batch[end].event;
+            const std::size_t size = e.payload.size() + e.metadata.size() + e.stream.size() + e.type.size() + 64;
+            if (end > first && bytes + size > kDeliveryBytes) break;
+            bytes += size;
+          }
+          capnp::MallocMessageBuilder mb;
+          auto r = mb.initRoot<gs::GroupReply>();
+          auto list = r.initDeliveries(static_cast<unsigned>(end - first));
+          for (std::size_t i = first; i < end; ++i) {
+            auto d = list[static_cast<unsigned>(i - first)];
+            d.setDeliveryId(batch[i].id);
+            d.setRetryCount(batch[i].retry_count);
+            d.setReplayed(batch[i].replayed);
+            wire::encode(*batch[i].event, d.initEvent());
+          }
+          send(consumer, mb, false);  // not sent (gone, not reading): the ack timeout takes them back
+          first = end;
         }
-        send(consumer, mb, false);  // not sent (gone, not reading): the ack timeout takes them back
       }
     }
   }

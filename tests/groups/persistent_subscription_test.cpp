@@ -315,6 +315,27 @@ TEST(PersistentSubscription, AGroupOverAllThatParksDoesNotReadItsParkedCopiesBac
   EXPECT_EQ(c.info("everything").in_flight, 0u);
 }
 
+// A batch that takes longer than the consumer timeout (3 s here): the client acks and heartbeats
+// while it runs, so the service neither drops the consumer nor hands its events out again.
+TEST(PersistentSubscription, ASlowBatchIsAckedAsItGoesAndKeepsItsConsumerKnown) {
+  GroupsCluster c;
+  c.groups->create("slow", category_group("slow", 60000ms));
+  const auto seqs = c.append("slow", 10, 1);  // 10 streams, one event each: all in flight at once
+  const auto out = c.start_consumer("slow", {"--work-us", "700000"});  // 7 s for all
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  std::uint64_t acked_early = 0;
+  while (read_handled(out).size() < seqs.size() && std::chrono::steady_clock::now() < until) {
+    if (read_handled(out).size() == 5) acked_early = std::max<std::uint64_t>(acked_early, c.info("slow").acked);
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(c.wait_checkpoint("slow", seqs.back(), 30s)) << c.service->log();
+  const auto info = c.info("slow");
+  EXPECT_GE(acked_early, 3u) << "the acks waited for the end of the batch";
+  EXPECT_EQ(info.redelivered, 0u) << c.service->log();
+  EXPECT_EQ(info.consumers, 1u) << "the consumer was dropped as silent";
+  EXPECT_EQ(read_handled(out).size(), seqs.size());
+}
+
 TEST(PersistentSubscription, ARestartOfTheServiceLosesNothing) {
   GroupsCluster c;
   c.groups->create("ship", category_group("ship", 1500ms));

@@ -11,6 +11,12 @@
 //     if (bad(e)) throw ParkEvent("no price");   // parked in "parked-billing" at once
 //   });                                          // any other exception: retried, parked after max_retries
 //
+// The handler runs on the subscription's thread, one event at a time. What it settles is sent at
+// least every 100 ms while a batch of deliveries runs (and at its end), with the heartbeat when it
+// is due, so a slow handler holds back neither the acks before it nor the consumer's liveness;
+// an event still waits in the batch while its ack timeout runs, so keep max_in_flight times a
+// handler's time below the group's ack timeout.
+//
 // Both talk to ClientOptions::groups_endpoint (with groups_public_key under CURVE).
 #pragma once
 
