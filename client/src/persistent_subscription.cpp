@@ -295,6 +295,7 @@ struct PersistentSubscription::Impl {
     using Clock = std::chrono::steady_clock;
     constexpr auto kFlush = std::chrono::milliseconds(100);
     std::vector<std::uint64_t> acks, retries, parks, skips;
+    std::vector<GlobalSeq> acked_seqs;
     std::string retry_reason, park_reason, skip_reason;
     std::size_t handled = 0;
     auto list = [](capnp::List<std::uint64_t>::Builder out, const std::vector<std::uint64_t>& ids) {
@@ -310,8 +311,11 @@ struct PersistentSubscription::Impl {
       });
     };
     auto flush = [&] {
-      if (!acks.empty())
-        send(dealer, [&](gs::GroupRequest::Builder r) { list(r.initAck(static_cast<unsigned>(acks.size())), acks); });
+      if (!acks.empty() &&
+          send(dealer, [&](gs::GroupRequest::Builder r) { list(r.initAck(static_cast<unsigned>(acks.size())), acks); }) &&
+          options.on_acked)
+        options.on_acked(acked_seqs);
+      acked_seqs.clear();
       nack(retries, gs::NackAction::RETRY, retry_reason);
       nack(parks, gs::NackAction::PARK, park_reason);
       nack(skips, gs::NackAction::SKIP, skip_reason);
@@ -340,6 +344,7 @@ struct PersistentSubscription::Impl {
       try {
         handler(event, info);
         acks.push_back(d.getDeliveryId());
+        acked_seqs.push_back(event.global_seq);
       } catch (const ParkEvent& e) {
         parks.push_back(d.getDeliveryId());
         park_reason = e.what();

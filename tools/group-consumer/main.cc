@@ -6,7 +6,9 @@
 //   <CLOCK_MONOTONIC ns> <global_seq> <stream> <stream_seq> <retry_count> <replayed 0|1>
 //
 // CLOCK_MONOTONIC is one clock for the whole machine, so the files of several consumers merge
-// into one timeline. Events of --fail-type are always nacked (retried, then parked).
+// into one timeline. With --acked, the global position of each acked event is written to that file
+// (a line each) once its ack message is sent. Events of --fail-type are always nacked (retried,
+// then parked).
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +29,7 @@ int consumer_main(int argc, char** argv) {
   using namespace even;
   namespace po = config::po;
   client::ClientOptions co;
-  std::string group, out, fail_type;
+  std::string group, out, acked_out, fail_type;
   std::uint32_t max_in_flight = 0;
   int work_us = 0;
   po::options_description desc("even-group-consumer options");
@@ -35,6 +37,7 @@ int consumer_main(int argc, char** argv) {
       ("groups-endpoint", po::value(&co.groups_endpoint)->default_value(co.groups_endpoint), "even-groups' address")
       ("group", po::value(&group), "the group to consume")
       ("out", po::value(&out), "append a line per event handled to this file (default: none)")
+      ("acked", po::value(&acked_out), "append the global position of each event acked, once its ack is sent")
       ("max-in-flight", po::value(&max_in_flight)->default_value(0), "this consumer's room (0: the group's)")
       ("fail-type", po::value(&fail_type), "always fail (nack) events of this type")
       ("work-us", po::value(&work_us)->default_value(0), "spend this long per event (sleeps)");
@@ -48,11 +51,23 @@ int consumer_main(int argc, char** argv) {
     fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) throw std::runtime_error("cannot open " + out);
   }
+  int acked_fd = -1;
+  if (!acked_out.empty()) {
+    acked_fd = ::open(acked_out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (acked_fd < 0) throw std::runtime_error("cannot open " + acked_out);
+  }
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   client::PersistentSubscriptionOptions so;
   so.max_in_flight = max_in_flight;
   so.on_notice = [](const std::string& text) { std::cerr << "even-group-consumer: " << text << std::endl; };
+  if (acked_fd >= 0)
+    so.on_acked = [&](const std::vector<GlobalSeq>& seqs) {
+      std::string lines;
+      for (auto s : seqs) lines += std::to_string(s.value()) + "\n";
+      if (::write(acked_fd, lines.data(), lines.size()) != static_cast<ssize_t>(lines.size()))
+        std::cerr << "even-group-consumer: cannot write " << acked_out << std::endl;
+    };
   std::string line;
   client::PersistentSubscription sub(
       co, group,

@@ -106,6 +106,10 @@ struct PersistentSubscriptionOptions {
   // Called on the subscription's thread with what an operator may want to know (joined, the
   // service forgot this consumer and it joins again, refused acks). Must not block.
   std::function<void(const std::string&)> on_notice;
+  // Called on the subscription's thread just after an ack message is handed to the socket, with
+  // the acked events' global positions (tests count what was acked, not only handled). Must not
+  // block.
+  std::function<void(const std::vector<GlobalSeq>&)> on_acked;
 };
 
 struct PersistentSubscriptionStats {
