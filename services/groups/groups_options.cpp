@@ -18,6 +18,8 @@ void add_options(po::options_description& desc, GroupsOptions& g) {
        "write changed checkpoints to the store at most this often")
       ("groups.max-buffered-events", po::value(&g.max_buffered)->default_value(g.max_buffered),
        "unsettled events held in memory per group (waiting and in flight)")
+      ("groups.max-consumers", po::value(&g.max_consumers)->default_value(g.max_consumers),
+       "consumers of all groups at once; a subscribe beyond gets an unavailable error (the client retries)")
       ("groups.max-request-bytes", po::value(&g.max_request_bytes)->default_value(g.max_request_bytes),
        "largest request accepted; larger ones get a tooLarge error")
       ("groups.recv-hwm", po::value(&g.recv_hwm)->default_value(g.recv_hwm),
@@ -36,6 +38,7 @@ void finish_options(const GroupsOptions& g) {
   if (!in(g.consumer_timeout, 100, 3600000)) throw po::error("--groups.consumer-timeout-ms must be 100..3600000");
   if (!in(g.save_interval, 1, 60000)) throw po::error("--groups.save-interval-ms must be 1..60000");
   if (g.max_buffered < 1 || g.max_buffered > 10000000) throw po::error("--groups.max-buffered-events must be 1..10000000");
+  if (g.max_consumers < 1 || g.max_consumers > 1000000) throw po::error("--groups.max-consumers must be 1..1000000");
   if (g.max_request_bytes < 1024) throw po::error("--groups.max-request-bytes must be at least 1024");
   if (g.recv_hwm < 0 || g.send_hwm < 0) throw po::error("--groups.recv-hwm and --groups.send-hwm must not be negative");
 }

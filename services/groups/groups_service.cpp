@@ -141,7 +141,7 @@ struct GroupsService::Impl {
   Clock::time_point next_save{};
   bool store_ok = false;
   std::string store_error;
-  Throttled malformed_log, store_log;
+  Throttled malformed_log, store_log, consumers_log;
 
   metrics::Counter &m_requests, &m_malformed, &m_refused, &m_delivered, &m_redelivered, &m_acked, &m_parked,
       &m_timed_out, &m_store_errors;
@@ -340,6 +340,13 @@ struct GroupsService::Impl {
     if (g == groups.end()) return reply_error(p, gs::GroupError::UNKNOWN_GROUP, "no group '" + name + "'");
     if (auto c = consumer_group.find(p.id); c != consumer_group.end() && c->second != name) drop_consumer(p.id);
     const bool fresh = !g->second.group->has_consumer(p.id);
+    if (fresh && consumer_group.size() >= opts.max_consumers) {
+      consumers_log.warn(log, "refused a consumer of group '{}': {} consumers connected (--groups.max-consumers)",
+                         name, consumer_group.size());
+      return reply_error(p, gs::GroupError::UNAVAILABLE,
+                         fmt::format("even-groups serves {} consumers, its most (--groups.max-consumers); retry later",
+                                     consumer_group.size()));
+    }
     g->second.group->subscribe(p.id, s.getMaxInFlight(), now);
     consumer_group[p.id] = name;
     if (fresh) log.info("group '{}': a consumer joined ({} now)", name, g->second.group->consumers().size());

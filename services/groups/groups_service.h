@@ -41,6 +41,7 @@ struct GroupsOptions {
   std::chrono::milliseconds consumer_timeout{10000};
   std::chrono::milliseconds save_interval{200};  // checkpoints are written at most this often
   std::size_t max_buffered = 10000;               // unsettled events held per group
+  std::size_t max_consumers = 10000;              // consumers of all groups; more get `unavailable`
   std::size_t max_request_bytes = 1u << 20;
   int recv_hwm = 1000;
   int send_hwm = 1000;

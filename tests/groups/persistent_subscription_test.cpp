@@ -109,6 +109,7 @@ class GroupsCluster {
   void start_groups() {
     std::vector<std::string> g = {bin("services/groups/even-groups"), "--groups-endpoint", groups_endpoint,
                                   "--writer-endpoint", writer_endpoint, "--groups.consumer-timeout-ms", "3000",
+                                  "--groups.max-consumers", "5",
                                   "--log-level", "debug"};
     for (auto& f : db_flags(store.db())) g.push_back(f);
     service = std::make_unique<Process>(g, log_prefix + "-groups" + std::to_string(starts++) + ".log");
@@ -548,6 +549,20 @@ TEST(PersistentSubscription, BadInputGetsAClearErrorAndChangesNothing) {
   a = peer.next();
   EXPECT_EQ(a.kind, gs::GroupReply::OK) << a.message;
   EXPECT_EQ(c.info("inv").acked, 3u);
+
+  // --groups.max-consumers 5: a sixth consumer is refused, and no one is dropped for it.
+  std::vector<std::unique_ptr<RawPeer>> crowd;
+  for (int i = 0; i < 4; ++i) {
+    crowd.push_back(std::make_unique<RawPeer>(c.groups_endpoint));
+    crowd.back()->send([](gs::GroupRequest::Builder r) { r.initSubscribe().setGroup("inv"); });
+    a = crowd.back()->next();
+    if (i < 3) {
+      EXPECT_EQ(a.kind, gs::GroupReply::SUBSCRIBED) << a.message;
+    }
+  }
+  EXPECT_EQ(a.code, gs::GroupError::UNAVAILABLE) << a.message;
+  EXPECT_NE(a.message.find("max-consumers"), std::string::npos) << a.message;
+  EXPECT_EQ(c.info("inv").consumers, 5u);
 }
 
 }  // namespace
