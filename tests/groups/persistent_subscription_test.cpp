@@ -352,6 +352,40 @@ TEST(PersistentSubscription, ASlowBatchIsAckedAsItGoesAndKeepsItsConsumerKnown) 
   EXPECT_EQ(read_handled(out).size(), seqs.size());
 }
 
+// Parking appends without waiting: a writer that does not answer (SIGSTOPped) holds back the
+// parked events only; the service keeps answering and the other events are acked meanwhile.
+TEST(PersistentSubscription, AWriterThatDoesNotAnswerHoldsBackParkingOnly) {
+  GroupsCluster c;
+  auto s = category_group("wpay", 60000ms, /*max_retries=*/0);
+  s.ordering = client::GroupOrdering::unordered;
+  c.groups->create("w", s);
+  const auto seqs = c.append("wpay", 4, 10, /*poison_every=*/5);  // 40 events, 8 of them Poison
+  c.writer->signal(SIGSTOP);
+  struct Resume {
+    Process& p;
+    ~Resume() { p.signal(SIGCONT); }
+  } resume{*c.writer};
+  c.start_consumer("w", {"--fail-type", "Poison"});
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  const auto until = std::chrono::steady_clock::now() + 8s;
+  client::GroupInfo info;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto asked = std::chrono::steady_clock::now();
+    info = c.info("w");
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - asked);
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(info.acked, 32u);
+  EXPECT_EQ(info.parked, 0u);
+  EXPECT_LT(info.checkpoint.value(), seqs.back());
+  EXPECT_LT(slowest, 1s) << "a list took " << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count()
+                         << " ms while the writer hung";
+  c.writer->signal(SIGCONT);
+  ASSERT_TRUE(c.wait_checkpoint("w", seqs.back(), 60s)) << c.service->log();
+  EXPECT_EQ(c.info("w").parked, 8u);
+  EXPECT_EQ(c.client->stream_version("parked-w"), StreamSeq(8));  // each copy once
+}
+
 TEST(PersistentSubscription, ARestartOfTheServiceLosesNothing) {
   GroupsCluster c;
   c.groups->create("ship", category_group("ship", 1500ms));
