@@ -525,6 +525,10 @@ struct GroupsService::Impl {
     e.type = std::string(kParkedEventType);
     e.payload = t.event->payload;
     e.format = t.event->format;
+    // The client refuses a json payload that does not parse (another client may have stored one):
+    // such a copy goes as binary, or its group could never park again.
+    if (e.format == PayloadFormat::json && !e.payload.empty() && !nlohmann::json::accept(e.payload))
+      e.format = PayloadFormat::binary;
     nlohmann::json meta = {{"parked",
                             {{"group", group},
                              {"type", t.event->type},
