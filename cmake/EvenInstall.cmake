@@ -148,7 +148,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/EvenConfig.cmake ${CMAKE_CURRENT_BINAR
         DESTINATION ${EVEN_CMAKE_INSTALL_DIR} COMPONENT dev)
 
 # --- programs ------------------------------------------------------------------------------------
-foreach(program IN ITEMS even-writer even-reader even-dispatcher even-projector even-server even-admin evenctl even-bench)
+foreach(program IN ITEMS even-writer even-reader even-dispatcher even-projector even-groups even-server even-admin evenctl even-bench)
   if(TARGET ${program})
     install(TARGETS ${program} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
   endif()
@@ -182,14 +182,15 @@ endfunction()
 
 even_install_system_files(units
   ops/systemd/even-writer.service ops/systemd/even-reader.service ops/systemd/even-dispatcher.service
-  ops/systemd/even-projector@.service ops/systemd/even-admin.service ops/systemd/even.target)
+  ops/systemd/even-projector@.service ops/systemd/even-admin.service ops/systemd/even-groups.service
+  ops/systemd/even.target)
 even_install_system_files(even ops/etc/even.conf)
 even_install_system_files(even/projector ops/etc/projector/README)
 
 set(EVEN_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/even)
 install(FILES README.md DESTINATION ${EVEN_DOC_DIR} COMPONENT service)
 install(FILES ops/README.md DESTINATION ${EVEN_DOC_DIR} RENAME operators.md COMPONENT service)
-foreach(service IN ITEMS writer reader dispatcher projector server admin)
+foreach(service IN ITEMS writer reader dispatcher projector groups server admin)
   install(FILES services/${service}/README.md DESTINATION ${EVEN_DOC_DIR} RENAME even-${service}.md COMPONENT service)
 endforeach()
 install(FILES ops/supervisor/even.conf DESTINATION ${EVEN_DOC_DIR}/examples/supervisor COMPONENT service)

@@ -41,6 +41,7 @@ ClientOptions ClientOptions::from_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
   ClientOptions o;
+  bool groups_named = false;  // even-groups is checked only when the file names it
   std::string line;
   std::string section;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -62,11 +63,15 @@ ClientOptions ClientOptions::from_file(const std::string& path) {
     if (key == "writer-endpoint") o.writer_endpoint = value;
     else if (key == "reader-endpoint") o.reader_endpoint = value;
     else if (key == "dispatcher-pub-endpoint") o.feed_endpoint = value;
-    else if (key == "timeout-ms") o.timeout = std::chrono::milliseconds(positive_number(value, at));
+    else if (key == "groups-endpoint") {
+      o.groups_endpoint = value;
+      groups_named = true;
+    } else if (key == "timeout-ms") o.timeout = std::chrono::milliseconds(positive_number(value, at));
     else if (key == "curve-secret-key") o.security.secret_key = value;
     else if (key == "writer-public-key") o.security.writer_public_key = value;
     else if (key == "reader-public-key") o.security.reader_public_key = value;
     else if (key == "dispatcher-public-key") o.security.dispatcher_public_key = value;
+    else if (key == "groups-public-key") o.security.groups_public_key = value;
     else if (key == "insecure") o.security.insecure = boolean(value, at);
     // Any other key belongs to a service or a tool.
   }
@@ -74,8 +79,10 @@ ClientOptions ClientOptions::from_file(const std::string& path) {
   const std::pair<const std::string*, const std::string*> uses[] = {
       {&o.writer_endpoint, &o.security.writer_public_key},
       {&o.reader_endpoint, &o.security.reader_public_key},
-      {&o.feed_endpoint, &o.security.dispatcher_public_key}};
+      {&o.feed_endpoint, &o.security.dispatcher_public_key},
+      {groups_named ? &o.groups_endpoint : nullptr, &o.security.groups_public_key}};
   for (const auto& [endpoint, server_key] : uses) {
+    if (!endpoint) continue;
     if (o.security.insecure || !curve::needs_keys(*endpoint)) continue;
     if (o.security.secret_key.empty())
       throw std::runtime_error(path + ": " + *endpoint +

@@ -21,6 +21,7 @@ const std::set<std::string> kSharedKeys = {
     "db-tls", "db-tls-ca",                                                                                     //
     "log-level", "log-file",                                                                //
     "writer-endpoint", "dispatcher-pull-endpoint", "dispatcher-pub-endpoint", "reader-endpoint",
+    "groups-endpoint",
     "query-db-url", "query-db-user", "query-db-password", "query-db-password-file",  // the projector's, evenctl's,
     "query-db-name",                                                                  // bank's
     "projections",                                                          // even-projector, even-server, bank
@@ -30,12 +31,13 @@ const std::set<std::string> kSharedKeys = {
     // configures one process; a file shared by several uses each section's metrics-endpoint.
     "metrics-endpoint",
     // CURVE (curve.h): this node's secret cert, the servers' public certs, the allowlists.
-    "curve-secret-key", "writer-public-key", "reader-public-key", "dispatcher-public-key", "allow-keys-dir",
+    "curve-secret-key", "writer-public-key", "reader-public-key", "dispatcher-public-key", "groups-public-key",
+    "allow-keys-dir",
     "allow-ips", "insecure",
 };
 
 const std::set<std::string> kServiceSections = {kWriterSection, kReaderSection, kDispatcherSection,
-                                                kProjectorSection, kAdminSection};
+                                                kProjectorSection, kAdminSection, kGroupsSection};
 
 // Deprecated: the keys that were at the top of the file (and plain flags) before the services got
 // sections, with the sections they moved to. Read for one release with a warning; then this table
@@ -406,6 +408,8 @@ void add_security_options(po::options_description& desc, curve::Options& s) {
        "the reader's public cert file (or Z85 key), for whoever connects to reader-endpoint")
       ("dispatcher-public-key", po::value(&s.dispatcher_public_key)->default_value(s.dispatcher_public_key),
        "the dispatcher's public cert file (or Z85 key), for whoever connects to its PUB or PULL endpoint")
+      ("groups-public-key", po::value(&s.groups_public_key)->default_value(s.groups_public_key),
+       "even-groups' public cert file (or Z85 key), for whoever connects to groups-endpoint")
       ("allow-keys-dir", po::value(&s.allow_keys_dir)->default_value(s.allow_keys_dir),
        "servers: the folder of client public certs (*.key) let in, each with its roles in its metadata (role = "
        "\"append read subscribe feed\"); reread on SIGHUP and when it changes")
@@ -428,9 +432,11 @@ void check_client_keys(const curve::Options& security, const std::string& endpoi
                        const std::string& what) {
   const std::string& key = server == Server::writer   ? security.writer_public_key
                            : server == Server::reader ? security.reader_public_key
+                           : server == Server::groups ? security.groups_public_key
                                                       : security.dispatcher_public_key;
   const char* option = server == Server::writer   ? "writer-public-key"
                        : server == Server::reader ? "reader-public-key"
+                       : server == Server::groups ? "groups-public-key"
                                                   : "dispatcher-public-key";
   try {
     curve::require_client_keys(security, endpoint, key, option, what);

@@ -198,6 +198,7 @@ Keys load(const Options& o) {
   if (!o.writer_public_key.empty()) k.writer = public_key(o.writer_public_key);
   if (!o.reader_public_key.empty()) k.reader = public_key(o.reader_public_key);
   if (!o.dispatcher_public_key.empty()) k.dispatcher = public_key(o.dispatcher_public_key);
+  if (!o.groups_public_key.empty()) k.groups = public_key(o.groups_public_key);
   return k;
 }
 

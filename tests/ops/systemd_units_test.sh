@@ -68,7 +68,7 @@ for path in "$units"/even*.service "$units"/even*.target; do
   esac
 done
 # Every unit the package ships is one of these; each service runs as Type=notify with a watchdog.
-for unit in even-writer.service even-reader.service even-dispatcher.service even-projector@.service even-admin.service even.target; do
+for unit in even-writer.service even-reader.service even-dispatcher.service even-projector@.service even-admin.service even-groups.service even.target; do
   [ -f "$units/$unit" ] || { echo "FAIL: $unit is not installed"; fail=1; }
 done
 for path in "$units"/even*.service; do

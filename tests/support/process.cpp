@@ -19,9 +19,11 @@ std::vector<std::string> with_default_security(std::vector<std::string> argv) {
   if (argv.empty()) return argv;
   const std::string program = argv[0].substr(argv[0].rfind('/') + 1);
   static const std::set<std::string> services = {"even-writer", "even-reader", "even-dispatcher", "even-projector",
-                                                 "even-server", "even-admin", "bank"};
+                                                 "even-server", "even-admin", "even-groups", "even-group-consumer",
+                                                 "bank"};
   static const std::set<std::string> client_commands = {"append", "ping", "read", "read-all", "head",
-                                                        "stream-version", "tail", "read-projection", "stream"};
+                                                        "stream-version", "tail", "read-projection", "stream",
+                                                        "group"};
   const bool applies = services.count(program) ||
                        (program == "evenctl" && argv.size() > 1 && client_commands.count(argv[1]));
   if (!applies) return argv;

@@ -27,6 +27,7 @@ int bench_commands(int argc, char** argv);  // bench_commands.cc
 int bench_latency(int argc, char** argv);  // bench_latency.cc
 int bench_read(int argc, char** argv);  // bench_read.cc
 int bench_scale(int argc, char** argv);  // bench_scale.cc
+int bench_group(int argc, char** argv);  // bench_group.cc
 
 // The MariaDB a benchmark uses: the one given by --db-url, or the project's private one
 // (ops/even db start, 127.0.0.1:3307), which is started if it is not running.
@@ -45,7 +46,7 @@ class ScratchStore {
 // A service binary started for the benchmark (writer, reader, dispatcher); SIGTERM + wait on
 // destruction, and SIGTERM when even-bench dies (PR_SET_PDEATHSIG, which follows the thread that
 // forked: start services from the main thread). `name` is e.g. "writer" ->
-// <build>/services/writer/even-writer.
+// <build>/services/writer/even-writer, or a path (with a '/') of another program.
 class ServiceProcess {
  public:
   ServiceProcess(const std::string& name, std::vector<std::string> args);
@@ -72,10 +73,13 @@ class BenchKeys {
   const std::vector<std::string>& service_args() const { return service_args_; }
   // Sets a client's keys.
   void apply(client::ClientOptions& co) const { co.security = client_; }
+  // The same as flags, for a client program the case starts (even-group-consumer).
+  const std::vector<std::string>& client_args() const { return client_args_; }
 
  private:
   std::string dir_;
   std::vector<std::string> service_args_;
+  std::vector<std::string> client_args_;
   SecurityOptions client_;
 };
 // --insecure for a case: plain TCP instead of CURVE.

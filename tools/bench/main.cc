@@ -17,6 +17,9 @@ const even::bench::Case kCases[] = {
      "through the projector vs the same upserts sent directly in batches", even::bench::bench_project},
     {"read", "read --events N [--payload-bytes B] [--workers W]: read-all catch-up through even-reader vs a raw SELECT",
      even::bench::bench_read},
+    {"group", "group [--consumers 1,4,16] [--streams 1,100] [--events E] [--kill-one]: a persistent subscription "
+     "group's throughput with consumer processes (one SIGKILLed mid-run) vs a raw SELECT of the same events",
+     even::bench::bench_group},
     {"scale", "scale --sizes 0,1000000,10000000 [--seconds S]: every case again as the store grows (bulk-loaded), "
      "JSON lines per size and case, PNG charts", even::bench::bench_scale},
 };

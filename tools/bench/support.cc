@@ -100,7 +100,7 @@ ScratchStore::~ScratchStore() {
 }
 
 ServiceProcess::ServiceProcess(const std::string& name, std::vector<std::string> args) {
-  std::string path = service_path(name);
+  std::string path = name.find('/') != std::string::npos ? name : service_path(name);
   args.insert(args.begin(), path);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -129,6 +129,7 @@ ServiceProcess::~ServiceProcess() {
 BenchKeys::BenchKeys(bool insecure) {
   if (insecure) {
     service_args_ = {"--insecure"};
+    client_args_ = {"--insecure"};
     client_.insecure = true;
     return;
   }
@@ -143,9 +144,11 @@ BenchKeys::BenchKeys(bool insecure) {
   const std::string server_key = dir_ + "/server.key";
   service_args_ = {"--curve-secret-key", dir_ + "/server.key_secret", "--allow-keys-dir", allowed,
                    "--writer-public-key", server_key, "--reader-public-key", server_key,
-                   "--dispatcher-public-key", server_key};
+                   "--dispatcher-public-key", server_key, "--groups-public-key", server_key};
   client_.secret_key = dir_ + "/client.key_secret";
   client_.writer_public_key = client_.reader_public_key = client_.dispatcher_public_key = server_key;
+  client_.groups_public_key = server_key;
+  client_args_ = {"--curve-secret-key", client_.secret_key, "--groups-public-key", server_key};
 }
 
 BenchKeys::~BenchKeys() {

@@ -199,17 +199,11 @@ int cmd_read_projection(int argc, char** argv) {
   if (words.size() != 1) throw po::error("usage: evenctl read-projection NAME [--from N] [--max N]");
   if (from < 1) throw po::error("--from: projection sequences start at 1");
   client::Client c(co);
-  try {
+  return guarded([&] {
     auto events = c.read_projection(words[0], ProjectionSeq(from), max);
     while (const auto* e = events.next()) print_event_json(*e, events.seq());
     return 0;
-  } catch (const client::NotFound& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 3;
-  } catch (const client::Error& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 1;
-  }
+  });
 }
 
 }  // namespace even::ctl

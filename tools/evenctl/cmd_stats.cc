@@ -64,6 +64,15 @@ void describe(const Scrape& now, const Scrape& before, std::vector<std::vector<s
                                 now.quantile(before, "even_reader_request_duration_seconds", 0.99) * 1000,
                                 rate("even_reader_reply_bytes_total") / 1e6)});
   }
+  if (now.has_prefix("even_groups_")) {
+    rows.push_back({"groups", now.endpoint, now.state_of("groups"),
+                    fmt::format("{:.0f} deliveries/s, {:.0f} acks/s", rate("even_groups_delivered_total"),
+                                rate("even_groups_acked_total")),
+                    fmt::format("{} groups, {} consumers, {} in flight; {} redelivered, {} parked",
+                                num(now.sum("even_groups_groups")), num(now.sum("even_groups_consumers")),
+                                num(now.sum("even_groups_in_flight")), num(now.sum("even_groups_redelivered_total")),
+                                num(now.sum("even_groups_parked_total")))});
+  }
   if (now.has_prefix("even_projector_")) {
     rows.push_back({"projector", now.endpoint, now.state_of("projector"), "",
                     "head " + num(now.sum("even_projector_head_position"))});

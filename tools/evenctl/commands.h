@@ -3,7 +3,7 @@
 // (option sets, JSON printing) are here too.
 #pragma once
 
-#include <iosfwd>
+#include <iostream>
 #include <optional>
 #include <string>
 
@@ -31,6 +31,7 @@ int cmd_read_projection(int argc, char** argv); // cmd_projection.cc
 int cmd_stats(int argc, char** argv);           // cmd_stats.cc
 int cmd_keygen(int argc, char** argv);          // cmd_keygen.cc
 int cmd_stream(int argc, char** argv);          // cmd_stream.cc
+int cmd_group(int argc, char** argv);           // cmd_group.cc
 
 // Adds the options every client command takes (endpoints, timeout, CURVE keys) to `desc`.
 void add_client_options(config::po::options_description& desc, client::ClientOptions& co, int& timeout_ms);
@@ -64,6 +65,21 @@ int guarded(F&& body) {
     return 3;
   } catch (const client::Error& err) {
     print_error(err);
+    return 1;
+  }
+}
+
+// Runs `body` and turns the client's exceptions into a message on stderr and exit code 1 (3 for
+// not found).
+template <typename F>
+int guarded(F&& body) {
+  try {
+    return body();
+  } catch (const client::NotFound& err) {
+    std::cerr << "evenctl: " << err.what() << "\n";
+    return 3;
+  } catch (const client::Error& err) {
+    std::cerr << "evenctl: " << err.what() << "\n";
     return 1;
   }
 }

@@ -15,6 +15,8 @@ void add_client_options(config::po::options_description& desc, client::ClientOpt
       ("reader-endpoint", po::value(&co.reader_endpoint)->default_value(co.reader_endpoint), "the reader's address")
       ("dispatcher-pub-endpoint", po::value(&co.feed_endpoint)->default_value(co.feed_endpoint),
        "the dispatcher's PUB address (live feed)")
+      ("groups-endpoint", po::value(&co.groups_endpoint)->default_value(co.groups_endpoint),
+       "even-groups' address (evenctl group)")
       ("timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms), "how long a call may take");
   config::add_security_options(desc, co.security);
 }

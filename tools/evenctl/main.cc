@@ -34,6 +34,9 @@ const even::ctl::Command kCommands[] = {
      even::ctl::cmd_read_projection},
     {"keygen", "keygen NAME [--dir DIR] [--role append,read,subscribe,feed]: a CURVE key pair, NAME.key (public) and "
      "NAME.key_secret (mode 0600); refuses to overwrite", even::ctl::cmd_keygen},
+    {"group", "group create NAME --stream S|--category C|--type T|--all [--max-retries N] [--ack-timeout-ms MS] "
+     "[--max-in-flight N] [--ordering per-stream|unordered] [--start-from N] | list [--json] | delete NAME | "
+     "replay-parked NAME: persistent subscription groups (even-groups)", even::ctl::cmd_group},
 };
 
 int evenctl_main(int argc, char** argv) {

@@ -36,6 +36,9 @@ std::vector<Account> accounts(const std::string& store, const std::vector<std::s
       {"reader", {"SELECT ON " + s + ".*"}},
       // The gap check's locking read (LOCK IN SHARE MODE NOWAIT) needs SELECT only on MariaDB.
       {"dispatcher", {"SELECT ON " + s + ".*"}},
+      // Reads events (the groups' sources, the locking head check); keeps the groups' rows
+      // (services/groups/README.md). Parked events go through even-writer, not this user.
+      {"groups", {"SELECT ON " + s + ".*", "SELECT, INSERT, UPDATE, DELETE ON " + s + ".`subscription_groups`"}},
   };
   for (const auto& q : query_dbs) {
     // Its query database (created by the projector if missing: CREATE on it), and the projection

@@ -84,6 +84,30 @@ const std::vector<Migration>& migrations() {
            "ADD COLUMN truncate_before BIGINT NOT NULL DEFAULT 0, ADD COLUMN max_count BIGINT NULL, "
            "ADD COLUMN max_age_us BIGINT NULL",
        }},
+      {5,
+       "persistent subscription groups: settings and checkpoints (services/groups/README.md)",
+       {
+           // One row per group. checkpoint: every matching event at or below it is settled (acked,
+           // skipped or parked). replay_*: the parked stream's positions handed out again by
+           // replay-parked (replay_to: settled up to; replay_until: the end of the replay asked for).
+           R"(CREATE TABLE IF NOT EXISTS subscription_groups (
+                name VARBINARY(100) NOT NULL,
+                source_kind TINYINT UNSIGNED NOT NULL,
+                source_value VARBINARY(200) NOT NULL,
+                max_retries INT UNSIGNED NOT NULL,
+                ack_timeout_ms INT UNSIGNED NOT NULL,
+                max_in_flight INT UNSIGNED NOT NULL,
+                ordering TINYINT UNSIGNED NOT NULL,
+                start_from BIGINT UNSIGNED NOT NULL DEFAULT 0,
+                checkpoint BIGINT UNSIGNED NOT NULL DEFAULT 0,
+                parked BIGINT UNSIGNED NOT NULL DEFAULT 0,
+                replay_to BIGINT NOT NULL DEFAULT 0,
+                replay_until BIGINT NOT NULL DEFAULT 0,
+                created_at_us BIGINT NOT NULL,
+                updated_at_us BIGINT NOT NULL,
+                PRIMARY KEY (name)
+              ) ENGINE=InnoDB)",
+       }},
   };
   return kMigrations;
 }

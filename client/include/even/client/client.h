@@ -34,6 +34,7 @@ struct ClientOptions {
   std::string writer_endpoint = "tcp://127.0.0.1:5550";
   std::string reader_endpoint = "tcp://127.0.0.1:5553";
   std::string feed_endpoint = "tcp://127.0.0.1:5552";  // the dispatcher's PUB socket
+  std::string groups_endpoint = "tcp://127.0.0.1:5554";  // even-groups' ROUTER (even/client/persistent_subscription.h)
   std::chrono::milliseconds timeout{15000};      // per call, retries included
   std::chrono::milliseconds resend_after{3000};  // resend a request that got no answer (safe: idempotent)
   std::size_t max_message_bytes = 16u << 20;
@@ -48,7 +49,8 @@ struct ClientOptions {
 
   // The options of an even.conf, the INI-style file the services read (ops/etc/even.conf): the
   // keys writer-endpoint, reader-endpoint, dispatcher-pub-endpoint, timeout-ms and the CURVE keys
-  // (curve-secret-key, writer-public-key, reader-public-key, dispatcher-public-key, insecure) at
+  // (curve-secret-key, writer-public-key, reader-public-key, dispatcher-public-key, insecure;
+  // groups-endpoint and groups-public-key for even-groups) at
   // the top of the file; other keys, and every key in a [section], belong to the services and are
   // ignored. Key files are read relative to the working directory, as by the services. A
   // tcp:// endpoint with neither curve-secret-key nor insecure = true is an error

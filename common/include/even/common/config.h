@@ -81,6 +81,7 @@ inline constexpr const char* kReaderSection = "reader";
 inline constexpr const char* kDispatcherSection = "dispatcher";
 inline constexpr const char* kProjectorSection = "projector";
 inline constexpr const char* kAdminSection = "admin";  // even-admin (services/admin)
+inline constexpr const char* kGroupsSection = "groups";  // even-groups (services/groups)
 
 // What parse_services() read: the values, and warnings for the caller to log once its logger
 // exists (an old name of a key or flag, an unknown key in the file).
@@ -118,12 +119,12 @@ std::vector<std::string> metrics_endpoints_in_file(const std::string& path);
 po::typed_value<int>* milliseconds(std::chrono::milliseconds& target);
 
 // The CURVE keys (curve.h), shared keys at the top of the file: curve-secret-key,
-// writer-public-key, reader-public-key, dispatcher-public-key, allow-keys-dir, allow-ips,
+// writer-public-key, reader-public-key, dispatcher-public-key, groups-public-key, allow-keys-dir, allow-ips,
 // insecure. Every program registers all of them, with one meaning everywhere.
 void add_security_options(po::options_description& desc, curve::Options& security);
 
 // The server whose public key a client needs.
-enum class Server { writer, reader, dispatcher };
+enum class Server { writer, reader, dispatcher, groups };
 
 // Checks before start-up that the keys an endpoint needs are configured (curve.h): a server
 // binding `endpoint`, or a client connecting to `server` at `endpoint`. Throws po::error naming

@@ -74,7 +74,7 @@ using Options = SecurityOptions;
 // inproc:// / ipc://).
 struct Keys {
   std::optional<Cert> own;
-  std::string writer, reader, dispatcher;  // the servers' public keys (Z85); empty when not given
+  std::string writer, reader, dispatcher, groups;  // the servers' public keys (Z85); empty when not given
 };
 // Reads what `options` names (nothing when insecure); throws std::runtime_error naming the file.
 Keys load(const Options& options);

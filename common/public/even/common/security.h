@@ -12,6 +12,7 @@ struct SecurityOptions {
   std::string writer_public_key;      // writer-public-key: the writer's public cert file, or its Z85 key
   std::string reader_public_key;      // reader-public-key
   std::string dispatcher_public_key;  // dispatcher-public-key
+  std::string groups_public_key;      // groups-public-key: even-groups' (services/groups)
   std::string allow_keys_dir;         // allow-keys-dir (servers): public certs of the clients let in
   std::string allow_ips;              // allow-ips (servers): CIDRs, comma-separated; empty: any address
   bool insecure = false;              // insecure: plain TCP, no keys (a warning at start)

@@ -7,6 +7,8 @@
 //                  version column is gone; a stream's version is MAX(stream_seq) in events)
 //   projection_streams, projection_stream_checkpoints   (2) projection streams, written by
 //                  even-projector, read by even-reader (services/projector/README.md)
+//   subscription_groups  (5) persistent subscription groups and their checkpoints, written by
+//                  even-groups (services/groups/README.md)
 // init_store() creates the database if needed and applies every migration not yet applied, in
 // order, each recorded in even_meta. Running it again is a no-op.
 #pragma once
