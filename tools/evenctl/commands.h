@@ -69,19 +69,4 @@ int guarded(F&& body) {
   }
 }
 
-// Runs `body` and turns the client's exceptions into a message on stderr and exit code 1 (3 for
-// not found).
-template <typename F>
-int guarded(F&& body) {
-  try {
-    return body();
-  } catch (const client::NotFound& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 3;
-  } catch (const client::Error& err) {
-    std::cerr << "evenctl: " << err.what() << "\n";
-    return 1;
-  }
-}
-
 }  // namespace even::ctl
