@@ -70,6 +70,10 @@ struct CommitterOptions {
   // Incremented on the thread that calls commit(); must outlive the committer.
   metrics::Counter* reconnects = nullptr;
   metrics::Counter* unknown_outcome_replays = nullptr;
+  // Set about once a second from the store's Rpl_semi_sync_master_status: 1 while commits wait
+  // for a replica (semi-sync on), 0 when they do not (semi-sync off or fallen back to async after
+  // rpl_semi_sync_master_timeout). Null: not watched.
+  metrics::Gauge* semisync = nullptr;
 };
 
 class GroupCommitter {
@@ -215,6 +219,14 @@ class GroupCommitter {
                                      bool check_ids);
   std::vector<AppendOutcome> commit_one_by_one(std::span<const AppendCommand> batch,
                                                std::vector<RecordedEvent>* committed);
+  // At the start of a term: raises the events table's AUTO_INCREMENT above its largest global_seq
+  // when it is not (a promoted replica whose counter lags the rows it applied), so that no id is
+  // given twice; logged.
+  void ensure_autoinc_above_rows();
+  // About once a second: reads Rpl_semi_sync_master_status into options_.semisync and logs when
+  // semi-sync fell back to async (an acknowledged commit may then exist on the primary alone) and
+  // when it is back.
+  void watch_semisync();
   // Caches the stream versions a committed attempt read and advanced.
   void remember_versions(const std::unordered_map<std::string, std::int64_t>& committed);
   static void sleep_ms(int ms);
@@ -224,10 +236,13 @@ class GroupCommitter {
   std::shared_ptr<spdlog::logger> log_;
   std::string lock_name_;
   std::unique_ptr<store::Connection> conn_;
+  std::string conn_url_;  // the server conn_ is connected to (one of db_.url's list), for logs
   bool read_back_ids_ = false;
   std::size_t max_statement_bytes_ = 16u << 20;  // from the server's max_allowed_packet
   int unreachable_attempts_ = 0;  // failed connects since the store was last reached (for the log)
   int standby_waits_ = 0;         // lock requests refused since this writer last held it (for the log)
+  std::chrono::steady_clock::time_point next_semisync_check_{};
+  int semisync_state_ = -1;       // last Rpl_semi_sync_master_status seen: 1 on, 0 off, -1 not yet read
   // Stream versions (0: known not to exist), read from `events` (MAX(stream_seq)) on a miss and
   // advanced by this process's commits; `events` is the only place they are stored, and the
   // UNIQUE (stream, stream_seq) key guards them. Valid only while the master lock is held: emptied

@@ -22,7 +22,7 @@ ReaderCluster::ReaderCluster(ReaderFlags flags)
       flags_(std::move(flags)),
       log_prefix_(log_prefix()) {
   std::vector<std::string> w = {bin("services/writer/even-writer"), "--writer-endpoint", writer_endpoint, "--writer.no-standby"};
-  for (auto& f : db_flags(store.db())) w.push_back(f);
+  for (auto& f : db_flags(db())) w.push_back(f);
   writer_ = std::make_unique<Process>(w, log_prefix_ + "-writer.log");
   if (!writer_->wait_for_log("serving appends", std::chrono::seconds(20)))
     throw std::runtime_error("even-writer did not start; its log:\n" + writer_->log());
@@ -45,7 +45,7 @@ ReaderCluster::~ReaderCluster() {
 void ReaderCluster::start_reader() {
   std::vector<std::string> r = {bin("services/reader/even-reader"), "--reader-endpoint", reader_endpoint,
                                 "--reader.workers", "2", "--log-level", "debug"};
-  for (auto& f : db_flags(store.db())) r.push_back(f);
+  for (auto& f : db_flags(db())) r.push_back(f);
   for (auto& f : flags_.extra) r.push_back(f);
   const std::string log = log_prefix_ + "-reader" + std::to_string(reader_starts_++) + ".log";
   reader_ = std::make_unique<Process>(r, log);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ namespace even::test {
 
 struct ReaderFlags {
   std::vector<std::string> extra;  // e.g. {"--reader.page-max-events", "7"}
+  // Another store than the cluster's fresh TestStore, e.g. a primary and its replica (a url list).
+  std::optional<config::DbOptions> db;
 };
 
 class ReaderCluster {
@@ -34,6 +37,8 @@ class ReaderCluster {
 
   // Appends `n` events to `stream` (type `type`, payload {"i":k}), in appends of up to 100.
   std::vector<client::AppendResult> append_n(const std::string& stream, const std::string& type, int n);
+  // The store the writer and the reader use: flags.db, else `store`'s.
+  const config::DbOptions& db() const { return flags_.db ? *flags_.db : store.db(); }
 
   TestStore store;
   std::string writer_endpoint;

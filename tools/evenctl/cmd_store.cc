@@ -1,5 +1,7 @@
 #include <iostream>
 
+#include "even/common/store/mysql.h"
+#include "even/common/store/replication.h"
 #include "even/common/store/schema.h"
 #include "evenctl/commands.h"
 #include "evenctl/store_users.h"
@@ -12,7 +14,7 @@ int cmd_store(int argc, char** argv) {
   UsersOptions users;
   std::vector<std::string> words;
   po::options_description desc("evenctl store options");
-  desc.add_options()("what", po::value(&words)->multitoken(), "init, users or status");
+  desc.add_options()("what", po::value(&words)->multitoken(), "init, users, status or promote URL");
   config::add_db_options(desc, db);
   po::options_description users_desc("users (evenctl store init --users-dir DIR, or evenctl store users --users-dir DIR)");
   add_users_options(users_desc, users);
@@ -24,11 +26,28 @@ int cmd_store(int argc, char** argv) {
                           "[--rotate]] [--config FILE] [--db-...]\n"
                           "       evenctl store users --users-dir DIR [...]   (the users alone)\n"
                           "       evenctl store status\n"
+                          "       evenctl store promote REPLICA-URL   (make a replica the primary: STOP SLAVE, RESET "
+                          "SLAVE ALL, semi-sync master on, read_only OFF; fence or stop the old primary first)\n"
                           "The users are PREFIX writer, reader, dispatcher and projector_<query db>, each with the "
                           "privileges of its service only; re-running keeps their passwords (--rotate: new ones).",
                           &pos);
   if (!vm) return 0;
-  if (words.size() != 1) throw po::error("usage: evenctl store init|users|status");
+  if (words.size() == 2 && words[0] == "promote") {
+    const auto urls = store::store_urls(words[1]);
+    if (urls.size() != 1) throw po::error("evenctl store promote needs one server url (tcp://HOST:PORT), not '" + words[1] + "'");
+    auto c = store::Connection::open(store::at_url(db, urls[0]), false);
+    const bool was_replica = store::replica_lag_seconds(*c).has_value();
+    store::promote_to_primary(*c);
+    std::cout << "{\"promoted\":\"" << urls[0] << "\",\"was_replica\":" << (was_replica ? "true" : "false")
+              << ",\"gtid_binlog_pos\":\""
+              << [&] {
+                   auto rs = c->query("SELECT @@gtid_binlog_pos");
+                   return rs->next() ? std::string(rs->getString(1).c_str()) : std::string();
+                 }()
+              << "\"}\n";
+    return 0;
+  }
+  if (words.size() != 1) throw po::error("usage: evenctl store init|users|status|promote URL");
   if (words[0] == "init") {
     auto r = store::init_store(db);
     std::cout << "{\"database\":\"" << db.name << "\",\"schema_version\":" << r.to_version

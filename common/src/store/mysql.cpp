@@ -4,6 +4,7 @@
 #include <mysql_driver.h>
 
 #include <mutex>
+#include <vector>
 
 namespace even::store {
 
@@ -39,7 +40,45 @@ std::string describe(const sql::SQLException& e) {
 
 Connection::Connection(std::unique_ptr<sql::Connection> c) : conn_(std::move(c)), stmt_(conn_->createStatement()) {}
 
+namespace {
+// The @@read_only of a fresh connection.
+bool is_read_only(Connection& c) { return c.query_int("SELECT @@read_only").value_or(0) != 0; }
+}  // namespace
+
 std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_database) {
+  const auto urls = store_urls(db.url);
+  if (urls.size() <= 1) return open_one(urls.empty() ? db : at_url(db, urls[0]), select_database);
+  std::string passed_over;
+  for (const auto& url : urls) {
+    try {
+      auto c = open_one(at_url(db, url), select_database);
+      if (!is_read_only(*c)) return c;
+      passed_over += " " + url + " (read-only);";
+    } catch (const sql::SQLException& e) {
+      passed_over += " " + url + " (" + describe(e) + ");";
+    }
+  }
+  throw sql::SQLException("no writable store among" + passed_over.substr(0, passed_over.size() - 1), "HY000", 2003);
+}
+
+std::unique_ptr<Connection> Connection::open_replica(const DbOptions& db, std::size_t pick, std::string* url) {
+  const auto urls = store_urls(db.url);
+  if (urls.size() <= 1) return nullptr;
+  std::vector<std::size_t> order(urls.size());
+  for (std::size_t i = 0; i < urls.size(); ++i) order[i] = (pick + i) % urls.size();  // start at the pick-th
+  for (std::size_t i : order) {
+    try {
+      auto c = open_one(at_url(db, urls[i]), true);
+      if (!is_read_only(*c)) continue;
+      if (url) *url = urls[i];
+      return c;
+    } catch (const sql::SQLException&) {
+    }
+  }
+  return nullptr;
+}
+
+std::unique_ptr<Connection> Connection::open_one(const DbOptions& db, bool select_database) {
   std::string password;
   bool tls = false;
   try {
@@ -71,7 +110,9 @@ std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_da
   if (db.multi_statements) opts["CLIENT_MULTI_STATEMENTS"] = true;
   try {
     std::unique_ptr<sql::Connection> c(driver().connect(opts));
-    return std::make_unique<Connection>(std::move(c));
+    auto conn = std::make_unique<Connection>(std::move(c));
+    conn->url_ = db.url;
+    return conn;
   } catch (const sql::SQLException& e) {
     if (!tls || e.getErrorCode() != kCrSslConnectionError) throw;
     throw sql::SQLException("TLS to " + db.url + " failed (db-tls-ca " +
