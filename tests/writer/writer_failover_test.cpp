@@ -413,7 +413,7 @@ TEST(WriterFailover, PromotedSemiSyncReplicaHasEveryAcknowledgedAppend) {
   const auto killed = Load::Clock::now();
   primary.kill();
   std::string out;
-  ASSERT_EQ(run_tool({bin("tools/evenctl/evenctl"), "store", "promote", replica_url, "--db-user", "root"}, &out), 0)
+  ASSERT_EQ(run_tool({bin("tools/evenctl"), "store", "promote", replica_url, "--db-user", "root"}, &out), 0)
       << out;
   EXPECT_NE(out.find("\"was_replica\":true"), std::string::npos) << out;
   const auto deadline = Load::Clock::now() + std::chrono::seconds(30);
