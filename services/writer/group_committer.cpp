@@ -404,7 +404,16 @@ void GroupCommitter::ensure_autoinc_above_rows() {
   log_->warn("the events table's AUTO_INCREMENT ({}) is not above its largest global_seq ({}) on {} (a promoted "
              "replica?); raising it to {}",
              *next, largest, conn_url_, largest + 1);
-  conn_->execute("ALTER TABLE events AUTO_INCREMENT = " + std::to_string(largest + 1));
+  const std::string raise = "ALTER TABLE events AUTO_INCREMENT = " + std::to_string(largest + 1);
+  try {
+    conn_->execute(raise);
+  } catch (const sql::SQLException& e) {
+    if (store::is_connection_lost(e)) throw;
+    // The least-privilege writer user (evenctl store users) has no ALTER: an operator must.
+    log_->error("cannot raise AUTO_INCREMENT ({}): run '{}' on {} as an administrator; until then appends "
+                "may fail as duplicates",
+                store::describe(e), raise, conn_url_);
+  }
 }
 
 void GroupCommitter::watch_semisync() {

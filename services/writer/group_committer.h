@@ -221,7 +221,7 @@ class GroupCommitter {
                                                std::vector<RecordedEvent>* committed);
   // At the start of a term: raises the events table's AUTO_INCREMENT above its largest global_seq
   // when it is not (a promoted replica whose counter lags the rows it applied), so that no id is
-  // given twice; logged.
+  // given twice; logged (an error naming the statement when this user may not ALTER).
   void ensure_autoinc_above_rows();
   // About once a second: reads Rpl_semi_sync_master_status into options_.semisync and logs when
   // semi-sync fell back to async (an acknowledged commit may then exist on the primary alone) and

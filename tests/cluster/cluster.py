@@ -78,7 +78,7 @@ class MariaDb:
         env = dict(os.environ)
         env.update(EVEN_VAR=self.var, EVEN_DB_PORT=str(DB_PORT), EVEN_DB_BIND=ip(self.host),
                    EVEN_DB_BUFFER_POOL="128M", EVEN_BUILD_DIR=self.rig.build, EVEN_DB_ROLE=self.role,
-                   EVEN_DB_SEMISYNC_TIMEOUT_MS="1000")
+                   EVEN_DB_SEMISYNC_TIMEOUT_MS="1000", EVEN_DB_SERVER_ID=str(HOSTS[self.host]))
         return env
 
     def start(self):

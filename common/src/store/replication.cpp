@@ -1,8 +1,30 @@
 #include "even/common/store/replication.h"
 
+#include <stdexcept>
+#include <thread>
+
 namespace even::store {
 
-void promote_to_primary(Connection& c) {
+void promote_to_primary(Connection& c, std::chrono::seconds apply_timeout) {
+  // What the replica received it acknowledged (semi-sync), so clients may hold it as written:
+  // apply all of it before the relay log is dropped. Receiving stops first.
+  c.execute("STOP SLAVE IO_THREAD");
+  const auto deadline = std::chrono::steady_clock::now() + apply_timeout;
+  for (;;) {
+    auto rs = c.query("SHOW SLAVE STATUS");
+    if (!rs->next()) break;  // not a replica
+    const std::string sql_running(rs->getString("Slave_SQL_Running").c_str());
+    const std::string state(rs->getString("Slave_SQL_Running_State").c_str());
+    if (sql_running != "Yes")
+      throw std::runtime_error("the replica's SQL thread does not run (" + std::string(rs->getString("Last_SQL_Error").c_str()) +
+                               "): it cannot apply the transactions it received; fix and START SLAVE SQL_THREAD, or "
+                               "promote another replica");
+    if (state.rfind("Slave has read all relay log", 0) == 0) break;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("the replica has not applied its relay log within " +
+                               std::to_string(apply_timeout.count()) + " s (state: " + state + ")");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   c.execute("STOP SLAVE");
   c.execute("RESET SLAVE ALL");
   c.execute("SET GLOBAL rpl_semi_sync_slave_enabled = OFF");

@@ -4,6 +4,7 @@
 // services' least-privilege users). Throws sql::SQLException when the server refuses.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,11 +13,15 @@
 
 namespace even::store {
 
-// Promotes the server of `c` (a replica): STOP SLAVE, RESET SLAVE ALL (it forgets its primary),
+// Promotes the server of `c` (a replica): stops receiving (STOP SLAVE IO_THREAD) and waits until
+// the SQL thread applied every transaction received, which the replica acknowledged to its
+// primary and so may have been acknowledged to clients (throws std::runtime_error when the SQL
+// thread does not run or does not finish within apply_timeout); then STOP SLAVE, RESET SLAVE ALL
+// (it forgets its primary),
 // semi-sync slave off and master on (commits wait for a replica's ack again, AFTER_SYNC), and
 // read_only OFF, last: writers that look for the writable server of their list find it then.
 // The old primary must be down or fenced first (read_only), or two servers take writes.
-void promote_to_primary(Connection& c);
+void promote_to_primary(Connection& c, std::chrono::seconds apply_timeout = std::chrono::seconds(600));
 
 // Makes the server of `c` a read-only semi-sync replica of host:port (GTID replication from its
 // slave position, or, for an old primary that rejoins, its own binlog position: current_pos).
