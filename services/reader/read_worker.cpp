@@ -9,9 +9,9 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <zmq_addon.hpp>
 
 #include "even/common/store/replication.h"
-#include <zmq_addon.hpp>
 
 namespace even::reader {
 
