@@ -16,10 +16,11 @@ std::string log_prefix() {
 }
 }  // namespace
 
-ReaderCluster::ReaderCluster(ReaderFlags flags)
+ReaderCluster::ReaderCluster(ReaderFlags flags, std::optional<config::DbOptions> other_db)
     : writer_endpoint(loopback_endpoint()),
       reader_endpoint(loopback_endpoint()),
       flags_(std::move(flags)),
+      db_(std::move(other_db)),
       log_prefix_(log_prefix()) {
   std::vector<std::string> w = {bin("services/writer/even-writer"), "--writer-endpoint", writer_endpoint, "--writer.no-standby"};
   for (auto& f : db_flags(db())) w.push_back(f);

@@ -16,13 +16,13 @@ namespace even::test {
 
 struct ReaderFlags {
   std::vector<std::string> extra;  // e.g. {"--reader.page-max-events", "7"}
-  // Another store than the cluster's fresh TestStore, e.g. a primary and its replica (a url list).
-  std::optional<config::DbOptions> db;
 };
 
 class ReaderCluster {
  public:
-  explicit ReaderCluster(ReaderFlags flags = {});
+  // `db`: another store than the cluster's fresh TestStore, e.g. a primary and its replica (a url
+  // list).
+  explicit ReaderCluster(ReaderFlags flags = {}, std::optional<config::DbOptions> db = std::nullopt);
   ~ReaderCluster();
 
   // Starts even-reader (again) on the same endpoint; waits until it serves.
@@ -37,8 +37,8 @@ class ReaderCluster {
 
   // Appends `n` events to `stream` (type `type`, payload {"i":k}), in appends of up to 100.
   std::vector<client::AppendResult> append_n(const std::string& stream, const std::string& type, int n);
-  // The store the writer and the reader use: flags.db, else `store`'s.
-  const config::DbOptions& db() const { return flags_.db ? *flags_.db : store.db(); }
+  // The store the writer and the reader use: the constructor's `db`, else `store`'s.
+  const config::DbOptions& db() const { return db_ ? *db_ : store.db(); }
 
   TestStore store;
   std::string writer_endpoint;
@@ -46,6 +46,7 @@ class ReaderCluster {
 
  private:
   ReaderFlags flags_;
+  std::optional<config::DbOptions> db_;
   std::string log_prefix_;
   int reader_starts_ = 0;
   std::unique_ptr<Process> writer_;

@@ -42,8 +42,7 @@ TEST(ReplicaRead, AReadAfterAnAppendIncludesItOnALaggingReplica) {
   db.url = primary.options().url + "," + replica.options().url;
   ReaderFlags flags;
   flags.extra = {"--reader.replica-wait-ms", "1500"};
-  flags.db = db;
-  ReaderCluster cluster(flags);
+  ReaderCluster cluster(flags, db);
   ASSERT_TRUE(cluster.reader().wait_for_log("reads from the replica " + replica.options().url, std::chrono::seconds(5)))
       << cluster.reader().log();
 
