@@ -16,7 +16,8 @@ std::string log_prefix() {
 }
 }  // namespace
 
-ReaderCluster::ReaderCluster(ReaderFlags flags, std::optional<config::DbOptions> other_db)
+ReaderCluster::ReaderCluster(ReaderFlags flags, std::optional<config::DbOptions> other_db,
+                             std::vector<std::string> writer_extra)
     : writer_endpoint(loopback_endpoint()),
       reader_endpoint(loopback_endpoint()),
       flags_(std::move(flags)),
@@ -24,6 +25,7 @@ ReaderCluster::ReaderCluster(ReaderFlags flags, std::optional<config::DbOptions>
       log_prefix_(log_prefix()) {
   std::vector<std::string> w = {bin("services/writer/even-writer"), "--writer-endpoint", writer_endpoint, "--writer.no-standby"};
   for (auto& f : db_flags(db())) w.push_back(f);
+  for (auto& f : writer_extra) w.push_back(f);
   writer_ = std::make_unique<Process>(w, log_prefix_ + "-writer.log");
   if (!writer_->wait_for_log("serving appends", std::chrono::seconds(20)))
     throw std::runtime_error("even-writer did not start; its log:\n" + writer_->log());

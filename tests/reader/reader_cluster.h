@@ -21,8 +21,9 @@ struct ReaderFlags {
 class ReaderCluster {
  public:
   // `db`: another store than the cluster's fresh TestStore, e.g. a primary and its replica (a url
-  // list).
-  explicit ReaderCluster(ReaderFlags flags = {}, std::optional<config::DbOptions> db = std::nullopt);
+  // list). `writer_extra`: more flags for even-writer, e.g. {"--dispatcher-pull-endpoint", pull}.
+  explicit ReaderCluster(ReaderFlags flags = {}, std::optional<config::DbOptions> db = std::nullopt,
+                         std::vector<std::string> writer_extra = {});
   ~ReaderCluster();
 
   // Starts even-reader (again) on the same endpoint; waits until it serves.

@@ -10,12 +10,15 @@
 
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "even/common/store/mysql.h"
 #include "even/common/store/schema.h"
 #include "reader_cluster.h"
 #include "support/private_mariadb.h"
+#include "support/process.h"
+#include "support/test_env.h"
 
 namespace even::test {
 namespace {
@@ -84,6 +87,80 @@ TEST(ReplicaRead, AReadAfterAnAppendIncludesItOnALaggingReplica) {
   EXPECT_TRUE(cluster.reader().wait_for_log("waited for the replica", std::chrono::seconds(3)))
       << cluster.reader().log();
   EXPECT_EQ(count(cluster.reader().log(), "reading from the primary"), 1u) << cluster.reader().log();
+}
+
+// A subscription's catch-up reads up to a position the feed (the primary's dispatcher) vouches
+// for; a reader on a lagging replica must not answer it without the events, or the subscription
+// passes them for good. The subscriber has appended nothing: only the catch-up demands the
+// position.
+TEST(ReplicaRead, ASubscriptionCatchingUpThroughALaggingReplicaGetsEveryEvent) {
+  PrivateMariaDb primary(ReplicationRole::primary);
+  PrivateMariaDb replica(ReplicationRole::replica);
+  replica.follow(primary);
+  auto db = primary.options("even");
+  store::init_store(db);
+  db.url = primary.options().url + "," + replica.options().url;
+  const std::string pull = loopback_endpoint(), pub = loopback_endpoint();
+  ReaderFlags flags;
+  flags.extra = {"--reader.replica-wait-ms", "300"};
+  ReaderCluster cluster(flags, db, {"--dispatcher-pull-endpoint", pull});
+  std::vector<std::string> d_args = {bin("services/dispatcher/even-dispatcher"), "--dispatcher-pull-endpoint", pull,
+                                     "--dispatcher-pub-endpoint", pub, "--dispatcher.heartbeat-ms", "50"};
+  for (auto& f : db_flags(db)) d_args.push_back(f);
+  Process dispatcher(d_args, ::testing::TempDir() + "replica-read-dispatcher-" + std::to_string(::getpid()) + ".log");
+  ASSERT_TRUE(dispatcher.wait_for_log("pulling committed events", std::chrono::seconds(20))) << dispatcher.log();
+  ASSERT_TRUE(cluster.reader().wait_for_log("reads from the replica " + replica.options().url, std::chrono::seconds(5)))
+      << cluster.reader().log();
+
+  auto options = cluster.client_options();
+  options.feed_endpoint = pub;
+  // Subscribes from `from`; the handler records the events' global positions.
+  struct Recorded {
+    std::mutex mu;
+    std::vector<std::uint64_t> seqs;
+    std::vector<std::uint64_t> get() {
+      std::lock_guard lock(mu);
+      return seqs;
+    }
+  };
+  auto subscribe = [](client::Client& c, Recorded& r) {
+    return c.subscribe(GlobalSeq(1), {}, [&r](const client::RecordedEvent& e) {
+      std::lock_guard lock(r.mu);
+      r.seqs.push_back(e.global_seq.value());
+    });
+  };
+  auto wait_position = [](client::CatchUpSubscription& s, std::uint64_t seq) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (s.position().value() < seq && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  // A witness, live before the appends: once it has them, the dispatcher has published them, so
+  // the late subscriber below must read them as history.
+  client::Client witness_client(options);
+  Recorded witnessed;
+  auto witness = subscribe(witness_client, witnessed);
+  ASSERT_TRUE(witness_client.head() == GlobalSeq(0));
+
+  auto rep = store::Connection::open(replica.options("even"));
+  rep->execute("STOP SLAVE SQL_THREAD");
+  std::vector<std::uint64_t> appended;
+  for (int i = 0; i < 5; ++i)
+    appended.push_back(cluster.client().append("note-" + std::to_string(i), ExpectedVersion::any(), {new_event()})
+                           .last_global_seq.value());
+  wait_position(*witness, appended.back());
+  ASSERT_EQ(witnessed.get(), appended);
+
+  client::Client late_client(options);
+  Recorded got;
+  auto late = subscribe(late_client, got);
+  wait_position(*late, appended.back());
+  // The replica still lags: the late subscriber's history came from the primary.
+  EXPECT_EQ(got.get(), appended) << "position " << late->position().value();
+  EXPECT_EQ(late->stats().from_history, appended.size());
+  EXPECT_EQ(rep->query_int("SELECT COUNT(*) FROM events").value_or(-1), 0) << "the replica did not lag";
+  late->stop();
+  witness->stop();
+  rep->execute("START SLAVE SQL_THREAD");
 }
 
 }  // namespace
