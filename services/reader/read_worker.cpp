@@ -133,8 +133,11 @@ PageLimits ReadWorker::page_limits(std::uint32_t max_count) const {
 }
 
 void ReadWorker::open_read_connection() {
-  std::string url;
-  conn_ = store::Connection::open_replica(db_, static_cast<std::size_t>(index_), &url);
+  std::string url, passed_over;
+  conn_ = store::Connection::open_replica(db_, static_cast<std::size_t>(index_), &url, &passed_over);
+  if (passed_over != replicas_passed_over_ && !passed_over.empty())
+    log_->warn("worker {}: not reading from {}", index_, passed_over);
+  replicas_passed_over_ = passed_over;
   on_replica_ = conn_ != nullptr;
   replica_lag_ = on_replica_ ? &probe_.replica_lag(url) : nullptr;
   if (on_replica_) {
@@ -191,8 +194,16 @@ void ReadWorker::sample_replica_lag() {
 template <typename F>
 auto ReadWorker::with_store(F&& f) -> decltype(f(std::declval<StoreReads&>())) {
   for (int attempt = 0;; ++attempt) {
+    // A replica opened again after a loss may lag more than the one the request was checked on.
+    if (attempt > 0 && !use_primary_ && need_ > 0) use_primary_ = !read_connection_has(need_);
     auto& conn = use_primary_ ? primary_ : conn_;
     try {
+      // The primary may have been demoted (read-only) since it was opened: find the writable one.
+      if (conn && use_primary_ && conn->query_int("SELECT @@read_only").value_or(0) != 0) {
+        log_->warn("worker {}: {} is read-only now (no longer the primary); looking for the primary", index_,
+                   conn->url());
+        conn.reset();
+      }
       if (!conn && use_primary_) primary_ = store::Connection::open(db_);
       if (!conn) open_read_connection();
       StoreReads reads(*conn);
@@ -221,7 +232,8 @@ ReadResult ReadWorker::serve(schema::ReaderRequest::Reader req, capnp::Orphanage
                                                 " is not supported (this reader speaks " +
                                                 std::to_string(schema::PROTOCOL_VERSION) + ")"};
   use_primary_ = false;
-  if (const auto need = req.getMinGlobalSeq(); need > 0) use_primary_ = !read_connection_has(need);
+  need_ = req.getMinGlobalSeq();
+  if (need_ > 0) use_primary_ = !read_connection_has(need_);
   Answer a;
   switch (req.which()) {
     case schema::ReaderRequest::READ_STREAM: {

@@ -118,6 +118,8 @@ class ReadWorker {
   // The primary, for the reads conn_'s replica cannot answer yet; opened when first needed.
   std::unique_ptr<store::Connection> primary_;
   bool use_primary_ = false;                 // the request being served reads from primary_
+  std::uint64_t need_ = 0;                   // the request's minGlobalSeq (0: none)
+  std::string replicas_passed_over_;         // the last open_replica's skips, logged when they change
   std::size_t row_bytes_hint_ = 0;           // mean event size of the last page (rows_to_ask)
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};

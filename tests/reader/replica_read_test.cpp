@@ -163,5 +163,26 @@ TEST(ReplicaRead, ASubscriptionCatchingUpThroughALaggingReplicaGetsEveryEvent) {
   rep->execute("START SLAVE SQL_THREAD");
 }
 
+// Reads go to a replica only while it applies what it receives: a read-only server whose SQL
+// thread stopped falls further behind with every commit (Connection::open_replica).
+TEST(ReplicaRead, OnlyAReplicaThatAppliesIsReadFrom) {
+  PrivateMariaDb primary(ReplicationRole::primary);
+  PrivateMariaDb replica(ReplicationRole::replica);
+  replica.follow(primary);
+  auto db = primary.options("even");
+  store::init_store(db);
+  db.url = primary.options().url + "," + replica.options().url;
+  auto rep = store::Connection::open(replica.options("even"));
+  std::string url, passed_over;
+  EXPECT_NE(store::Connection::open_replica(db, 0, &url, &passed_over), nullptr);
+  EXPECT_EQ(url, replica.options().url);
+  EXPECT_EQ(passed_over, "");
+  rep->execute("STOP SLAVE SQL_THREAD");
+  EXPECT_EQ(store::Connection::open_replica(db, 0, &url, &passed_over), nullptr);
+  EXPECT_NE(passed_over.find("Slave_SQL_Running=No"), std::string::npos) << passed_over;
+  rep->execute("START SLAVE SQL_THREAD");
+  EXPECT_NE(store::Connection::open_replica(db, 1, &url, &passed_over), nullptr) << passed_over;
+}
+
 }  // namespace
 }  // namespace even::test

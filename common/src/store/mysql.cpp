@@ -4,6 +4,8 @@
 #include <mysql_driver.h>
 
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace even::store {
@@ -43,6 +45,21 @@ Connection::Connection(std::unique_ptr<sql::Connection> c) : conn_(std::move(c))
 namespace {
 // The @@read_only of a fresh connection.
 bool is_read_only(Connection& c) { return c.query_int("SELECT @@read_only").value_or(0) != 0; }
+
+// Why the server of `c` is not a replica to read from (nullopt: it replicates).
+std::optional<std::string> not_replicating(Connection& c) {
+  std::unique_ptr<sql::ResultSet> rs;
+  try {
+    rs = c.query("SHOW SLAVE STATUS");
+  } catch (const sql::SQLException& e) {
+    if (is_connection_lost(e)) throw;
+    return "cannot see SHOW SLAVE STATUS: " + describe(e);
+  }
+  if (!rs->next()) return std::string("read-only but not a replica (no SLAVE STATUS)");
+  const std::string sql_running = rs->getString("Slave_SQL_Running").c_str();
+  if (sql_running != "Yes") return "its SQL thread does not run (Slave_SQL_Running=" + sql_running + ")";
+  return std::nullopt;
+}
 }  // namespace
 
 std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_database) {
@@ -61,7 +78,9 @@ std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_da
   throw sql::SQLException("no writable store among" + passed_over.substr(0, passed_over.size() - 1), "HY000", 2003);
 }
 
-std::unique_ptr<Connection> Connection::open_replica(const DbOptions& db, std::size_t pick, std::string* url) {
+std::unique_ptr<Connection> Connection::open_replica(const DbOptions& db, std::size_t pick, std::string* url,
+                                                     std::string* passed_over) {
+  if (passed_over) passed_over->clear();
   const auto urls = store_urls(db.url);
   if (urls.size() <= 1) return nullptr;
   std::vector<std::size_t> order(urls.size());
@@ -70,6 +89,10 @@ std::unique_ptr<Connection> Connection::open_replica(const DbOptions& db, std::s
     try {
       auto c = open_one(at_url(db, urls[i]), true);
       if (!is_read_only(*c)) continue;
+      if (auto why = not_replicating(*c)) {
+        if (passed_over) *passed_over += (passed_over->empty() ? "" : "; ") + urls[i] + ": " + *why;
+        continue;
+      }
       if (url) *url = urls[i];
       return c;
     } catch (const sql::SQLException&) {

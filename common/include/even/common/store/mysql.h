@@ -48,12 +48,14 @@ class Connection {
   // replica was promoted. None writable is error 2003 (a lost connection to is_connection_lost)
   // naming every server and why it was passed over.
   static std::unique_ptr<Connection> open(const DbOptions& db, bool select_database = true);
-  // For reads: a connection to a read-only server (a replica) of db.url's list: the first
-  // reachable one from the pick-th entry on (modulo the list's length, so that workers spread
-  // over the replicas); null when
-  // the list has one server or no replica is reachable (read from open() then). `url`, when
-  // given, receives the chosen server.
-  static std::unique_ptr<Connection> open_replica(const DbOptions& db, std::size_t pick, std::string* url = nullptr);
+  // For reads: a connection to a replica of db.url's list: the first reachable one from the
+  // pick-th entry on (modulo the list's length, so that workers spread over the replicas) that is
+  // read-only and replicating (SHOW SLAVE STATUS: Slave_SQL_Running=Yes; a user that may not see
+  // it, MariaDB's SLAVE MONITOR privilege, reads from the primary); null when the list has one
+  // server or no replica qualifies (read from open() then). `url`, when given, receives the
+  // chosen server; `passed_over`, when given, the read-only servers skipped and why.
+  static std::unique_ptr<Connection> open_replica(const DbOptions& db, std::size_t pick, std::string* url = nullptr,
+                                                  std::string* passed_over = nullptr);
 
   void execute(const std::string& sql);
   std::uint64_t update(const std::string& sql);  // returns affected rows
