@@ -380,6 +380,7 @@ GroupCommitter::LockAttempt GroupCommitter::try_connect_and_lock(int wait_s) {
       ensure_autoinc_above_rows();
       semisync_state_ = -1;
       next_semisync_check_ = {};
+      next_read_only_check_ = {};
       conn_->begin();
       log_->info("holding the master lock '{}' on {} (autoinc ids {}; max batch {} KiB)", lock_name_, conn_url_,
                  read_back_ids_ ? "read back" : "consecutive", max_batch_event_bytes() >> 10);
@@ -416,14 +417,34 @@ void GroupCommitter::ensure_autoinc_above_rows() {
   }
 }
 
+void GroupCommitter::watch_read_only() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_read_only_check_) return;
+  next_read_only_check_ = now + std::chrono::seconds(1);
+  if (conn_->query_int("SELECT @@read_only").value_or(0) != 0)
+    throw sql::SQLException("the server " + conn_url_ + " is read-only (@@read_only = 1): not writing to it", "HY000",
+                            kErReadOnly);
+}
+
 void GroupCommitter::watch_semisync() {
   if (!options_.semisync) return;
   const auto now = std::chrono::steady_clock::now();
   if (now < next_semisync_check_) return;
   next_semisync_check_ = now + std::chrono::seconds(1);
-  auto rs = conn_->query(
-      "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = "
-      "'RPL_SEMI_SYNC_MASTER_STATUS'), @@rpl_semi_sync_master_enabled");
+  std::unique_ptr<sql::ResultSet> rs;
+  try {
+    rs = conn_->query(
+        "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = "
+        "'RPL_SEMI_SYNC_MASTER_STATUS'), @@rpl_semi_sync_master_enabled");
+  } catch (const sql::SQLException& e) {
+    if (store::is_connection_lost(e)) throw;
+    // A server without semi-sync (e.g. MySQL without the plugin): the gauge says unknown, batches go on.
+    options_.semisync->set(-1);
+    if (!semisync_unreadable_logged_)
+      log_->warn("cannot read the semi-sync state at {} ({}); not watching it", conn_url_, store::describe(e));
+    semisync_unreadable_logged_ = true;
+    return;
+  }
   if (!rs->next()) return;
   const bool on = !rs->isNull(1) && std::string(rs->getString(1).c_str()) == "ON";
   const bool enabled = rs->getInt(2) != 0;
@@ -493,6 +514,7 @@ void GroupCommitter::forget_stream_versions(std::span<const AppendCommand> batch
 std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand> batch,
                                                    std::vector<RecordedEvent>* committed, bool check_ids) {
   conn_->begin();
+  watch_read_only();
   watch_semisync();
   if (batch.empty()) {  // the idle probe: one round trip (a COMMIT with nothing to commit sends none)
     conn_->query_int("SELECT 1");

@@ -44,6 +44,9 @@ struct AppendOutcome {
 };
 
 // Raised when this process is no longer (or never became) the write master.
+// ER_OPTION_PREVENTS_STATEMENT: the server runs with --read-only (a replica, or a demoted primary).
+inline constexpr int kErReadOnly = 1290;
+
 class NotMaster : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -72,7 +75,7 @@ struct CommitterOptions {
   metrics::Counter* unknown_outcome_replays = nullptr;
   // Set about once a second from the store's Rpl_semi_sync_master_status: 1 while commits wait
   // for a replica (semi-sync on), 0 when they do not (semi-sync off or fallen back to async after
-  // rpl_semi_sync_master_timeout). Null: not watched.
+  // rpl_semi_sync_master_timeout), -1 when the server does not tell. Null: not watched.
   metrics::Gauge* semisync = nullptr;
 };
 
@@ -164,11 +167,19 @@ class GroupCommitter {
           continue;
         }
         version_cache_.clear();  // the lock may be gone with the connection: another writer may write
-        if (conn_ && !store::is_connection_lost(e) && conn_->valid()) {
+        // A read-only server was demoted (a replica was promoted): the master role goes with it;
+        // reconnecting finds the writable server of the url list.
+        const bool demoted = e.getErrorCode() == kErReadOnly;
+        if (conn_ && !demoted && !store::is_connection_lost(e) && conn_->valid()) {
           conn_->rollback();
           throw;
         }
-        if (conn_ && batch.empty())  // (failed reconnects are logged by connect())
+        if (conn_ && demoted) {
+          conn_->rollback();
+          log_->warn("{} is read-only ({}); leaving it and the master lock held there, looking for the writable "
+                     "server{}",
+                     conn_url_, store::describe(e), batch.empty() ? "" : "; the batch is replayed there");
+        } else if (conn_ && batch.empty())  // (failed reconnects are logged by connect())
           log_->warn("store connection lost ({}); reconnecting and retaking the master lock", store::describe(e));
         else if (conn_)
           log_->warn("store connection lost during a batch of {} appends ({}); the outcome is unknown until "
@@ -227,6 +238,10 @@ class GroupCommitter {
   // semi-sync fell back to async (an acknowledged commit may then exist on the primary alone) and
   // when it is back.
   void watch_semisync();
+  // About once a second (and before the first batch of a term): throws SQLException kErReadOnly
+  // when the server is read-only. A user with SUPER (root) is not stopped by read_only, so this
+  // is what keeps a writer off a demoted primary.
+  void watch_read_only();
   // Caches the stream versions a committed attempt read and advanced.
   void remember_versions(const std::unordered_map<std::string, std::int64_t>& committed);
   static void sleep_ms(int ms);
@@ -242,6 +257,8 @@ class GroupCommitter {
   int unreachable_attempts_ = 0;  // failed connects since the store was last reached (for the log)
   int standby_waits_ = 0;         // lock requests refused since this writer last held it (for the log)
   std::chrono::steady_clock::time_point next_semisync_check_{};
+  std::chrono::steady_clock::time_point next_read_only_check_{};  // {}: before the next batch
+  bool semisync_unreadable_logged_ = false;
   int semisync_state_ = -1;       // last Rpl_semi_sync_master_status seen: 1 on, 0 off, -1 not yet read
   // Stream versions (0: known not to exist), read from `events` (MAX(stream_seq)) on a miss and
   // advanced by this process's commits; `events` is the only place they are stored, and the

@@ -445,5 +445,39 @@ TEST(WriterFailover, PromotedSemiSyncReplicaHasEveryAcknowledgedAppend) {
             static_cast<std::uint64_t>(largest));
 }
 
+// A primary set read-only (demoted by an operator, a replica promoted) is left by the writer,
+// even as root, whom read_only does not stop: the next append lands on the promoted server.
+TEST(WriterFailover, WriterLeavesAServerSetReadOnly) {
+  PrivateMariaDb primary(ReplicationRole::primary, 300);
+  PrivateMariaDb replica(ReplicationRole::replica, 300);
+  replica.follow(primary);
+  auto db = primary.options("even");
+  store::init_store(db);
+  const std::string replica_url = replica.options().url;
+  db.url = primary.options().url + "," + replica_url;
+  const std::string endpoint = loopback_endpoint();
+  WriterProcess writer(db, endpoint, {"--writer.no-standby"});
+  ASSERT_TRUE(writer.wait_serving()) << writer.process().log();
+  client::Client c(client_options(endpoint, 20000));
+  c.append("before", ExpectedVersion::any(), {event()});
+
+  std::string out;
+  // The primary is alive: promoting beside it is refused, and changes nothing.
+  ASSERT_NE(run_tool({bin("tools/evenctl"), "store", "promote", replica_url, "--db-user", "root"}, &out), 0) << out;
+  EXPECT_NE(out.find("Slave_IO_Running=Yes"), std::string::npos) << out;
+  EXPECT_EQ(store::Connection::open(replica.options())->query_int("SELECT @@read_only").value_or(-1), 1);
+  store::Connection::open(primary.options())->execute("SET GLOBAL read_only = 1");  // fenced
+  ASSERT_EQ(run_tool({bin("tools/evenctl"), "store", "promote", replica_url, "--db-user", "root", "--force"}, &out), 0)
+      << out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the writer's once-a-second check
+  const auto after = c.append("after", ExpectedVersion::any(), {event()}).first_global_seq.value();
+  const std::string where = "SELECT COUNT(*) FROM events WHERE global_seq = " + std::to_string(after);
+  EXPECT_EQ(store::Connection::open(replica.options("even"))->query_int(where).value_or(-1), 1)
+      << writer.process().log();
+  EXPECT_EQ(store::Connection::open(primary.options("even"))->query_int(where).value_or(-1), 0)
+      << writer.process().log();
+  EXPECT_TRUE(writer.process().wait_for_log("is read-only", std::chrono::seconds(1))) << writer.process().log();
+}
+
 }  // namespace
 }  // namespace even::test

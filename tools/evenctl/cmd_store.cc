@@ -1,4 +1,7 @@
+#include <chrono>
 #include <iostream>
+#include <stdexcept>
+#include <thread>
 
 #include "even/common/store/mysql.h"
 #include "even/common/store/replication.h"
@@ -14,7 +17,11 @@ int cmd_store(int argc, char** argv) {
   UsersOptions users;
   std::vector<std::string> words;
   po::options_description desc("evenctl store options");
-  desc.add_options()("what", po::value(&words)->multitoken(), "init, users, status or promote URL");
+  bool force = false;
+  desc.add_options()("what", po::value(&words)->multitoken(), "init, users, status or promote URL")(
+      "force", po::bool_switch(&force),
+      "promote even while the replica still receives from its primary (Slave_IO_Running=Yes): only for a "
+      "primary that is fenced (read_only) or known dead");
   config::add_db_options(desc, db);
   po::options_description users_desc("users (evenctl store init --users-dir DIR, or evenctl store users --users-dir DIR)");
   add_users_options(users_desc, users);
@@ -27,7 +34,8 @@ int cmd_store(int argc, char** argv) {
                           "       evenctl store users --users-dir DIR [...]   (the users alone)\n"
                           "       evenctl store status\n"
                           "       evenctl store promote REPLICA-URL   (make a replica the primary: STOP SLAVE, RESET "
-                          "SLAVE ALL, semi-sync master on, read_only OFF; fence or stop the old primary first)\n"
+                          "SLAVE ALL, semi-sync master on, read_only OFF; refused while the old primary is alive: stop it, or fence it and "
+                          "pass --force)\n"
                           "The users are PREFIX writer, reader, dispatcher and projector_<query db>, each with the "
                           "privileges of its service only; re-running keeps their passwords (--rotate: new ones).",
                           &pos);
@@ -36,6 +44,19 @@ int cmd_store(int argc, char** argv) {
     const auto urls = store::store_urls(words[1]);
     if (urls.size() != 1) throw po::error("evenctl store promote needs one server url (tcp://HOST:PORT), not '" + words[1] + "'");
     auto c = store::Connection::open(store::at_url(db, urls[0]), false);
+    // A replica whose receiving thread still runs has a live primary: promoting it beside that
+    // primary makes two writable servers. A primary that just died is noticed within moments.
+    for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3); !force;) {
+      auto rs = c->query("SHOW SLAVE STATUS");
+      if (!rs->next() || std::string(rs->getString("Slave_IO_Running").c_str()) != "Yes") break;
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("refusing to promote " + urls[0] + ": it still receives from its primary " +
+                                 std::string(rs->getString("Master_Host").c_str()) + ":" +
+                                 std::to_string(rs->getInt("Master_Port")) +
+                                 " (Slave_IO_Running=Yes), which is alive: stop it or fence it (SET GLOBAL "
+                                 "read_only = 1) and pass --force");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     const bool was_replica = store::replica_lag_seconds(*c).has_value();
     store::promote_to_primary(*c);
     std::cout << "{\"promoted\":\"" << urls[0] << "\",\"was_replica\":" << (was_replica ? "true" : "false")
