@@ -407,7 +407,16 @@ void GroupCommitter::ensure_autoinc_above_rows() {
              *next, largest, conn_url_, largest + 1);
   const std::string raise = "ALTER TABLE events AUTO_INCREMENT = " + std::to_string(largest + 1);
   try {
-    conn_->execute(raise);
+    // ALTER waits for the table's metadata lock behind any open transaction on events (a long
+    // read): not for lock_wait_timeout's default of a year.
+    conn_->execute("SET SESSION lock_wait_timeout = 5");
+    try {
+      conn_->execute(raise);
+    } catch (const sql::SQLException&) {
+      conn_->execute("SET SESSION lock_wait_timeout = DEFAULT");
+      throw;
+    }
+    conn_->execute("SET SESSION lock_wait_timeout = DEFAULT");
   } catch (const sql::SQLException& e) {
     if (store::is_connection_lost(e)) throw;
     // The least-privilege writer user (evenctl store users) has no ALTER: an operator must.

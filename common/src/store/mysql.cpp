@@ -66,6 +66,7 @@ std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_da
   const auto urls = store_urls(db.url);
   if (urls.size() <= 1) return open_one(urls.empty() ? db : at_url(db, urls[0]), select_database);
   std::string passed_over;
+  int refused = 0;  // a refused login (1045) or unknown database (1049): a configuration error
   for (const auto& url : urls) {
     try {
       auto c = open_one(at_url(db, url), select_database);
@@ -73,9 +74,13 @@ std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_da
       passed_over += " " + url + " (read-only);";
     } catch (const sql::SQLException& e) {
       passed_over += " " + url + " (" + describe(e) + ");";
+      if (e.getErrorCode() == 1045 || e.getErrorCode() == kErBadDb) refused = e.getErrorCode();
     }
   }
-  throw sql::SQLException("no writable store among" + passed_over.substr(0, passed_over.size() - 1), "HY000", 2003);
+  // Reported as itself, so that services give the configuration error rather than retry a
+  // "lost connection"; else error 2003.
+  throw sql::SQLException("no writable store among" + passed_over.substr(0, passed_over.size() - 1),
+                          refused ? (refused == 1045 ? "28000" : "42000") : "HY000", refused ? refused : 2003);
 }
 
 std::unique_ptr<Connection> Connection::open_replica(const DbOptions& db, std::size_t pick, std::string* url,
