@@ -66,6 +66,11 @@ struct ReaderRequest {
     streamInfo @5 :StreamInfoRequest;
     head @6 :Void;
   }
+  # Read-your-writes (issue 18): the answer must include every event up to this global position
+  # (the client library sends the largest position its appends got; 0: no demand). A reader on a
+  # replica that has not applied it yet waits for it, bounded (--reader.replica-wait-ms), then
+  # reads from the primary.
+  minGlobalSeq @7 :UInt64;
 }
 
 struct Page {

@@ -119,17 +119,20 @@ std::pair<std::uint64_t, zmq::message_t> append_request(Client::Impl& impl, cons
 std::future<AppendResult> Client::append_async(const std::string& stream, ExpectedVersion expected,
                                                const std::vector<NewEvent>& events) {
   auto [id, frame] = append_request(*impl_, stream, expected, events);
-  return impl_->writer.call_future<AppendResult>(id, std::move(frame), to_append_result);
+  return impl_->writer.call_future<AppendResult>(id, std::move(frame), [impl = impl_.get()](wire::Decoded& d) {
+    return impl->appended(to_append_result(d));
+  });
 }
 
 void Client::append_async(const std::string& stream, ExpectedVersion expected, const std::vector<NewEvent>& events,
                           AppendHandler done) {
   auto [id, frame] = append_request(*impl_, stream, expected, events);
-  impl_->writer.call(id, std::move(frame), [done = std::move(done)](wire::Decoded* reply, std::exception_ptr error) {
+  impl_->writer.call(id, std::move(frame), [impl = impl_.get(), done = std::move(done)](wire::Decoded* reply,
+                                                                                       std::exception_ptr error) {
     if (error) return done(nullptr, error);
     std::optional<AppendResult> result;
     try {
-      result = to_append_result(*reply);
+      result = impl->appended(to_append_result(*reply));
     } catch (...) {
       return done(nullptr, std::current_exception());
     }

@@ -56,6 +56,12 @@ struct Client::Impl {
     return c;
   }
 
+  // Every append's result passes here: reads after it must include it (read-your-writes).
+  AppendResult appended(AppendResult r) {
+    reader.raise_min_global_seq(r.last_global_seq.value());
+    return r;
+  }
+
   ClientOptions options;
   curve::Keys keys;  // read from options.security's files when the Client is made
   zmq::context_t ctx;

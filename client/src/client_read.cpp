@@ -51,6 +51,7 @@ std::pair<std::uint64_t, zmq::message_t> make_request(RpcChannel& channel, Fill 
   const auto id = channel.next_request_id();
   req.setProtocolVersion(schema::PROTOCOL_VERSION);
   req.setRequestId(id);
+  req.setMinGlobalSeq(channel.min_global_seq());
   fill(req);
   return {id, wire::encode(msg)};
 }

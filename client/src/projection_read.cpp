@@ -33,6 +33,7 @@ std::future<ReadPage> Client::read_projection_page_async(const std::string& name
   const auto id = impl_->reader.next_request_id();
   req.setProtocolVersion(schema::PROTOCOL_VERSION);
   req.setRequestId(id);
+  req.setMinGlobalSeq(impl_->reader.min_global_seq());
   auto r = req.initReadProjection();
   r.setName(wire::as_text(name));
   r.setFrom(from.value());

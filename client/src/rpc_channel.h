@@ -6,6 +6,7 @@
 // resend_after, so only idempotent requests may be sent through it (every Even request is).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -57,6 +58,15 @@ class RpcChannel {
   using Completion = std::function<void(wire::Decoded* reply, std::exception_ptr error)>;
 
   std::uint64_t next_request_id();
+  // Read-your-writes: the largest global position this client's appends got. The reader
+  // channel's requests carry it (ReaderRequest.minGlobalSeq), so that a reader on a replica never
+  // answers with less than the client wrote. Any thread.
+  void raise_min_global_seq(std::uint64_t seq) {
+    auto cur = min_global_seq_.load(std::memory_order_relaxed);
+    while (cur < seq && !min_global_seq_.compare_exchange_weak(cur, seq, std::memory_order_relaxed)) {
+    }
+  }
+  std::uint64_t min_global_seq() const { return min_global_seq_.load(std::memory_order_relaxed); }
   // Sends `request` (an encoded frame whose request id is `request_id`). Thread-safe.
   // A zero timeout means options().timeout.
   void call(std::uint64_t request_id, zmq::message_t request, Completion done,
@@ -84,6 +94,7 @@ class RpcChannel {
   const ChannelOptions& options() const { return options_; }
 
  private:
+  std::atomic<std::uint64_t> min_global_seq_{0};
   struct Call {
     std::uint64_t id = 0;
     zmq::message_t bytes;  // kept for resends

@@ -149,6 +149,12 @@ bool CatchUpSubscription::Impl::catch_up(std::uint64_t upto) {
     std::lock_guard lock(mu_);
     ++stats_.catch_ups;
   }
+  // Every read below must see `upto`: it came from the feed (the primary) or a store head, and a
+  // reader on a lagging replica would otherwise answer without (position, upto] and the position
+  // would pass those events for good. The reader waits for its replica or reads the primary.
+  // Raising the client's minimum (never lowering it) also keeps the client's later reads at least
+  // this far: a client never reads older than what its subscription handed over.
+  client_.impl_->reader.raise_min_global_seq(upto);
   while (!stop_ && position_.load() < upto) {
     try {
       // Lazily paged: the next page is fetched while the handler works through this one, so a

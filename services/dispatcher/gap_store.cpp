@@ -12,6 +12,11 @@ std::vector<RecordedEvent> GapStore::read_ranges(const std::vector<SeqRange>& ra
 }
 
 store::Connection& MysqlGapStore::conn() {
+  const auto now = std::chrono::steady_clock::now();
+  if (conn_ && store::store_urls(db_.url).size() > 1 && now >= next_read_only_check_) {
+    next_read_only_check_ = now + std::chrono::seconds(1);
+    if (conn_->query_int("SELECT @@read_only").value_or(0) != 0) conn_.reset();  // open() finds the writable one
+  }
   if (!conn_) {
     conn_ = store::Connection::open(db_);
     // Each statement sees what is committed when it starts (no stale snapshot between reads).

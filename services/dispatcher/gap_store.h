@@ -2,6 +2,7 @@
 // tests can inject faults and late commits (leveldb's EnvWrapper idea); MysqlGapStore is the real one.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -68,6 +69,9 @@ class MysqlGapStore final : public GapStore {
 
   config::DbOptions db_;
   std::unique_ptr<store::Connection> conn_;
+  // conn_'s @@read_only is checked about once a second: a demoted primary (a replica was
+  // promoted) no longer gets the writer's commits, so its missing rows are no holes.
+  std::chrono::steady_clock::time_point next_read_only_check_{};
   bool no_lock_check_ = false;  // the server refused LOCK IN SHARE MODE NOWAIT: stop asking
   std::uint64_t answers_ = 0;
 };

@@ -11,6 +11,12 @@ ReaderProbe::ReaderProbe(metrics::Registry& r)
                         "requests in flight")),
       workers_busy(r.gauge("even_reader_workers_busy", "Read workers with a request")),
       workers(r.gauge("even_reader_workers", "Read workers")),
+      replica_waits(r.counter("even_reader_replica_waits_total",
+                              "Reads that waited for their replica to apply the position the client needs")),
+      primary_fallbacks(r.counter("even_reader_primary_fallbacks_total",
+                                  "Reads served by the primary: the replica had not applied the client's position "
+                                  "in time")),
+      registry_(r),
       duration_(r.histogram("even_reader_request_duration_seconds",
                             "From handing a request to a worker to its reply", metrics::duration_buckets())),
       pages_(r.counter("even_reader_pages_total", "Pages of events served")),

@@ -23,6 +23,15 @@
 //   even_reader_rows_total                   events (rows) in those pages
 //   even_reader_page_rows                    histogram: events per page
 //   even_reader_page_bytes_total             the events' approximate bytes in those pages
+//
+// and, with replicas in --db-url (read_worker.h, "Replicas"):
+//
+//   even_reader_replica_lag_seconds{replica} Seconds_Behind_Master of each replica read from,
+//                                            sampled every second by idle workers (-1: stopped)
+//   even_reader_replica_waits_total          reads that waited for their replica to apply the
+//                                            client's position (read-your-writes)
+//   even_reader_primary_fallbacks_total      reads served by the primary: the replica had not
+//                                            applied the position within --reader.replica-wait-ms
 #pragma once
 
 #include "even/common/metrics.h"
@@ -63,8 +72,17 @@ class ReaderProbe {
   metrics::Counter& refused;
   metrics::Gauge& workers_busy;
   metrics::Gauge& workers;
+  metrics::Counter& replica_waits;
+  metrics::Counter& primary_fallbacks;
+  // The lag gauge of the replica at `url`. Any worker thread.
+  metrics::Gauge& replica_lag(const std::string& url) {
+    return registry_.gauge("even_reader_replica_lag_seconds",
+                           "Seconds_Behind_Master of a replica the workers read from (-1: not replicating)",
+                           {{"replica", url}});
+  }
 
  private:
+  metrics::Registry& registry_;
   metrics::Counter* by_kind_[6];  // the union's tags 0..4, then malformed
   metrics::Histogram& duration_;
   metrics::Counter& pages_;

@@ -8,7 +8,10 @@
 #include <cstring>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <zmq_addon.hpp>
+
+#include "even/common/store/replication.h"
 
 namespace even::reader {
 
@@ -94,7 +97,7 @@ void ReadWorker::run() {
   auto connect_when_due = [&] {
     if (conn_ || std::chrono::steady_clock::now() < next_connect) return;
     try {
-      conn_ = store::Connection::open(db_);
+      open_read_connection();
       if (warned) log_->info("worker {}: connected to the store", index_);
       warned = false;
     } catch (const sql::SQLException& e) {
@@ -114,7 +117,10 @@ void ReadWorker::run() {
       if (e.num() != EINTR) throw;
       continue;
     }
-    if (!(items[0].revents & ZMQ_POLLIN)) continue;
+    if (!(items[0].revents & ZMQ_POLLIN)) {
+      sample_replica_lag();
+      continue;
+    }
     frames.clear();
     if (!zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) continue;
     if (frames.size() < 2) continue;  // the broker always sends routing frames + request
@@ -135,22 +141,91 @@ PageLimits ReadWorker::page_limits(std::uint32_t max_count) const {
   return limits;
 }
 
+void ReadWorker::open_read_connection() {
+  std::string url, passed_over;
+  conn_ = store::Connection::open_replica(db_, static_cast<std::size_t>(index_), &url, &passed_over);
+  if (passed_over != replicas_passed_over_ && !passed_over.empty())
+    log_->warn("worker {}: not reading from {}", index_, passed_over);
+  replicas_passed_over_ = passed_over;
+  on_replica_ = conn_ != nullptr;
+  replica_lag_ = on_replica_ ? &probe_.replica_lag(url) : nullptr;
+  if (on_replica_) {
+    log_->debug("worker {}: reads from the replica {}", index_, url);
+    return;
+  }
+  conn_ = store::Connection::open(db_);
+}
+
+bool ReadWorker::read_connection_has(std::uint64_t need) {
+  if (store::store_urls(db_.url).size() <= 1) return true;  // one server: it has every commit
+  try {
+    if (!conn_) open_read_connection();
+    if (!on_replica_) return true;
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::milliseconds(options_.replica_wait_ms);
+    for (int pause_ms = 1;; pause_ms = std::min(pause_ms * 2, 20)) {
+      const auto applied = conn_->query_int("SELECT COALESCE(MAX(global_seq), 0) FROM events").value_or(0);
+      if (static_cast<std::uint64_t>(applied) >= need) {
+        if (pause_ms > 1) {
+          probe_.replica_waits.inc();
+          log_->debug("worker {}: waited for the replica {} to apply global position {} ({} ms)", index_,
+                      conn_->url(), need,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+                          .count());
+        }
+        return true;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    }
+    log_->debug("worker {}: the replica {} has not applied global position {} within {} ms; reading from the primary",
+                index_, conn_->url(), need, options_.replica_wait_ms);
+  } catch (const sql::SQLException& e) {
+    if (!conn_ || store::is_connection_lost(e)) conn_.reset();
+  }
+  probe_.primary_fallbacks.inc();
+  return false;
+}
+
+void ReadWorker::sample_replica_lag() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!conn_ || !replica_lag_ || now < next_lag_sample_) return;
+  next_lag_sample_ = now + std::chrono::seconds(1);
+  try {
+    const auto lag = store::replica_lag_seconds(*conn_);
+    replica_lag_->set(lag ? static_cast<double>(*lag) : -1.0);
+  } catch (const sql::SQLException& e) {
+    log_->warn("worker {}: lost the replica connection ({}); reconnecting", index_, store::describe(e));
+    conn_.reset();
+  }
+}
+
 template <typename F>
 auto ReadWorker::with_store(F&& f) -> decltype(f(std::declval<StoreReads&>())) {
   for (int attempt = 0;; ++attempt) {
+    // A replica opened again after a loss may lag more than the one the request was checked on.
+    if (attempt > 0 && !use_primary_ && need_ > 0) use_primary_ = !read_connection_has(need_);
+    auto& conn = use_primary_ ? primary_ : conn_;
     try {
-      if (!conn_) conn_ = store::Connection::open(db_);
-      StoreReads reads(*conn_);
+      // The primary may have been demoted (read-only) since it was opened: find the writable one.
+      if (conn && use_primary_ && conn->query_int("SELECT @@read_only").value_or(0) != 0) {
+        log_->warn("worker {}: {} is read-only now (no longer the primary); looking for the primary", index_,
+                   conn->url());
+        conn.reset();
+      }
+      if (!conn && use_primary_) primary_ = store::Connection::open(db_);
+      if (!conn) open_read_connection();
+      StoreReads reads(*conn);
       return f(reads);
     } catch (const sql::SQLException& e) {
-      const bool lost = !conn_ || store::is_connection_lost(e);
+      const bool lost = !conn || store::is_connection_lost(e);
       if (!lost) {
         if (e.getErrorCode() == 1146 || e.getErrorCode() == store::kErBadDb)
           throw StoreFailure(EC::UNAVAILABLE, "the store '" + db_.name + "' is not initialised: " + store::describe(e));
         log_->error("worker {}: read failed: {}", index_, store::describe(e));
         throw StoreFailure(EC::INTERNAL, "the read failed in the store: " + store::describe(e));
       }
-      conn_.reset();
+      conn.reset();
       if (attempt >= 1) {
         log_->warn("worker {}: store unreachable after a retry: {}", index_, store::describe(e));
         throw StoreFailure(EC::UNAVAILABLE, "the store cannot be reached: " + store::describe(e));
@@ -165,6 +240,9 @@ ReadResult ReadWorker::serve(schema::ReaderRequest::Reader req, capnp::Orphanage
     return Refusal{EC::UNSUPPORTED_VERSION, "protocol version " + std::to_string(req.getProtocolVersion()) +
                                                 " is not supported (this reader speaks " +
                                                 std::to_string(schema::PROTOCOL_VERSION) + ")"};
+  use_primary_ = false;
+  need_ = req.getMinGlobalSeq();
+  if (need_ > 0) use_primary_ = !read_connection_has(need_);
   Answer a;
   switch (req.which()) {
     case schema::ReaderRequest::READ_STREAM: {

@@ -23,7 +23,10 @@ void add_options(po::options_description& desc, ReaderOptions& r) {
       ("reader.max-requests-in-flight-per-client",
        po::value(&r.max_in_flight_per_client)->default_value(r.max_in_flight_per_client),
        "requests one client connection may have in the reader at once (waiting or being read); one more "
-       "is refused 'busy' at once, without a read (the client library retries it after 50 ms)");
+       "is refused 'busy' at once, without a read (the client library retries it after 50 ms)")
+      ("reader.replica-wait-ms", po::value(&r.worker.replica_wait_ms)->default_value(r.worker.replica_wait_ms),
+       "with replicas in --db-url: how long a read waits for its replica to apply the position the client "
+       "needs (read-your-writes) before it reads from the primary instead");
   desc.add(section);
 }
 
@@ -35,6 +38,8 @@ void finish_options(const ReaderOptions& r) {
   if (r.worker.limits.max_message_bytes < 1024) throw po::error("--reader.max-request-bytes must be at least 1024");
   if (r.max_in_flight_per_client < 1 || r.max_in_flight_per_client > 1000000)
     throw po::error("--reader.max-requests-in-flight-per-client must be 1..1000000");
+  if (r.worker.replica_wait_ms < 0 || r.worker.replica_wait_ms > 60000)
+    throw po::error("--reader.replica-wait-ms must be 0..60000");
   if (r.recv_hwm < 0 || r.send_hwm < 0) throw po::error("--reader.recv-hwm and --reader.send-hwm must not be negative");
 }
 

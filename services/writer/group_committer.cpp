@@ -493,6 +493,7 @@ void GroupCommitter::sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono:
 bool GroupCommitter::connect() {
   try {
     conn_ = store::Connection::open(db_);
+    conn_url_ = conn_->url();
     auto mode = conn_->query_int("SELECT @@innodb_autoinc_lock_mode");
     read_back_ids_ = mode && *mode == 2;
     auto packet = conn_->query_int("SELECT @@max_allowed_packet");
@@ -522,8 +523,12 @@ GroupCommitter::LockAttempt GroupCommitter::try_connect_and_lock(int wait_s) {
       // A new term as master: whatever was cached before may have been overwritten by another
       // writer while this one did not hold the lock.
       version_cache_.clear();
+      ensure_autoinc_above_rows();
+      semisync_state_ = -1;
+      next_semisync_check_ = {};
+      next_read_only_check_ = {};
       conn_->begin();
-      log_->info("holding the master lock '{}' (autoinc ids {}; max batch {} KiB)", lock_name_,
+      log_->info("holding the master lock '{}' on {} (autoinc ids {}; max batch {} KiB)", lock_name_, conn_url_,
                  read_back_ids_ ? "read back" : "consecutive", max_batch_event_bytes() >> 10);
       standby_waits_ = 0;
       return LockAttempt::taken;
@@ -536,6 +541,81 @@ GroupCommitter::LockAttempt GroupCommitter::try_connect_and_lock(int wait_s) {
     conn_.reset();
     return LockAttempt::store_unreachable;
   }
+}
+
+void GroupCommitter::ensure_autoinc_above_rows() {
+  const auto largest = conn_->query_int("SELECT COALESCE(MAX(global_seq), 0) FROM events").value_or(0);
+  const auto next = conn_->query_int(
+      "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'events'");
+  if (!next || *next > largest) return;
+  log_->warn("the events table's AUTO_INCREMENT ({}) is not above its largest global_seq ({}) on {} (a promoted "
+             "replica?); raising it to {}",
+             *next, largest, conn_url_, largest + 1);
+  const std::string raise = "ALTER TABLE events AUTO_INCREMENT = " + std::to_string(largest + 1);
+  try {
+    // ALTER waits for the table's metadata lock behind any open transaction on events (a long
+    // read): not for lock_wait_timeout's default of a year.
+    conn_->execute("SET SESSION lock_wait_timeout = 5");
+    try {
+      conn_->execute(raise);
+    } catch (const sql::SQLException&) {
+      conn_->execute("SET SESSION lock_wait_timeout = DEFAULT");
+      throw;
+    }
+    conn_->execute("SET SESSION lock_wait_timeout = DEFAULT");
+  } catch (const sql::SQLException& e) {
+    if (store::is_connection_lost(e)) throw;
+    // The least-privilege writer user (evenctl store users) has no ALTER: an operator must.
+    log_->error("cannot raise AUTO_INCREMENT ({}): run '{}' on {} as an administrator; until then appends "
+                "may fail as duplicates",
+                store::describe(e), raise, conn_url_);
+  }
+}
+
+void GroupCommitter::watch_read_only() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_read_only_check_) return;
+  next_read_only_check_ = now + std::chrono::seconds(1);
+  if (conn_->query_int("SELECT @@read_only").value_or(0) != 0)
+    throw sql::SQLException("the server " + conn_url_ + " is read-only (@@read_only = 1): not writing to it", "HY000",
+                            kErReadOnly);
+}
+
+void GroupCommitter::watch_semisync() {
+  if (!options_.semisync) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_semisync_check_) return;
+  next_semisync_check_ = now + std::chrono::seconds(1);
+  std::unique_ptr<sql::ResultSet> rs;
+  try {
+    rs = conn_->query(
+        "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = "
+        "'RPL_SEMI_SYNC_MASTER_STATUS'), @@rpl_semi_sync_master_enabled");
+  } catch (const sql::SQLException& e) {
+    if (store::is_connection_lost(e)) throw;
+    // A server without semi-sync (e.g. MySQL without the plugin): the gauge says unknown, batches go on.
+    options_.semisync->set(-1);
+    if (!semisync_unreadable_logged_)
+      log_->warn("cannot read the semi-sync state at {} ({}); not watching it", conn_url_, store::describe(e));
+    semisync_unreadable_logged_ = true;
+    return;
+  }
+  if (!rs->next()) return;
+  const bool on = !rs->isNull(1) && std::string(rs->getString(1).c_str()) == "ON";
+  const bool enabled = rs->getInt(2) != 0;
+  const int state = on ? 1 : 0;
+  options_.semisync->set(state);
+  if (state == semisync_state_) return;
+  if (on)
+    log_->info("semi-sync replication is on at {}: a commit is acknowledged once a replica has it", conn_url_);
+  else if (enabled)
+    log_->warn("semi-sync replication fell back to async at {} (no replica acknowledged within "
+               "rpl_semi_sync_master_timeout): acknowledged events may exist on the primary alone until a "
+               "replica catches up",
+               conn_url_);
+  else if (semisync_state_ != -1 || store::store_urls(db_.url).size() > 1)
+    log_->warn("semi-sync replication is off at {}: a failover may lose acknowledged events", conn_url_);
+  semisync_state_ = state;
 }
 
 void GroupCommitter::reconnect_or_throw() {
@@ -589,6 +669,8 @@ void GroupCommitter::forget_stream_versions(std::span<const AppendCommand> batch
 std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand> batch,
                                                    std::vector<RecordedEvent>* committed, bool check_ids) {
   conn_->begin();
+  watch_read_only();
+  watch_semisync();
   if (batch.empty()) {  // the idle probe: one round trip (a COMMIT with nothing to commit sends none)
     conn_->query_int("SELECT 1");
     return {};

@@ -72,6 +72,9 @@ struct AppendOutcome {
 };
 
 // Raised when this process is no longer (or never became) the write master.
+// ER_OPTION_PREVENTS_STATEMENT: the server runs with --read-only (a replica, or a demoted primary).
+inline constexpr int kErReadOnly = 1290;
+
 class NotMaster : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -98,6 +101,10 @@ struct CommitterOptions {
   // Incremented on the thread that calls commit(); must outlive the committer.
   metrics::Counter* reconnects = nullptr;
   metrics::Counter* unknown_outcome_replays = nullptr;
+  // Set about once a second from the store's Rpl_semi_sync_master_status: 1 while commits wait
+  // for a replica (semi-sync on), 0 when they do not (semi-sync off or fallen back to async after
+  // rpl_semi_sync_master_timeout), -1 when the server does not tell. Null: not watched.
+  metrics::Gauge* semisync = nullptr;
 };
 
 class GroupCommitter {
@@ -188,11 +195,19 @@ class GroupCommitter {
           continue;
         }
         version_cache_.clear();  // the lock may be gone with the connection: another writer may write
-        if (conn_ && !store::is_connection_lost(e) && conn_->valid()) {
+        // A read-only server was demoted (a replica was promoted): the master role goes with it;
+        // reconnecting finds the writable server of the url list.
+        const bool demoted = e.getErrorCode() == kErReadOnly;
+        if (conn_ && !demoted && !store::is_connection_lost(e) && conn_->valid()) {
           conn_->rollback();
           throw;
         }
-        if (conn_ && batch.empty())  // (failed reconnects are logged by connect())
+        if (conn_ && demoted) {
+          conn_->rollback();
+          log_->warn("{} is read-only ({}); leaving it and the master lock held there, looking for the writable "
+                     "server{}",
+                     conn_url_, store::describe(e), batch.empty() ? "" : "; the batch is replayed there");
+        } else if (conn_ && batch.empty())  // (failed reconnects are logged by connect())
           log_->warn("store connection lost ({}); reconnecting and retaking the master lock", store::describe(e));
         else if (conn_)
           log_->warn("store connection lost during a batch of {} appends ({}); the outcome is unknown until "
@@ -243,6 +258,18 @@ class GroupCommitter {
                                      bool check_ids);
   std::vector<AppendOutcome> commit_one_by_one(std::span<const AppendCommand> batch,
                                                std::vector<RecordedEvent>* committed);
+  // At the start of a term: raises the events table's AUTO_INCREMENT above its largest global_seq
+  // when it is not (a promoted replica whose counter lags the rows it applied), so that no id is
+  // given twice; logged (an error naming the statement when this user may not ALTER).
+  void ensure_autoinc_above_rows();
+  // About once a second: reads Rpl_semi_sync_master_status into options_.semisync and logs when
+  // semi-sync fell back to async (an acknowledged commit may then exist on the primary alone) and
+  // when it is back.
+  void watch_semisync();
+  // About once a second (and before the first batch of a term): throws SQLException kErReadOnly
+  // when the server is read-only. A user with SUPER (root) is not stopped by read_only, so this
+  // is what keeps a writer off a demoted primary.
+  void watch_read_only();
   // Caches the stream states a committed attempt read and advanced.
   void remember_versions(const std::unordered_map<std::string, StreamState>& committed);
   static void sleep_ms(int ms);
@@ -252,10 +279,15 @@ class GroupCommitter {
   std::shared_ptr<spdlog::logger> log_;
   std::string lock_name_;
   std::unique_ptr<store::Connection> conn_;
+  std::string conn_url_;  // the server conn_ is connected to (one of db_.url's list), for logs
   bool read_back_ids_ = false;
   std::size_t max_statement_bytes_ = 16u << 20;  // from the server's max_allowed_packet
   int unreachable_attempts_ = 0;  // failed connects since the store was last reached (for the log)
   int standby_waits_ = 0;         // lock requests refused since this writer last held it (for the log)
+  std::chrono::steady_clock::time_point next_semisync_check_{};
+  std::chrono::steady_clock::time_point next_read_only_check_{};  // {}: before the next batch
+  bool semisync_unreadable_logged_ = false;
+  int semisync_state_ = -1;       // last Rpl_semi_sync_master_status seen: 1 on, 0 off, -1 not yet read
   // Stream versions (0: known not to exist), read from `events` (MAX(stream_seq)) on a miss and
   // advanced by this process's commits; `events` is the only place they are stored, and the
   // UNIQUE (stream, stream_seq) key guards them. Valid only while the master lock is held: emptied

@@ -20,6 +20,8 @@ WriterProbe::WriterProbe(metrics::Registry& r)
       unknown_outcome_replays(r.counter("even_writer_unknown_outcome_replays_total",
                                         "Batches whose commit outcome was unknown (connection lost), replayed with "
                                         "the idempotency check")),
+      semisync(r.gauge("even_writer_semisync",
+                       "1 while the store's commits wait for a replica (Rpl_semi_sync_master_status ON), else 0")),
       feed_dropped(r.counter("even_writer_feed_dropped_total",
                              "Feed messages to the dispatcher dropped on a full queue (it reads the store)")),
       batch_appends_(r.histogram("even_writer_batch_appends", "Appends per committed batch", size_buckets())),

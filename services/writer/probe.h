@@ -16,6 +16,8 @@
 //   even_writer_store_reconnects_total             store connections lost and made again
 //   even_writer_unknown_outcome_replays_total      batches whose commit outcome was unknown
 //                                                  (connection lost) and asked of the store again
+//   even_writer_semisync                           1 while commits wait for a replica's ack
+//                                                  (semi-sync on), 0 when off or fallen back to async
 //   even_writer_feed_dropped_total                 feed messages dropped (dispatcher queue full)
 //
 // Any thread may count; the Registry must outlive the probe.
@@ -48,6 +50,7 @@ class WriterProbe {
   metrics::Gauge& standby;
   metrics::Counter& store_reconnects;
   metrics::Counter& unknown_outcome_replays;
+  metrics::Gauge& semisync;
   metrics::Counter& feed_dropped;
 
  private:

@@ -27,6 +27,7 @@ WriterService::WriterService(zmq::context_t& ctx, config::DbOptions db, WriterOp
                    auto c = options_.committer;
                    c.reconnects = &probe_.store_reconnects;
                    c.unknown_outcome_replays = &probe_.unknown_outcome_replays;
+                   c.semisync = &probe_.semisync;
                    return c;
                  }(),
                  log_),

@@ -23,7 +23,8 @@ NET = "10.217.0."
 BRIDGE = "evenbr0"
 NS_PREFIX = "even-"     # namespace names: even-store, even-write, ...
 VETH_PREFIX = "evn-"    # the bridge's end of each host's veth pair: evn-store, ...
-HOSTS = {"store": 2, "write": 3, "disp": 4, "q1": 5, "q2": 6, "c1": 7, "c2": 8, "c3": 9}
+HOSTS = {"store": 2, "write": 3, "disp": 4, "q1": 5, "q2": 6, "c1": 7, "c2": 8, "c3": 9, "store2": 10}
+STORES = ["store", "store2"]  # --scenario failover: a primary and its semi-sync replica, on two hosts
 CLIENTS = ["c1", "c2", "c3"]
 QUERY_HOSTS = ["q1", "q2"]
 DB_PORT = 3327          # each namespace has its own ports; these are the rig's everywhere
@@ -66,8 +67,8 @@ class MariaDb:
     """A private MariaDB in a host's namespace, started by ops/even db start (its data folder
     under the rig's work folder, listening on the host's address)."""
 
-    def __init__(self, rig, host):
-        self.rig, self.host = rig, host
+    def __init__(self, rig, host, role="single"):
+        self.rig, self.host, self.role = rig, host, role  # role: EVEN_DB_ROLE of ops/even
         self.var = os.path.join(rig.work, host)
         self.sock = os.path.join(self.var, "mariadb", "mysqld.sock")
         self.pidfile = os.path.join(self.var, "mariadb", "mysqld.pid")
@@ -76,14 +77,29 @@ class MariaDb:
     def _env(self):
         env = dict(os.environ)
         env.update(EVEN_VAR=self.var, EVEN_DB_PORT=str(DB_PORT), EVEN_DB_BIND=ip(self.host),
-                   EVEN_DB_BUFFER_POOL="128M", EVEN_BUILD_DIR=self.rig.build)
+                   EVEN_DB_BUFFER_POOL="128M", EVEN_BUILD_DIR=self.rig.build, EVEN_DB_ROLE=self.role,
+                   EVEN_DB_SEMISYNC_TIMEOUT_MS="1000", EVEN_DB_SERVER_ID=str(HOSTS[self.host]))
         return env
 
     def start(self):
         run(in_ns(self.host, [os.path.join(self.rig.root, "ops", "even"), "db", "start"]), env=self._env(), timeout=180)
         # Root from the rig's hosts, without a password: a private server on a private network.
-        self.sql(f"CREATE USER IF NOT EXISTS 'root'@'{NET}%' IDENTIFIED BY ''; "
+        # Not binlogged: each server makes its own (GTID strict mode keeps the binlogs one history).
+        self.sql(f"SET SESSION sql_log_bin = 0; CREATE USER IF NOT EXISTS 'root'@'{NET}%' IDENTIFIED BY ''; "
                  f"GRANT ALL ON *.* TO 'root'@'{NET}%' WITH GRANT OPTION", db=None)
+
+    def follow(self, primary, from_current_pos=False):
+        """Replicate from `primary` (another host's MariaDb): GTID, semi-sync, read-only."""
+        mode = "current_pos" if from_current_pos else "slave_pos"
+        self.sql("STOP SLAVE; SET GLOBAL read_only = ON; SET GLOBAL rpl_semi_sync_master_enabled = OFF; "
+                 "SET GLOBAL rpl_semi_sync_slave_enabled = ON; "
+                 f"CHANGE MASTER TO MASTER_HOST = '{ip(primary.host)}', MASTER_PORT = {DB_PORT}, MASTER_USER = 'root', "
+                 f"MASTER_PASSWORD = '', MASTER_USE_GTID = {mode}, MASTER_CONNECT_RETRY = 1, "
+                 "MASTER_HEARTBEAT_PERIOD = 1; START SLAVE", db=None)
+
+    def status(self, name):
+        rows = self.sql(f"SHOW STATUS LIKE '{name}'", db=None, timeout=10)
+        return rows[0][1] if rows else None
 
     def pid(self):
         try:
@@ -213,6 +229,10 @@ class Rig:
         self.catch_ups = []        # seconds from a partition's heal to the projectors at the head
         self.holes = 0             # rolled-back inserts (ids taken and never committed)
         self.fault_log = []
+        self.primary = "store"     # the store host that is the primary now (failover changes it)
+        self.promotions = 0
+        self.store_kills = []      # times of SIGKILLs of the primary's MariaDB (--scenario failover)
+        self.semisync_cost_ratio = None
 
     # --- the network ------------------------------------------------------------------------
     @staticmethod
@@ -272,7 +292,7 @@ class Rig:
         self.conf = os.path.join(self.work, "even.conf")
         with open(self.conf, "w") as f:
             f.write(f"""# Written by tests/cluster/cluster.py: the rig's hosts, plain TCP inside its private network.
-db-url = {self.dbs['store'].url}
+db-url = {",".join(self.dbs[h].url for h in STORES if h in self.dbs)}
 db-user = root
 db-name = {STORE_DB}
 db-tls = off
@@ -290,10 +310,17 @@ insecure = true
 
     def start_all(self):
         os.makedirs(os.path.join(self.work, "log"), exist_ok=True)
-        for host in ["store", "q1", "q2"]:
-            self.dbs[host] = PostgresDb(self, host) if host == "q2" and self.args.q2_db == "postgresql" else MariaDb(self, host)
+        failover = self.args.scenario == "failover"
+        for host in ["store", "q1", "q2"] + (["store2"] if failover else []):
+            role = {"store": "primary", "store2": "replica"}.get(host, "single") if failover else "single"
+            self.dbs[host] = PostgresDb(self, host) if host == "q2" and self.args.q2_db == "postgresql" else MariaDb(self, host, role)
             self.dbs[host].start()
-        log("databases up: store and query databases on " + ", ".join(QUERY_HOSTS))
+        if failover:
+            self.dbs["store2"].follow(self.dbs["store"])
+            self.wait_for(lambda: self.dbs["store"].status("Rpl_semi_sync_master_clients") == "1", 60,
+                          "store2 to connect to store as a semi-sync replica")
+        log("databases up: store" + (" (primary), store2 (semi-sync replica)" if failover else "")
+            + " and query databases on " + ", ".join(QUERY_HOSTS))
         self.write_config()
         conf = ["--config", self.conf]
         run(in_ns("write", [self.bin("tools", "evenctl"), "store", "init"] + conf))
@@ -314,6 +341,8 @@ insecure = true
         for c in CLIENTS:
             self.add("subscriber-" + c, c, [client, "subscribe"] + conf +
                      ["--log", os.path.join(self.work, c + ".seen")])
+        if self.args.scenario == "failover":
+            self.measure_semisync_cost()
         rate = self.args.rate / len(CLIENTS)
         for c in CLIENTS:
             self.add("client-" + c, c, [client, "append"] + conf +
@@ -346,7 +375,7 @@ insecure = true
 
     # --- positions --------------------------------------------------------------------------
     def store_head(self):
-        rows = self.dbs["store"].sql("SELECT COALESCE(MAX(global_seq), 0) FROM events")
+        rows = self.dbs[self.primary].sql("SELECT COALESCE(MAX(global_seq), 0) FROM events")
         return int(rows[0][0])
 
     def checkpoint(self, q):
@@ -433,7 +462,7 @@ insecure = true
                  "CONCAT('gap-', UUID()), 1, 'gap', 'Hole', 0, '', '', 0); "
                  f"DO SLEEP({hold:.3f}); ROLLBACK;")
             try:
-                self.dbs["store"].sql(q, timeout=20)
+                self.dbs[self.primary].sql(q, timeout=20)
                 self.holes += 1
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 log(f"rollback insert failed: {e}")
@@ -443,6 +472,70 @@ insecure = true
             time.sleep(random.uniform(0, 0.1))
         for th in threads:
             th.join()
+
+    # --- --scenario failover ---------------------------------------------------------------
+    def append_rate(self, name, seconds):
+        """Acknowledged appends/s of one unpaced even-cluster-client (8 workers, one event in flight
+        each) on c1 for `seconds`: the write throughput the store's commit path allows."""
+        log_path = os.path.join(self.work, name + ".appends")
+        p = self.add("bench-" + name, "c1", [self.bin("tests", "cluster", "even-cluster-client"), "append",
+                                              "--config", self.conf, "--name", name, "--rate", "1000000",
+                                              "--log", log_path])
+        self.wait_for(lambda: checker.count_lines(log_path) > 0, 30, name + "'s first append")
+        before, t0 = checker.count_lines(log_path), time.time()
+        time.sleep(seconds)
+        rate = (checker.count_lines(log_path) - before) / (time.time() - t0)
+        p.stop(timeout=90)
+        return rate
+
+    def measure_semisync_cost(self, seconds=8):
+        """Write throughput with semi-sync on, off, on again (the primary's rpl_semi_sync_master_enabled),
+        in the same run, before the load starts: semisync_cost_ratio = on / off."""
+        db = self.dbs[self.primary]
+        on1 = self.append_rate("semisync-on-1", seconds / 2)
+        db.sql("SET GLOBAL rpl_semi_sync_master_enabled = OFF", db=None)
+        off = self.append_rate("semisync-off", seconds)
+        db.sql("SET GLOBAL rpl_semi_sync_master_enabled = ON", db=None)
+        self.wait_for(lambda: db.status("Rpl_semi_sync_master_status") == "ON", 30, "semi-sync back on")
+        on2 = self.append_rate("semisync-on-2", seconds / 2)
+        on = (on1 + on2) / 2
+        self.semisync_cost_ratio = round(on / off, 3) if off > 0 else None
+        log(f"write throughput: semi-sync on {on:.0f} appends/s ({on1:.0f}, {on2:.0f}), off {off:.0f} appends/s: "
+            f"ratio {self.semisync_cost_ratio}")
+
+    def failover(self):
+        """SIGKILL the primary's MariaDB under load, promote its replica (evenctl store promote), then
+        rejoin the old primary as the new primary's replica (--init-rpl-role=SLAVE) and wait for
+        semi-sync to be on again, so that the next failover starts from a healthy replica."""
+        old, new = self.primary, [h for h in STORES if h != self.primary][0]
+        t = time.time()
+        self.dbs[old].kill()
+        self.store_kills.append(t)
+        # --force: the old primary was SIGKILLed just now (fenced), whatever the replica's IO
+        # thread has noticed yet.
+        r = run(in_ns("write", [self.bin("tools", "evenctl"), "store", "promote", self.dbs[new].url, "--force",
+                                "--config", self.conf]))
+        self.primary = new
+        self.promotions += 1
+        promoted = time.time() - t
+        self.faults["store_failover"] = self.faults.get("store_failover", 0) + 1
+        self.fault_log.append((t, "store_failover", f"{old} -> {new}"))
+        log(f"failover: {old}'s MariaDB killed, {new} promoted in {promoted:.2f}s: {r.stdout.strip()}")
+        time.sleep(random.uniform(1, 3))
+        self.dbs[old].role = "rejoin"
+        self.dbs[old].start()
+        self.dbs[old].follow(self.dbs[new], from_current_pos=True)
+        self.wait_for(lambda: self.dbs[new].status("Rpl_semi_sync_master_status") == "ON", 120,
+                      f"semi-sync on at {new} with {old} as its replica")
+        log(f"{old} rejoined as {new}'s semi-sync replica ({time.time() - t:.1f}s after the kill)")
+
+    def run_failovers(self, seconds):
+        end = time.time() + seconds
+        while time.time() < end:
+            time.sleep(random.uniform(5, 10))
+            if time.time() >= end:
+                break
+            self.failover()
 
     def run_faults(self, kinds, seconds):
         end = time.time() + seconds
@@ -468,7 +561,7 @@ insecure = true
         log(f"load stopped at head {head}; projectors at the head after "
             + (f"{took:.1f}s" if took is not None else f"MORE than {self.args.settle_s}s (stalled)"))
         # The subscribers follow the same head; give them the same bound.
-        max_cl = int(self.dbs["store"].sql("SELECT COALESCE(MAX(global_seq), 0) FROM events WHERE category = 'cl'")[0][0])
+        max_cl = int(self.dbs[self.primary].sql("SELECT COALESCE(MAX(global_seq), 0) FROM events WHERE category = 'cl'")[0][0])
         t0 = time.time()
         while time.time() - t0 < self.args.settle_s:
             if all(checker.last_position(os.path.join(self.work, c + ".seen")) >= max_cl for c in CLIENTS):
@@ -528,16 +621,23 @@ def main():
     ap.add_argument("--build-dir", help="the CMake build folder (default: build/ of the checkout)")
     ap.add_argument("--work-dir", help="data folders and logs (default: var/cluster/ of the checkout)")
     ap.add_argument("--seed", type=int, help="random seed of the fault timing")
+    ap.add_argument("--scenario", choices=["faults", "failover"], default="faults",
+                    help="faults: --faults on one store; failover: a primary and a semi-sync replica on two "
+                         "hosts, the primary's MariaDB SIGKILLed under load and the replica promoted, again and again")
     ap.add_argument("--ctest", action="store_true",
                     help="ctest's run: 1 minute of all faults, or EVEN_CLUSTER_MINUTES (10) with EVEN_CLUSTER_LONG=1")
     args = ap.parse_args()
-    if args.ctest:
+    if args.ctest and args.scenario == "failover":
+        args.minutes, args.latency_s = 1, 5
+    elif args.ctest:
         args.faults = "all"
         long_run = os.environ.get("EVEN_CLUSTER_LONG") == "1"
         args.minutes = float(os.environ.get("EVEN_CLUSTER_MINUTES", "10")) if long_run else 1
         if not long_run:
             args.latency_s = 10
     kinds = FAULT_KINDS if args.faults == "all" else [] if args.faults == "none" else args.faults.split(",")
+    if args.scenario == "failover":
+        kinds = []  # the failovers are the faults
     bad = [k for k in kinds if k not in FAULT_KINDS]
     if bad:
         ap.error(f"unknown fault kind(s) {', '.join(bad)}; known: {', '.join(FAULT_KINDS)}")
@@ -576,11 +676,14 @@ def main():
         quiet_from = time.time()
         time.sleep(args.latency_s)
         quiet_to = time.time()
-        rig.run_faults(kinds, args.minutes * 60)
+        if args.scenario == "failover":
+            rig.run_failovers(args.minutes * 60)
+        else:
+            rig.run_faults(kinds, args.minutes * 60)
         head, settle = rig.stop_load_and_settle()
         log("checking")
         result = checker.check(
-            store=rig.dbs["store"].sql,
+            store=rig.dbs[rig.primary].sql,
             query={q: (lambda query, q=q: rig.dbs[q].sql(query, db=QUERY_DB)) for q in QUERY_HOSTS},
             appends=[os.path.join(rig.work, c + ".appends") for c in CLIENTS],
             seen=[os.path.join(rig.work, c + ".seen") for c in CLIENTS],
@@ -591,6 +694,8 @@ def main():
             latency[q] = e2e
         feed = checker.end_to_end_ms(result["acks"], result["received"], quiet_from * 1e6, quiet_to * 1e6)
         failovers = checker.failovers_s(result["acks"], rig.writer_kills, [f[0] for f in rig.fault_log])
+        # The same measure for the store's failovers: SIGKILL of the primary -> appends acknowledged again.
+        unavailable = checker.failovers_s(result["acks"], rig.store_kills, [f[0] for f in rig.fault_log])
         figures = {
             "acknowledged": result["acknowledged"],
             "lost": result["lost"],
@@ -616,12 +721,20 @@ def main():
             "feed_p50_ms": feed["p50"], "feed_p99_ms": feed["p99"],
             "checkpoints": result["checkpoints"], "store_head": head,
             "q2_db": args.q2_db, "minutes": args.minutes, "rate": args.rate, "seed": seed,
+            "scenario": args.scenario,
         }
+        if args.scenario == "failover":
+            figures.update({
+                "promotions": rig.promotions,
+                "write_unavailable_s_max": round(max(unavailable), 3) if unavailable else None,
+                "write_unavailable_s_p50": round(statistics.median(unavailable), 3) if unavailable else None,
+                "semisync_cost_ratio": rig.semisync_cost_ratio,
+            })
         for line in result["notes"]:
             log("checker: " + line)
         ok = (figures["lost"] == 0 and figures["duplicated"] == 0 and figures["misordered"] == 0
               and figures["read_models_equal"] and figures["subscribers_ok"] and figures["append_errors"] == 0
-              and not figures["stalled"])
+              and not figures["stalled"] and (args.scenario != "failover" or rig.promotions > 0))
         with open(os.path.join(rig.work, "figures.json"), "w") as f:
             json.dump(figures, f)
         rig.cleanup()

@@ -16,13 +16,16 @@ std::string log_prefix() {
 }
 }  // namespace
 
-ReaderCluster::ReaderCluster(ReaderFlags flags)
+ReaderCluster::ReaderCluster(ReaderFlags flags, std::optional<config::DbOptions> other_db,
+                             std::vector<std::string> writer_extra)
     : writer_endpoint(loopback_endpoint()),
       reader_endpoint(loopback_endpoint()),
       flags_(std::move(flags)),
+      db_(std::move(other_db)),
       log_prefix_(log_prefix()) {
   std::vector<std::string> w = {bin("services/writer/even-writer"), "--writer-endpoint", writer_endpoint, "--writer.no-standby"};
-  for (auto& f : db_flags(store.db())) w.push_back(f);
+  for (auto& f : db_flags(db())) w.push_back(f);
+  for (auto& f : writer_extra) w.push_back(f);
   writer_ = std::make_unique<Process>(w, log_prefix_ + "-writer.log");
   if (!writer_->wait_for_log("serving appends", std::chrono::seconds(20)))
     throw std::runtime_error("even-writer did not start; its log:\n" + writer_->log());
@@ -45,7 +48,7 @@ ReaderCluster::~ReaderCluster() {
 void ReaderCluster::start_reader() {
   std::vector<std::string> r = {bin("services/reader/even-reader"), "--reader-endpoint", reader_endpoint,
                                 "--reader.workers", "2", "--log-level", "debug"};
-  for (auto& f : db_flags(store.db())) r.push_back(f);
+  for (auto& f : db_flags(db())) r.push_back(f);
   for (auto& f : flags_.extra) r.push_back(f);
   const std::string log = log_prefix_ + "-reader" + std::to_string(reader_starts_++) + ".log";
   reader_ = std::make_unique<Process>(r, log);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,10 @@ struct ReaderFlags {
 
 class ReaderCluster {
  public:
-  explicit ReaderCluster(ReaderFlags flags = {});
+  // `db`: another store than the cluster's fresh TestStore, e.g. a primary and its replica (a url
+  // list). `writer_extra`: more flags for even-writer, e.g. {"--dispatcher-pull-endpoint", pull}.
+  explicit ReaderCluster(ReaderFlags flags = {}, std::optional<config::DbOptions> db = std::nullopt,
+                         std::vector<std::string> writer_extra = {});
   ~ReaderCluster();
 
   // Starts even-reader (again) on the same endpoint; waits until it serves.
@@ -34,6 +38,8 @@ class ReaderCluster {
 
   // Appends `n` events to `stream` (type `type`, payload {"i":k}), in appends of up to 100.
   std::vector<client::AppendResult> append_n(const std::string& stream, const std::string& type, int n);
+  // The store the writer and the reader use: the constructor's `db`, else `store`'s.
+  const config::DbOptions& db() const { return db_ ? *db_ : store.db(); }
 
   TestStore store;
   std::string writer_endpoint;
@@ -41,6 +47,7 @@ class ReaderCluster {
 
  private:
   ReaderFlags flags_;
+  std::optional<config::DbOptions> db_;
   std::string log_prefix_;
   int reader_starts_ = 0;
   std::unique_ptr<Process> writer_;

@@ -15,6 +15,7 @@
 
 #include "even/common/net.h"
 #include "even/common/store/mysql.h"
+#include "even/common/store/replication.h"
 
 namespace even::test {
 
@@ -48,7 +49,7 @@ std::string user_name() {
 
 }  // namespace
 
-PrivateMariaDb::PrivateMariaDb() {
+PrivateMariaDb::PrivateMariaDb(ReplicationRole role, int semisync_timeout_ms) {
   static std::atomic<int> counter{0};
   dir_ = ::testing::TempDir() + "even-mariadb-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   std::filesystem::remove_all(dir_);
@@ -72,6 +73,20 @@ PrivateMariaDb::PrivateMariaDb() {
         << "max_connections=200\n"
         << "max_allowed_packet=64M\n"
         << "character-set-server=utf8mb4\n";
+    if (role != ReplicationRole::none) {
+      cnf << "server_id=" << port_ << "\n"
+          << "log_bin=" << dir_ << "/data/binlog\n"
+          << "relay_log=" << dir_ << "/data/relay\n"
+          << "binlog_format=ROW\n"
+          << "sync_binlog=1\n"
+          << "log_slave_updates=ON\n"
+          << "gtid_strict_mode=ON\n"
+          << "rpl_semi_sync_master_wait_point=AFTER_SYNC\n"
+          << "rpl_semi_sync_master_timeout=" << semisync_timeout_ms << "\n"
+          << "rpl_semi_sync_slave_enabled=ON\n"
+          << "rpl_semi_sync_master_enabled=" << (role == ReplicationRole::primary ? "ON" : "OFF") << "\n"
+          << "read_only=" << (role == ReplicationRole::replica ? "ON" : "OFF") << "\n";
+    }
   }
   const std::string install = find_program("mariadb-install-db");
   if (install.empty() || find_program("mariadbd").empty())
@@ -88,6 +103,7 @@ PrivateMariaDb::PrivateMariaDb() {
     config::DbOptions local = options();
     local.url = "unix://" + dir_ + "/mysqld.sock";
     auto c = store::Connection::open(local, false);
+    c->execute("SET SESSION sql_log_bin = 0");  // each server makes its own (a replica too)
     c->execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''");
     c->execute("GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
   } catch (...) {
@@ -155,6 +171,22 @@ void PrivateMariaDb::kill() {
 }
 
 bool PrivateMariaDb::running() const { return server_ && server_->running(); }
+
+void PrivateMariaDb::follow(const PrivateMariaDb& primary) {
+  auto c = store::Connection::open(options(), false);
+  store::follow_primary(*c, "127.0.0.1", primary.port(), "root", "");
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto rs = c->query("SHOW SLAVE STATUS");
+    if (rs->next() && std::string(rs->getString("Slave_IO_Running").c_str()) == "Yes" &&
+        std::string(rs->getString("Slave_SQL_Running").c_str()) == "Yes")
+      return;
+    if (std::chrono::steady_clock::now() > end)
+      throw std::runtime_error("the replica on port " + std::to_string(port_) + " does not replicate from port " +
+                               std::to_string(primary.port()) + ":\n" + error_log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
 
 std::string PrivateMariaDb::error_log() const { return read_file(dir_ + "/error.log"); }
 

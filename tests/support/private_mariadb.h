@@ -17,12 +17,17 @@
 
 namespace even::test {
 
+// How a PrivateMariaDb takes part in replication (like `ops/even db start --replicas N`): none,
+// or a GTID binlog and semi-sync (AFTER_SYNC) on, as the writable primary or a read-only replica
+// (which follow() attaches to a primary).
+enum class ReplicationRole { none, primary, replica };
+
 class PrivateMariaDb {
  public:
   // Initialises the data folder and starts the server. Throws std::runtime_error when
   // mariadb-install-db or mariadbd are missing (Debian package mariadb-server) or when the server
-  // does not come up.
-  PrivateMariaDb();
+  // does not come up. `semisync_timeout_ms`: rpl_semi_sync_master_timeout (replication only).
+  explicit PrivateMariaDb(ReplicationRole role = ReplicationRole::none, int semisync_timeout_ms = 10000);
   ~PrivateMariaDb();
   PrivateMariaDb(const PrivateMariaDb&) = delete;
   PrivateMariaDb& operator=(const PrivateMariaDb&) = delete;
@@ -41,6 +46,9 @@ class PrivateMariaDb {
   bool running() const;
   // The server's error log, for failure messages.
   std::string error_log() const;
+  // Replication: this server replicates from `primary` (GTID, semi-sync, read_only) and waits
+  // until its replica threads run.
+  void follow(const PrivateMariaDb& primary);
 
  private:
   std::string dir_;  // data folder, config, socket, logs

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "even/common/store/mysql.h"
 #include "even/common/store/schema.h"
 #include "support/private_mariadb.h"
 #include "writer_fixture.h"
@@ -377,6 +378,105 @@ TEST(WriterFailover, MasterAndStandbyOnOneHostSurviveStoreRestarts) {
   // Target: under 1 s. The bound for any single restart is looser, as the machine is shared.
   EXPECT_LT(first_ms[first_ms.size() / 2], 1000.0);
   EXPECT_LT(first_ms.back(), 2000.0);
+}
+
+
+// Issue 18: a primary with a semi-sync (AFTER_SYNC) replica, a writer configured with both store
+// urls, the primary's MariaDB SIGKILLed under load and the replica promoted by `evenctl store
+// promote`: the writer finds the writable server, takes the lock there and goes on; every
+// acknowledged append is on the promoted replica exactly once, and new ids continue above the
+// replicated ones. The replica's SQL thread is stopped for the last half second before the kill:
+// what it acknowledged then is in its relay log only, and the promotion must apply it, not drop it.
+TEST(WriterFailover, PromotedSemiSyncReplicaHasEveryAcknowledgedAppend) {
+  PrivateMariaDb primary(ReplicationRole::primary);
+  // Once promoted it has no replica of its own: a short semi-sync timeout lets its first commit
+  // fall back to async soon (the writer logs it).
+  PrivateMariaDb replica(ReplicationRole::replica, 300);
+  replica.follow(primary);
+  auto db = primary.options("even");
+  store::init_store(db);
+  const std::string replica_url = replica.options().url;
+  db.url = primary.options().url + "," + replica_url;
+  const std::string endpoint = loopback_endpoint();
+  WriterProcess writer(db, endpoint, {"--writer.no-standby"});
+  ASSERT_TRUE(writer.wait_serving()) << writer.process().log();
+  {
+    auto p = store::Connection::open(primary.options());
+    auto rs = p->query("SHOW STATUS LIKE 'Rpl_semi_sync_master_status'");
+    ASSERT_TRUE(rs->next());
+    EXPECT_EQ(std::string(rs->getString(2).c_str()), "ON") << "semi-sync is not on at the primary";
+  }
+
+  Load load(endpoint, 4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  auto rep = store::Connection::open(replica.options());
+  rep->execute("STOP SLAVE SQL_THREAD");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int acked_before = load.acked_count();
+  ASSERT_GT(acked_before, 0) << writer.process().log();
+  const auto killed = Load::Clock::now();
+  primary.kill();
+  rep->execute("START SLAVE SQL_THREAD");
+  std::string out;
+  ASSERT_EQ(run_tool({bin("tools/evenctl"), "store", "promote", replica_url, "--db-user", "root"}, &out), 0)
+      << out;
+  EXPECT_NE(out.find("\"was_replica\":true"), std::string::npos) << out;
+  const auto deadline = Load::Clock::now() + std::chrono::seconds(30);
+  while (!load.all_acked_after(killed) && Load::Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto resumed = load.first_ack_after(killed);
+  ASSERT_TRUE(resumed) << "no append was acknowledged after the promotion\n" << writer.process().log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  load.stop();
+  std::cout << "acknowledged " << acked_before << " appends before the kill, " << load.acked_count()
+            << " in all; writes unavailable for "
+            << std::chrono::duration<double, std::milli>(*resumed - killed).count()
+            << " ms (kill, promote, reconnect)" << std::endl;
+
+  EXPECT_TRUE(writer.process().running()) << writer.process().log();
+  EXPECT_TRUE(writer.process().wait_for_log("on " + replica_url, std::chrono::seconds(1))) << writer.process().log();
+  auto conn = store::Connection::open(db);  // the list finds the promoted replica
+  EXPECT_EQ(conn->url(), replica_url);
+  expect_store_consistent(*conn, load);
+  EXPECT_GT(load.acked_count(), acked_before);
+  const auto largest = conn->query_int("SELECT MAX(global_seq) FROM events").value_or(0);
+  client::Client c(client_options(endpoint, 5000));
+  EXPECT_GT(c.append("after-promotion", ExpectedVersion::any(), {event()}).first_global_seq.value(),
+            static_cast<std::uint64_t>(largest));
+}
+
+// A primary set read-only (demoted by an operator, a replica promoted) is left by the writer,
+// even as root, whom read_only does not stop: the next append lands on the promoted server.
+TEST(WriterFailover, WriterLeavesAServerSetReadOnly) {
+  PrivateMariaDb primary(ReplicationRole::primary, 300);
+  PrivateMariaDb replica(ReplicationRole::replica, 300);
+  replica.follow(primary);
+  auto db = primary.options("even");
+  store::init_store(db);
+  const std::string replica_url = replica.options().url;
+  db.url = primary.options().url + "," + replica_url;
+  const std::string endpoint = loopback_endpoint();
+  WriterProcess writer(db, endpoint, {"--writer.no-standby"});
+  ASSERT_TRUE(writer.wait_serving()) << writer.process().log();
+  client::Client c(client_options(endpoint, 20000));
+  c.append("before", ExpectedVersion::any(), {event()});
+
+  std::string out;
+  // The primary is alive: promoting beside it is refused, and changes nothing.
+  ASSERT_NE(run_tool({bin("tools/evenctl"), "store", "promote", replica_url, "--db-user", "root"}, &out), 0) << out;
+  EXPECT_NE(out.find("Slave_IO_Running=Yes"), std::string::npos) << out;
+  EXPECT_EQ(store::Connection::open(replica.options())->query_int("SELECT @@read_only").value_or(-1), 1);
+  store::Connection::open(primary.options())->execute("SET GLOBAL read_only = 1");  // fenced
+  ASSERT_EQ(run_tool({bin("tools/evenctl"), "store", "promote", replica_url, "--db-user", "root", "--force"}, &out), 0)
+      << out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the writer's once-a-second check
+  const auto after = c.append("after", ExpectedVersion::any(), {event()}).first_global_seq.value();
+  const std::string where = "SELECT COUNT(*) FROM events WHERE global_seq = " + std::to_string(after);
+  EXPECT_EQ(store::Connection::open(replica.options("even"))->query_int(where).value_or(-1), 1)
+      << writer.process().log();
+  EXPECT_EQ(store::Connection::open(primary.options("even"))->query_int(where).value_or(-1), 0)
+      << writer.process().log();
+  EXPECT_TRUE(writer.process().wait_for_log("is read-only", std::chrono::seconds(1))) << writer.process().log();
 }
 
 }  // namespace

@@ -1,8 +1,13 @@
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
+#include "even/common/store/mysql.h"
+#include "even/common/store/replication.h"
 #include "even/common/store/scavenge.h"
 #include "even/common/store/schema.h"
 #include "evenctl/commands.h"
@@ -19,14 +24,18 @@ int cmd_store(int argc, char** argv) {
   store::ScavengeOptions scavenge;
   long long batch_rows = 1000;  // signed: "-1" must be refused, not read as 2^64 - 1
   long long min_age_s = 60;
-  desc.add_options()("what", po::value(&words)->multitoken(), "init, users, status or scavenge")(
+  bool force = false;
+  desc.add_options()("what", po::value(&words)->multitoken(), "init, users, status, scavenge or promote URL")(
       "batch-rows", po::value(&batch_rows)->default_value(batch_rows),
       "scavenge: rows removed per transaction (>= 1)")(
       "pause-ms", po::value(&scavenge.pause_ms)->default_value(scavenge.pause_ms),
       "scavenge: pause between transactions, to leave more of the store to the writer")(
       "min-age-s", po::value(&min_age_s)->default_value(min_age_s),
       "scavenge: keep rows younger than this many seconds (the dispatcher may not have published them "
-      "yet, a client may still resend them)");
+      "yet, a client may still resend them)")(
+      "force", po::bool_switch(&force),
+      "promote even while the replica still receives from its primary (Slave_IO_Running=Yes): only for a "
+      "primary that is fenced (read_only) or known dead");
   config::add_db_options(desc, db);
   po::options_description users_desc("users (evenctl store init --users-dir DIR, or evenctl store users --users-dir DIR)");
   add_users_options(users_desc, users);
@@ -38,12 +47,43 @@ int cmd_store(int argc, char** argv) {
                           "[--rotate]] [--config FILE] [--db-...]\n"
                           "       evenctl store users --users-dir DIR [...]   (the users alone)\n"
                           "       evenctl store status\n"
+                          "       evenctl store promote REPLICA-URL   (make a replica the primary: STOP SLAVE, RESET "
+                          "SLAVE ALL, semi-sync master on, read_only OFF; refused while the old primary is alive: stop it, or fence it and "
+                          "pass --force)\n"
                           "       evenctl store scavenge [--batch-rows N] [--pause-ms MS] [--min-age-s S]   (progress on stderr)\n"
                           "The users are PREFIX writer, reader, dispatcher and projector_<query db>, each with the "
                           "privileges of its service only; re-running keeps their passwords (--rotate: new ones).",
                           &pos);
   if (!vm) return 0;
-  if (words.size() != 1) throw po::error("usage: evenctl store init|users|status|scavenge");
+  if (words.size() == 2 && words[0] == "promote") {
+    const auto urls = store::store_urls(words[1]);
+    if (urls.size() != 1) throw po::error("evenctl store promote needs one server url (tcp://HOST:PORT), not '" + words[1] + "'");
+    auto c = store::Connection::open(store::at_url(db, urls[0]), false);
+    // A replica whose receiving thread still runs has a live primary: promoting it beside that
+    // primary makes two writable servers. A primary that just died is noticed within moments.
+    for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3); !force;) {
+      auto rs = c->query("SHOW SLAVE STATUS");
+      if (!rs->next() || std::string(rs->getString("Slave_IO_Running").c_str()) != "Yes") break;
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("refusing to promote " + urls[0] + ": it still receives from its primary " +
+                                 std::string(rs->getString("Master_Host").c_str()) + ":" +
+                                 std::to_string(rs->getInt("Master_Port")) +
+                                 " (Slave_IO_Running=Yes), which is alive: stop it or fence it (SET GLOBAL "
+                                 "read_only = 1) and pass --force");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const bool was_replica = store::replica_lag_seconds(*c).has_value();
+    store::promote_to_primary(*c);
+    std::cout << "{\"promoted\":\"" << urls[0] << "\",\"was_replica\":" << (was_replica ? "true" : "false")
+              << ",\"gtid_binlog_pos\":\""
+              << [&] {
+                   auto rs = c->query("SELECT @@gtid_binlog_pos");
+                   return rs->next() ? std::string(rs->getString(1).c_str()) : std::string();
+                 }()
+              << "\"}\n";
+    return 0;
+  }
+  if (words.size() != 1) throw po::error("usage: evenctl store init|users|status|scavenge|promote URL");
   if (words[0] == "scavenge") {
     if (batch_rows < 1 || batch_rows > 1000000) throw po::error("--batch-rows must be 1..1000000");
     scavenge.batch_rows = static_cast<std::size_t>(batch_rows);

@@ -23,6 +23,25 @@ bool is_loopback_url(const std::string& url) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+std::vector<std::string> store_urls(const std::string& url) {
+  std::vector<std::string> urls;
+  std::size_t start = 0;
+  while (start <= url.size()) {
+    std::size_t end = url.find(',', start);
+    if (end == std::string::npos) end = url.size();
+    std::string one = url.substr(start, end - start);
+    const auto first = one.find_first_not_of(" \t");
+    if (first != std::string::npos) urls.push_back(one.substr(first, one.find_last_not_of(" \t") - first + 1));
+    start = end + 1;
+  }
+  return urls;
+}
+
+DbOptions at_url(DbOptions db, std::string url) {
+  db.url = std::move(url);
+  return db;
+}
+
 bool uses_tls(const DbOptions& db) {
   if (db.tls == "on") return true;
   if (db.tls == "off") return false;

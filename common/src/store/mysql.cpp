@@ -4,6 +4,9 @@
 #include <mysql_driver.h>
 
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace even::store {
 
@@ -39,7 +42,71 @@ std::string describe(const sql::SQLException& e) {
 
 Connection::Connection(std::unique_ptr<sql::Connection> c) : conn_(std::move(c)), stmt_(conn_->createStatement()) {}
 
+namespace {
+// The @@read_only of a fresh connection.
+bool is_read_only(Connection& c) { return c.query_int("SELECT @@read_only").value_or(0) != 0; }
+
+// Why the server of `c` is not a replica to read from (nullopt: it replicates).
+std::optional<std::string> not_replicating(Connection& c) {
+  std::unique_ptr<sql::ResultSet> rs;
+  try {
+    rs = c.query("SHOW SLAVE STATUS");
+  } catch (const sql::SQLException& e) {
+    if (is_connection_lost(e)) throw;
+    return "cannot see SHOW SLAVE STATUS: " + describe(e);
+  }
+  if (!rs->next()) return std::string("read-only but not a replica (no SLAVE STATUS)");
+  const std::string sql_running = rs->getString("Slave_SQL_Running").c_str();
+  if (sql_running != "Yes") return "its SQL thread does not run (Slave_SQL_Running=" + sql_running + ")";
+  return std::nullopt;
+}
+}  // namespace
+
 std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_database) {
+  const auto urls = store_urls(db.url);
+  if (urls.size() <= 1) return open_one(urls.empty() ? db : at_url(db, urls[0]), select_database);
+  std::string passed_over;
+  int refused = 0;  // a refused login (1045) or unknown database (1049): a configuration error
+  for (const auto& url : urls) {
+    try {
+      auto c = open_one(at_url(db, url), select_database);
+      if (!is_read_only(*c)) return c;
+      passed_over += " " + url + " (read-only);";
+    } catch (const sql::SQLException& e) {
+      passed_over += " " + url + " (" + describe(e) + ");";
+      if (e.getErrorCode() == 1045 || e.getErrorCode() == kErBadDb) refused = e.getErrorCode();
+    }
+  }
+  // Reported as itself, so that services give the configuration error rather than retry a
+  // "lost connection"; else error 2003.
+  throw sql::SQLException("no writable store among" + passed_over.substr(0, passed_over.size() - 1),
+                          refused ? (refused == 1045 ? "28000" : "42000") : "HY000", refused ? refused : 2003);
+}
+
+std::unique_ptr<Connection> Connection::open_replica(const DbOptions& db, std::size_t pick, std::string* url,
+                                                     std::string* passed_over) {
+  if (passed_over) passed_over->clear();
+  const auto urls = store_urls(db.url);
+  if (urls.size() <= 1) return nullptr;
+  std::vector<std::size_t> order(urls.size());
+  for (std::size_t i = 0; i < urls.size(); ++i) order[i] = (pick + i) % urls.size();  // start at the pick-th
+  for (std::size_t i : order) {
+    try {
+      auto c = open_one(at_url(db, urls[i]), true);
+      if (!is_read_only(*c)) continue;
+      if (auto why = not_replicating(*c)) {
+        if (passed_over) *passed_over += (passed_over->empty() ? "" : "; ") + urls[i] + ": " + *why;
+        continue;
+      }
+      if (url) *url = urls[i];
+      return c;
+    } catch (const sql::SQLException&) {
+    }
+  }
+  return nullptr;
+}
+
+std::unique_ptr<Connection> Connection::open_one(const DbOptions& db, bool select_database) {
   std::string password;
   bool tls = false;
   try {
@@ -71,7 +138,9 @@ std::unique_ptr<Connection> Connection::open(const DbOptions& db, bool select_da
   if (db.multi_statements) opts["CLIENT_MULTI_STATEMENTS"] = true;
   try {
     std::unique_ptr<sql::Connection> c(driver().connect(opts));
-    return std::make_unique<Connection>(std::move(c));
+    auto conn = std::make_unique<Connection>(std::move(c));
+    conn->url_ = db.url;
+    return conn;
   } catch (const sql::SQLException& e) {
     if (!tls || e.getErrorCode() != kCrSslConnectionError) throw;
     throw sql::SQLException("TLS to " + db.url + " failed (db-tls-ca " +

@@ -4,11 +4,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace even::store {
 
 struct DbOptions {
-  std::string url = "tcp://127.0.0.1:3307";  // Connector/C++ host: tcp://HOST:PORT or unix:///path
+  // Connector/C++ host: tcp://HOST:PORT or unix:///path. Or a comma-separated list of them: a
+  // primary and its replicas, in any order (store_urls(); Connection::open finds the writable one,
+  // open_replica a read-only one).
+  std::string url = "tcp://127.0.0.1:3307";
   std::string user = "root";
   std::string password;                      // used when password_file is empty
   // A file holding the password (first line; a trailing newline is dropped). Read at every
@@ -25,6 +29,12 @@ struct DbOptions {
   std::string tls = "auto";
   std::string tls_ca;                        // PEM file of the CA that signed the server's certificate
 };
+
+// The servers of db.url: its comma-separated entries, trimmed, empty ones dropped (one for a
+// plain url).
+std::vector<std::string> store_urls(const std::string& url);
+// `db` with url set to one server of its list.
+DbOptions at_url(DbOptions db, std::string url);
 
 // Whether Connection::open(db) uses TLS (db.tls resolved against db.url's host).
 bool uses_tls(const DbOptions& db);

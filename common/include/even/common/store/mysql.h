@@ -42,7 +42,20 @@ class Connection {
   // exist). Throws sql::SQLException when the server cannot be reached, refuses the login, or
   // fails the TLS check (kCrSslConnectionError, with the CA in the message); a password file that
   // cannot be read or is readable by others, or a bad db.tls, is error 1045 with the reason.
+  //
+  // A db.url listing several servers (a primary and its replicas) connects to the first one, in
+  // list order, that is reachable and writable (@@read_only = 0): the primary, also after a
+  // replica was promoted. None writable is error 2003 (a lost connection to is_connection_lost)
+  // naming every server and why it was passed over.
   static std::unique_ptr<Connection> open(const DbOptions& db, bool select_database = true);
+  // For reads: a connection to a replica of db.url's list: the first reachable one from the
+  // pick-th entry on (modulo the list's length, so that workers spread over the replicas) that is
+  // read-only and replicating (SHOW SLAVE STATUS: Slave_SQL_Running=Yes; a user that may not see
+  // it, MariaDB's SLAVE MONITOR privilege, reads from the primary); null when the list has one
+  // server or no replica qualifies (read from open() then). `url`, when given, receives the
+  // chosen server; `passed_over`, when given, the read-only servers skipped and why.
+  static std::unique_ptr<Connection> open_replica(const DbOptions& db, std::size_t pick, std::string* url = nullptr,
+                                                  std::string* passed_over = nullptr);
 
   void execute(const std::string& sql);
   std::uint64_t update(const std::string& sql);  // returns affected rows
@@ -65,13 +78,18 @@ class Connection {
   void rollback();  // never throws; a failed rollback means a lost connection anyway
 
   sql::Connection& raw() { return *conn_; }
+  // The server this connection went to (one entry of a DbOptions url list).
+  const std::string& url() const { return url_; }
   bool valid();
 
   explicit Connection(std::unique_ptr<sql::Connection> c);  // use open()
 
  private:
+  static std::unique_ptr<Connection> open_one(const DbOptions& db, bool select_database);
+
   std::unique_ptr<sql::Connection> conn_;
   std::unique_ptr<sql::Statement> stmt_;
+  std::string url_;
 };
 
 // SQL text building. Only these functions put caller data into SQL text.
