@@ -11,30 +11,11 @@ std::vector<RecordedEvent> GapStore::read_ranges(const std::vector<SeqRange>& ra
   return out;
 }
 
-store::Connection& MysqlGapStore::conn() {
-  const auto now = std::chrono::steady_clock::now();
-  if (conn_ && store::store_urls(db_.url).size() > 1 && now >= next_read_only_check_) {
-    next_read_only_check_ = now + std::chrono::seconds(1);
-    if (conn_->query_int("SELECT @@read_only").value_or(0) != 0) conn_.reset();  // open() finds the writable one
-  }
-  if (!conn_) {
-    conn_ = store::Connection::open(db_);
-    // Each statement sees what is committed when it starts (no stale snapshot between reads).
-    conn_->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
-  }
-  return *conn_;
-}
-
 template <typename F>
 auto MysqlGapStore::guarded(F&& f) -> decltype(f(std::declval<store::Connection&>())) {
-  try {
-    auto result = f(conn());
-    ++answers_;
-    return result;
-  } catch (const sql::SQLException&) {
-    conn_.reset();  // reconnect on the next call; the caller retries later
-    throw;
-  }
+  auto result = session_.guarded(std::forward<F>(f));  // drops the connection on an error: the caller retries later
+  ++answers_;
+  return result;
 }
 
 std::vector<RecordedEvent> MysqlGapStore::read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) {

@@ -14,6 +14,7 @@
 #include "even/common/config.h"
 #include "even/common/store/events.h"
 #include "even/common/store/mysql.h"
+#include "even/common/store/session.h"
 #include "even/common/types.h"
 
 namespace even::dispatcher {
@@ -49,7 +50,7 @@ class GapStore {
 // Not thread-safe: the dispatcher's thread is its only user.
 class MysqlGapStore final : public GapStore {
  public:
-  explicit MysqlGapStore(config::DbOptions db) : db_(std::move(db)) {}
+  explicit MysqlGapStore(config::DbOptions db) : session_(std::move(db)) {}
 
   std::vector<RecordedEvent> read_range(GlobalSeq from, GlobalSeq to, std::size_t limit) override;
   std::vector<RecordedEvent> read_ranges(const std::vector<SeqRange>& ranges) override;
@@ -63,15 +64,12 @@ class MysqlGapStore final : public GapStore {
   std::uint64_t answers() const { return answers_; }
 
  private:
-  store::Connection& conn();
   template <typename F>
   auto guarded(F&& f) -> decltype(f(std::declval<store::Connection&>()));
 
-  config::DbOptions db_;
-  std::unique_ptr<store::Connection> conn_;
-  // conn_'s @@read_only is checked about once a second: a demoted primary (a replica was
-  // promoted) no longer gets the writer's commits, so its missing rows are no holes.
-  std::chrono::steady_clock::time_point next_read_only_check_{};
+  // Leaves a demoted primary (a replica was promoted) about once a second: it no longer gets the
+  // writer's commits, so its missing rows are no holes.
+  store::Session session_;
   bool no_lock_check_ = false;  // the server refused LOCK IN SHARE MODE NOWAIT: stop asking
   std::uint64_t answers_ = 0;
 };

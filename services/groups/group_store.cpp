@@ -18,26 +18,8 @@ std::string quoted(const std::string& s) {
 }
 }  // namespace
 
-store::Connection& GroupStore::conn() {
-  if (!conn_) {
-    conn_ = store::Connection::open(db_);
-    conn_->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
-  }
-  return *conn_;
-}
-
-template <typename F>
-auto GroupStore::guarded(F&& f) -> decltype(f(std::declval<store::Connection&>())) {
-  try {
-    return f(conn());
-  } catch (const sql::SQLException&) {
-    conn_.reset();
-    throw;
-  }
-}
-
 std::vector<GroupRow> GroupStore::load() {
-  return guarded([](store::Connection& c) {
+  return session_.guarded([](store::Connection& c) {
     std::vector<GroupRow> out;
     auto rs = c.query(
         "SELECT name, source_kind, source_value, max_retries, ack_timeout_ms, max_in_flight, ordering, start_from, "
@@ -63,7 +45,7 @@ std::vector<GroupRow> GroupStore::load() {
 }
 
 bool GroupStore::create(const std::string& name, const GroupSettings& s) {
-  return guarded([&](store::Connection& c) {
+  return session_.guarded([&](store::Connection& c) {
     const auto t = std::to_string(now_us());
     const std::uint64_t start = s.start_from.value();
     return c.update("INSERT IGNORE INTO subscription_groups (name, source_kind, source_value, max_retries, "
@@ -78,13 +60,13 @@ bool GroupStore::create(const std::string& name, const GroupSettings& s) {
 }
 
 bool GroupStore::remove(const std::string& name) {
-  return guarded(
+  return session_.guarded(
       [&](store::Connection& c) { return c.update("DELETE FROM subscription_groups WHERE name = " + quoted(name)) == 1; });
 }
 
 void GroupStore::save_positions(const std::string& name, GlobalSeq checkpoint, std::int64_t replay_to,
                                 std::int64_t replay_until, std::uint64_t parked_add) {
-  guarded([&](store::Connection& c) {
+  session_.guarded([&](store::Connection& c) {
     c.update("UPDATE subscription_groups SET checkpoint = " + std::to_string(checkpoint.value()) +
              ", replay_to = " + std::to_string(replay_to) + ", replay_until = " + std::to_string(replay_until) +
              ", parked = parked + " + std::to_string(parked_add) + ", updated_at_us = " + std::to_string(now_us()) +
@@ -95,7 +77,7 @@ void GroupStore::save_positions(const std::string& name, GlobalSeq checkpoint, s
 
 std::vector<RecordedEvent> GroupStore::read_source(const GroupSettings& s, GlobalSeq from, GlobalSeq to,
                                                    std::size_t limit) {
-  return guarded([&](store::Connection& c) {
+  return session_.guarded([&](store::Connection& c) {
     std::vector<RecordedEvent> out;
     if (to < from || limit == 0) return out;
     // Each form is a range scan of one index: the primary key, (category, global_seq),
@@ -118,7 +100,7 @@ std::vector<RecordedEvent> GroupStore::read_source(const GroupSettings& s, Globa
 
 std::vector<RecordedEvent> GroupStore::read_stream(const std::string& stream, std::int64_t from, std::int64_t to,
                                                    std::size_t limit) {
-  return guarded([&](store::Connection& c) {
+  return session_.guarded([&](store::Connection& c) {
     std::vector<RecordedEvent> out;
     if (to < from || limit == 0) return out;
     auto rs = c.query(std::string("SELECT ") + store::kEventColumns + " FROM events WHERE stream = " + quoted(stream) +
@@ -130,7 +112,7 @@ std::vector<RecordedEvent> GroupStore::read_stream(const std::string& stream, st
 }
 
 std::vector<RecordedEvent> GroupStore::read_at(const std::vector<std::uint64_t>& seqs) {
-  return guarded([&](store::Connection& c) {
+  return session_.guarded([&](store::Connection& c) {
     std::vector<RecordedEvent> out;
     if (seqs.empty()) return out;
     std::string list;
@@ -143,7 +125,7 @@ std::vector<RecordedEvent> GroupStore::read_at(const std::vector<std::uint64_t>&
 }
 
 std::int64_t GroupStore::stream_version(const std::string& stream) {
-  return guarded([&](store::Connection& c) {
+  return session_.guarded([&](store::Connection& c) {
     return c.query_int("SELECT MAX(stream_seq) FROM events WHERE stream = " + quoted(stream)).value_or(0);
   });
 }

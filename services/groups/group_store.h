@@ -2,8 +2,8 @@
 // subscription_groups (settings, checkpoint, replay positions) and the events a group hands out,
 // read by global position ranges in global order through the store layer.
 //
-// One MySQL connection, opened lazily and dropped after a connection error (the next call
-// reconnects). Store errors are thrown as sql::SQLException. Not thread-safe: the service's
+// One store::Session: a connection opened lazily, dropped after an error (the next call
+// reconnects), leaving a demoted primary. Store errors are thrown as sql::SQLException. Not thread-safe: the service's
 // thread is its only user.
 #pragma once
 
@@ -15,6 +15,7 @@
 
 #include "even/common/config.h"
 #include "even/common/store/mysql.h"
+#include "even/common/store/session.h"
 #include "groups/group.h"
 
 namespace even::groups {
@@ -30,7 +31,7 @@ struct GroupRow {
 
 class GroupStore {
  public:
-  explicit GroupStore(config::DbOptions db) : db_(std::move(db)) {}
+  explicit GroupStore(config::DbOptions db) : session_(std::move(db)) {}
 
   std::vector<GroupRow> load();
   // False when a group of that name exists.
@@ -51,12 +52,7 @@ class GroupStore {
   std::int64_t stream_version(const std::string& stream);
 
  private:
-  store::Connection& conn();
-  template <typename F>
-  auto guarded(F&& f) -> decltype(f(std::declval<store::Connection&>()));
-
-  config::DbOptions db_;
-  std::unique_ptr<store::Connection> conn_;
+  store::Session session_;
 };
 
 }  // namespace even::groups
