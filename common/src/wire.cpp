@@ -139,7 +139,28 @@ void read_all_fields(capnp::List<capnp::Text>::Reader list, const char* field) {
 
 // Unknown union members (from a newer peer) carry nothing these can read, as in validate_deep.
 void validate(schema::WriterRequest::Reader r) {
-  if (!r.isAppend()) return;  // ping: no pointers
+  switch (r.which()) {
+    case schema::WriterRequest::APPEND: break;
+    case schema::WriterRequest::DELETE_STREAM: {
+      auto d = r.getDeleteStream();
+      check_text(d.getStream(), "stream");
+      (void)d.getExpected();
+      return;
+    }
+    case schema::WriterRequest::TRUNCATE_STREAM: {
+      auto t = r.getTruncateStream();
+      check_text(t.getStream(), "stream");
+      (void)t.getExpected();
+      return;
+    }
+    case schema::WriterRequest::SET_STREAM_METADATA: {
+      auto m = r.getSetStreamMetadata();
+      check_text(m.getStream(), "stream");
+      (void)m.getExpected();
+      return;
+    }
+    default: return;  // ping: no pointers
+  }
   auto a = r.getAppend();
   check_text(a.getStream(), "stream");
   (void)a.getExpected();
@@ -151,6 +172,7 @@ void validate(schema::WriterRequest::Reader r) {
 void validate(schema::WriterReply::Reader r) {
   if (r.isError()) check_text(r.getError().getMessage(), "message");
   else if (r.isAppend()) (void)r.getAppend();
+  else if (r.isLifecycle()) (void)r.getLifecycle();
 }
 
 void validate(schema::ReaderRequest::Reader r) {
@@ -172,9 +194,11 @@ void validate(schema::ReaderReply::Reader r) {
   switch (r.which()) {
     case schema::ReaderReply::ERROR: check_text(r.getError().getMessage(), "message"); break;
     case schema::ReaderReply::PAGE: {
-      auto events = r.getPage().getEvents();
+      auto page = r.getPage();
+      auto events = page.getEvents();
       check_struct_list<schema::RecordedEvent>(events, "events");
       for (auto e : events) read_all_fields(e);
+      (void)page.getProjectionSeqs();
       break;
     }
     case schema::ReaderReply::STREAM_INFO: (void)r.getStreamInfo(); break;
