@@ -37,12 +37,8 @@ std::size_t count(const std::string& log, const std::string& what) {
 }
 
 TEST(ReplicaRead, AReadAfterAnAppendIncludesItOnALaggingReplica) {
-  PrivateMariaDb primary(ReplicationRole::primary);
-  PrivateMariaDb replica(ReplicationRole::replica);
-  replica.follow(primary);
-  auto db = primary.options("even");
-  store::init_store(db);
-  db.url = primary.options().url + "," + replica.options().url;
+  ReplicatedStore stores;
+  auto& [primary, replica, db] = stores;
   ReaderFlags flags;
   flags.extra = {"--reader.replica-wait-ms", "1500"};
   ReaderCluster cluster(flags, db);
@@ -94,12 +90,8 @@ TEST(ReplicaRead, AReadAfterAnAppendIncludesItOnALaggingReplica) {
 // passes them for good. The subscriber has appended nothing: only the catch-up demands the
 // position.
 TEST(ReplicaRead, ASubscriptionCatchingUpThroughALaggingReplicaGetsEveryEvent) {
-  PrivateMariaDb primary(ReplicationRole::primary);
-  PrivateMariaDb replica(ReplicationRole::replica);
-  replica.follow(primary);
-  auto db = primary.options("even");
-  store::init_store(db);
-  db.url = primary.options().url + "," + replica.options().url;
+  ReplicatedStore stores;
+  auto& [primary, replica, db] = stores;
   const std::string pull = loopback_endpoint(), pub = loopback_endpoint();
   ReaderFlags flags;
   flags.extra = {"--reader.replica-wait-ms", "300"};
@@ -166,12 +158,8 @@ TEST(ReplicaRead, ASubscriptionCatchingUpThroughALaggingReplicaGetsEveryEvent) {
 // Reads go to a replica only while it applies what it receives: a read-only server whose SQL
 // thread stopped falls further behind with every commit (Connection::open_replica).
 TEST(ReplicaRead, OnlyAReplicaThatAppliesIsReadFrom) {
-  PrivateMariaDb primary(ReplicationRole::primary);
-  PrivateMariaDb replica(ReplicationRole::replica);
-  replica.follow(primary);
-  auto db = primary.options("even");
-  store::init_store(db);
-  db.url = primary.options().url + "," + replica.options().url;
+  ReplicatedStore stores;
+  auto& [primary, replica, db] = stores;
   auto rep = store::Connection::open(replica.options("even"));
   std::string url, passed_over;
   EXPECT_NE(store::Connection::open_replica(db, 0, &url, &passed_over), nullptr);

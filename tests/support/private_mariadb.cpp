@@ -16,6 +16,7 @@
 #include "even/common/net.h"
 #include "even/common/store/mysql.h"
 #include "even/common/store/replication.h"
+#include "even/common/store/schema.h"
 
 namespace even::test {
 
@@ -189,5 +190,14 @@ void PrivateMariaDb::follow(const PrivateMariaDb& primary) {
 }
 
 std::string PrivateMariaDb::error_log() const { return read_file(dir_ + "/error.log"); }
+
+ReplicatedStore::ReplicatedStore(int primary_semisync_timeout_ms, int replica_semisync_timeout_ms)
+    : primary(ReplicationRole::primary, primary_semisync_timeout_ms),
+      replica(ReplicationRole::replica, replica_semisync_timeout_ms) {
+  replica.follow(primary);
+  db = primary.options("even");
+  store::init_store(db);
+  db.url = primary.options().url + "," + replica.options().url;
+}
 
 }  // namespace even::test

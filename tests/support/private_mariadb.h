@@ -56,4 +56,13 @@ class PrivateMariaDb {
   std::unique_ptr<Process> server_;
 };
 
+// A primary and one semi-sync replica that follows it, with the store "even" initialised on the
+// primary; `db` names both servers (url "primary,replica"), as the services take them.
+struct ReplicatedStore {
+  explicit ReplicatedStore(int primary_semisync_timeout_ms = 10000, int replica_semisync_timeout_ms = 10000);
+  PrivateMariaDb primary;
+  PrivateMariaDb replica;
+  config::DbOptions db;
+};
+
 }  // namespace even::test

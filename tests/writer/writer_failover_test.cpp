@@ -388,15 +388,11 @@ TEST(WriterFailover, MasterAndStandbyOnOneHostSurviveStoreRestarts) {
 // replicated ones. The replica's SQL thread is stopped for the last half second before the kill:
 // what it acknowledged then is in its relay log only, and the promotion must apply it, not drop it.
 TEST(WriterFailover, PromotedSemiSyncReplicaHasEveryAcknowledgedAppend) {
-  PrivateMariaDb primary(ReplicationRole::primary);
-  // Once promoted it has no replica of its own: a short semi-sync timeout lets its first commit
-  // fall back to async soon (the writer logs it).
-  PrivateMariaDb replica(ReplicationRole::replica, 300);
-  replica.follow(primary);
-  auto db = primary.options("even");
-  store::init_store(db);
+  // Once promoted the replica has no replica of its own: a short semi-sync timeout lets its first
+  // commit fall back to async soon (the writer logs it).
+  ReplicatedStore stores(10000, 300);
+  auto& [primary, replica, db] = stores;
   const std::string replica_url = replica.options().url;
-  db.url = primary.options().url + "," + replica_url;
   const std::string endpoint = loopback_endpoint();
   WriterProcess writer(db, endpoint, {"--writer.no-standby"});
   ASSERT_TRUE(writer.wait_serving()) << writer.process().log();
@@ -448,13 +444,9 @@ TEST(WriterFailover, PromotedSemiSyncReplicaHasEveryAcknowledgedAppend) {
 // A primary set read-only (demoted by an operator, a replica promoted) is left by the writer,
 // even as root, whom read_only does not stop: the next append lands on the promoted server.
 TEST(WriterFailover, WriterLeavesAServerSetReadOnly) {
-  PrivateMariaDb primary(ReplicationRole::primary, 300);
-  PrivateMariaDb replica(ReplicationRole::replica, 300);
-  replica.follow(primary);
-  auto db = primary.options("even");
-  store::init_store(db);
+  ReplicatedStore stores(300, 300);
+  auto& [primary, replica, db] = stores;
   const std::string replica_url = replica.options().url;
-  db.url = primary.options().url + "," + replica_url;
   const std::string endpoint = loopback_endpoint();
   WriterProcess writer(db, endpoint, {"--writer.no-standby"});
   ASSERT_TRUE(writer.wait_serving()) << writer.process().log();
