@@ -1,8 +1,6 @@
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -59,21 +57,8 @@ int cmd_store(int argc, char** argv) {
     const auto urls = store::store_urls(words[1]);
     if (urls.size() != 1) throw po::error("evenctl store promote needs one server url (tcp://HOST:PORT), not '" + words[1] + "'");
     auto c = store::Connection::open(store::at_url(db, urls[0]), false);
-    // A replica whose receiving thread still runs has a live primary: promoting it beside that
-    // primary makes two writable servers. A primary that just died is noticed within moments.
-    for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3); !force;) {
-      auto rs = c->query("SHOW SLAVE STATUS");
-      if (!rs->next() || std::string(rs->getString("Slave_IO_Running").c_str()) != "Yes") break;
-      if (std::chrono::steady_clock::now() > deadline)
-        throw std::runtime_error("refusing to promote " + urls[0] + ": it still receives from its primary " +
-                                 std::string(rs->getString("Master_Host").c_str()) + ":" +
-                                 std::to_string(rs->getInt("Master_Port")) +
-                                 " (Slave_IO_Running=Yes), which is alive: stop it or fence it (SET GLOBAL "
-                                 "read_only = 1) and pass --force");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
     const bool was_replica = store::replica_lag_seconds(*c).has_value();
-    store::promote_to_primary(*c);
+    store::promote_to_primary(*c, force);
     std::cout << "{\"promoted\":\"" << urls[0] << "\",\"was_replica\":" << (was_replica ? "true" : "false")
               << ",\"gtid_binlog_pos\":\""
               << [&] {

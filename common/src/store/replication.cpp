@@ -5,7 +5,20 @@
 
 namespace even::store {
 
-void promote_to_primary(Connection& c, std::chrono::seconds apply_timeout) {
+void promote_to_primary(Connection& c, bool force, std::chrono::seconds apply_timeout) {
+  // A replica whose receiving thread still runs has a live primary: promoting it beside that
+  // primary makes two writable servers. A primary that just died is noticed within moments.
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3); !force;) {
+    auto rs = c.query("SHOW SLAVE STATUS");
+    if (!rs->next() || std::string(rs->getString("Slave_IO_Running").c_str()) != "Yes") break;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("refusing to promote " + c.url() + ": it still receives from its primary " +
+                               std::string(rs->getString("Master_Host").c_str()) + ":" +
+                               std::to_string(rs->getInt("Master_Port")) +
+                               " (Slave_IO_Running=Yes), which is alive: stop it or fence it (SET GLOBAL "
+                               "read_only = 1) and pass --force");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   // What the replica received it acknowledged (semi-sync), so clients may hold it as written:
   // apply all of it before the relay log is dropped. Receiving stops first.
   c.execute("STOP SLAVE IO_THREAD");

@@ -20,8 +20,11 @@ namespace even::store {
 // (it forgets its primary),
 // semi-sync slave off and master on (commits wait for a replica's ack again, AFTER_SYNC), and
 // read_only OFF, last: writers that look for the writable server of their list find it then.
-// The old primary must be down or fenced first (read_only), or two servers take writes.
-void promote_to_primary(Connection& c, std::chrono::seconds apply_timeout = std::chrono::seconds(600));
+// The old primary must be down or fenced first (read_only), or two servers take writes: unless
+// `force`, a replica whose receiving thread still runs after 3 s (Slave_IO_Running=Yes: its
+// primary is alive) is refused with std::runtime_error, before anything changes.
+void promote_to_primary(Connection& c, bool force = false,
+                        std::chrono::seconds apply_timeout = std::chrono::seconds(600));
 
 // Makes the server of `c` a read-only semi-sync replica of host:port (GTID replication from its
 // slave position, or, for an old primary that rejoins, its own binlog position: current_pos).
