@@ -208,7 +208,7 @@ auto ReadWorker::with_store(F&& f) -> decltype(f(std::declval<StoreReads&>())) {
     auto& conn = use_primary_ ? primary_ : conn_;
     try {
       // The primary may have been demoted (read-only) since it was opened: find the writable one.
-      if (conn && use_primary_ && conn->query_int("SELECT @@read_only").value_or(0) != 0) {
+      if (conn && use_primary_ && store::is_read_only(*conn)) {
         log_->warn("worker {}: {} is read-only now (no longer the primary); looking for the primary", index_,
                    conn->url());
         conn.reset();

@@ -7,6 +7,8 @@
 #include <optional>
 #include <unordered_set>
 
+#include "even/common/store/replication.h"
+
 namespace even::writer {
 
 namespace {
@@ -576,7 +578,7 @@ void GroupCommitter::watch_read_only() {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_read_only_check_) return;
   next_read_only_check_ = now + std::chrono::seconds(1);
-  if (conn_->query_int("SELECT @@read_only").value_or(0) != 0)
+  if (store::is_read_only(*conn_))
     throw sql::SQLException("the server " + conn_url_ + " is read-only (@@read_only = 1): not writing to it", "HY000",
                             kErReadOnly);
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "even/common/store/replication.h"
+
 namespace even::store {
 
 namespace {
@@ -43,9 +45,6 @@ std::string describe(const sql::SQLException& e) {
 Connection::Connection(std::unique_ptr<sql::Connection> c) : conn_(std::move(c)), stmt_(conn_->createStatement()) {}
 
 namespace {
-// The @@read_only of a fresh connection.
-bool is_read_only(Connection& c) { return c.query_int("SELECT @@read_only").value_or(0) != 0; }
-
 // Why the server of `c` is not a replica to read from (nullopt: it replicates).
 std::optional<std::string> not_replicating(Connection& c) {
   std::unique_ptr<sql::ResultSet> rs;

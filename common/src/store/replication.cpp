@@ -5,6 +5,8 @@
 
 namespace even::store {
 
+bool is_read_only(Connection& c) { return c.query_int("SELECT @@read_only").value_or(0) != 0; }
+
 void promote_to_primary(Connection& c, bool force, std::chrono::seconds apply_timeout) {
   // A replica whose receiving thread still runs has a live primary: promoting it beside that
   // primary makes two writable servers. A primary that just died is noticed within moments.

@@ -1,5 +1,7 @@
 #include "even/common/store/session.h"
 
+#include "even/common/store/replication.h"
+
 namespace even::store {
 
 Connection& Session::conn() {
@@ -7,7 +9,7 @@ Connection& Session::conn() {
   if (conn_ && store_urls(db_.url).size() > 1 && now >= next_read_only_check_) {
     next_read_only_check_ = now + std::chrono::seconds(1);
     try {
-      if (conn_->query_int("SELECT @@read_only").value_or(0) != 0) conn_.reset();  // open() finds the writable one
+      if (is_read_only(*conn_)) conn_.reset();  // open() finds the writable one
     } catch (const sql::SQLException&) {
       conn_.reset();
       throw;

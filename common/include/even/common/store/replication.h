@@ -13,6 +13,10 @@
 
 namespace even::store {
 
+// Whether the server of `c` is read-only now (@@read_only): a replica, or a primary fenced or
+// demoted. Connection::open takes the first server of a url list that is not.
+bool is_read_only(Connection& c);
+
 // Promotes the server of `c` (a replica): stops receiving (STOP SLAVE IO_THREAD) and waits until
 // the SQL thread applied every transaction received, which the replica acknowledged to its
 // primary and so may have been acknowledged to clients (throws std::runtime_error when the SQL
