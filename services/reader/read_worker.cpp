@@ -215,7 +215,7 @@ auto ReadWorker::with_store(F&& f) -> decltype(f(std::declval<StoreReads&>())) {
       }
       if (!conn && use_primary_) primary_ = store::Connection::open(db_);
       if (!conn) open_read_connection();
-      StoreReads reads(*conn);
+      StoreReads reads(*conn, use_primary_ ? &primary_hides_ : &conn_hides_);
       return f(reads);
     } catch (const sql::SQLException& e) {
       const bool lost = !conn || store::is_connection_lost(e);

@@ -117,6 +117,8 @@ class ReadWorker {
   std::chrono::steady_clock::time_point next_lag_sample_{};
   // The primary, for the reads conn_'s replica cannot answer yet; opened when first needed.
   std::unique_ptr<store::Connection> primary_;
+  // What lifecycles hide, for read-all pages over conn_ / primary_ (each follows its server).
+  LifecycleCache conn_hides_, primary_hides_;
   bool use_primary_ = false;                 // the request being served reads from primary_
   std::uint64_t need_ = 0;                   // the request's minGlobalSeq (0: none)
   std::string replicas_passed_over_;         // the last open_replica's skips, logged when they change

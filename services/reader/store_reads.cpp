@@ -65,22 +65,81 @@ std::int64_t StreamLifecycle::first_visible() const {
   return first;
 }
 
+bool LifecycleCache::sync(store::Connection& conn) {
+  if (!usable_) return false;
+  if (conn.url() != url_) {
+    *this = LifecycleCache();
+    url_ = conn.url();
+  }
+  std::optional<std::int64_t> clock;
+  try {
+    clock = conn.query_int("SELECT seq FROM lifecycle_clock WHERE id = 1");
+  } catch (const sql::SQLException& e) {
+    if (e.getErrorCode() != 1146) throw;  // no such table: a store of schema 5 or older
+    usable_ = false;
+    return false;
+  }
+  const auto now = static_cast<std::uint64_t>(clock.value_or(0));
+  if (loaded_ && now == seen_) return false;
+  if (now < seen_) {  // another history (failover): everything again
+    hides_.clear();
+    loaded_ = false;
+  }
+  auto rs = conn.query(
+      "SELECT stream, truncate_before, COALESCE(max_count, 0), COALESCE(max_age_us, 0) FROM streams "
+      "FORCE INDEX (ix_streams_changed_seq) WHERE changed_seq > " + std::to_string(loaded_ ? seen_ : 0));
+  while (rs->next()) {
+    Hides h;
+    h.truncate_before = rs->getInt64(2);
+    h.max_count = rs->getInt64(3) > 0;
+    h.max_age_us = rs->getInt64(4);
+    std::string stream = rs->getString(1);
+    if (h.truncate_before > 1 || h.max_count || h.max_age_us > 0) hides_[std::move(stream)] = h;
+    else hides_.erase(stream);
+  }
+  seen_ = now;
+  loaded_ = true;
+  return true;
+}
+
+const LifecycleCache::Hides* LifecycleCache::find(std::string_view stream) const {
+  auto it = hides_.find(stream);
+  return it == hides_.end() ? nullptr : &it->second;
+}
+
 Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage,
-                           std::vector<std::int64_t>* extra) {
+                           std::vector<std::int64_t>* extra, const LifecycleCache* filter, std::int64_t now,
+                           Page reuse) {
   Page page;
-  page.events = orphanage.newOrphan<capnp::List<schema::RecordedEvent>>(static_cast<unsigned>(limits.max_events));
+  if (reuse.count == 0 && reuse.events != nullptr) page.events = std::move(reuse.events);  // nothing written in it
+  else page.events = orphanage.newOrphan<capnp::List<schema::RecordedEvent>>(static_cast<unsigned>(limits.max_events));
   auto list = page.events.get();
   auto rs = conn_.query_streaming(sql);
   bool more = false;
   // Columns as in store::kEventColumns; blobs are copied once, from the row into the message (the
   // one encoder of events that skips the event model: a page is built straight from the rows).
+  std::size_t rows = 0;  // read from the result, shown or hidden
   while (rs->next()) {
-    if (page.count >= limits.max_events) {
+    if (rows++ == limits.max_events) {  // the one row more than asked for
       more = true;
       break;
     }
-    const auto id = rs->getString(2), stream = rs->getString(3), type = rs->getString(5), metadata = rs->getString(7),
-               payload = rs->getString(8);
+    const auto stream = rs->getString(3);
+    if (filter && !filter->empty()) {
+      if (const auto* h = filter->find(std::string_view(stream.c_str(), stream.length()))) {
+        if (h->max_count) {  // decided by the joined query: end the page before this row
+          page.needs_joined = page.count == 0;
+          more = true;
+          break;
+        }
+        const std::int64_t seq = rs->getInt64(4);
+        if (seq < h->truncate_before || (h->max_age_us > 0 && rs->getInt64(6) < now - h->max_age_us)) {
+          page.last_scanned = rs->getUInt64(1);
+          continue;
+        }
+      }
+    }
+    const auto id = rs->getString(2), type = rs->getString(5), metadata = rs->getString(7), payload = rs->getString(8);
     // RecordedEvent: 6 data words + 5 pointers; blobs padded to words.
     const std::size_t size = 88 + 16 + stream.length() + type.length() + metadata.length() + payload.length() + 32;
     if (page.count > 0 && page.bytes + size > limits.max_bytes) {
@@ -102,6 +161,7 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
     out.setPayloadFormat(wire::to_schema(store::format_of_column(rs->getUInt(9))));
     if (extra) extra->push_back(rs->getInt64(10));
     page.bytes += size;
+    page.last_scanned = out.getGlobalSeq();
   }
   rs.reset();  // drains what is left of the (bounded) result before the next statement
   page.end = !more;
@@ -134,56 +194,83 @@ std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const Page
 }
 
 Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage) {
-  const std::string from = std::to_string(q.from.value());
   // (saturating: a client may ask from any position; global_seq is a BIGINT UNSIGNED)
   constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
   const std::uint64_t window_end = std::min(q.from.value(), kMax) + static_cast<std::uint64_t>(kScanWindow);
-  const std::string hide = visible(now_us()) + " AND e.global_seq < " + std::to_string(window_end);
-  std::string sql;
-  auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
-    std::string s = kSelectJoined;
-    s += " FORCE INDEX (";
-    s += index;
-    s += ")" + kJoinStreams + " WHERE e.";
-    s += column;
-    s += " = ";
-    store::append_quoted(s, value);
-    s += " AND e.global_seq >= " + from + hide;
-    if (filter_types) {
-      s += " AND e.event_type IN (";
-      append_list(s, q.event_types);
+  const std::int64_t now = now_us();
+  // The page's SQL from `from` on: joined with `streams` (lifecycles decided by the store, per
+  // row), or from `events` alone (the caller filters with the LifecycleCache).
+  auto page_sql = [&](std::uint64_t from_seq, bool joined) {
+    const std::string from = std::to_string(from_seq);
+    const std::string hide = (joined ? visible(now) : std::string()) + " AND e.global_seq < " + std::to_string(window_end);
+    const std::string select = kSelectJoined;
+    auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
+      std::string s = select;
+      s += " FORCE INDEX (";
+      s += index;
       s += ")";
-    }
-    s += " ORDER BY e.global_seq" + limit_clause(limits);
-    return s;
+      if (joined) s += kJoinStreams;
+      s += " WHERE e.";
+      s += column;
+      s += " = ";
+      store::append_quoted(s, value);
+      s += " AND e.global_seq >= " + from + hide;
+      if (filter_types) {
+        s += " AND e.event_type IN (";
+        append_list(s, q.event_types);
+        s += ")";
+      }
+      s += " ORDER BY e.global_seq" + limit_clause(limits);
+      return s;
+    };
+    // A list of values: one index range per value, merged by global_seq (each part is bounded by
+    // the page size, so the merge sorts at most values * (page + 1) rows).
+    auto merged = [&](const char* index, const char* column, const std::vector<std::string>& values,
+                      bool filter_types) {
+      if (values.size() == 1) return one(index, column, values[0], filter_types);
+      std::string s = "SELECT * FROM (";
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i) s += " UNION ALL ";
+        s += "(" + one(index, column, values[i], filter_types) + ")";
+      }
+      s += ") AS page ORDER BY global_seq" + limit_clause(limits);
+      return s;
+    };
+    if (!q.categories.empty()) return merged("ix_events_category", "category", q.categories, !q.event_types.empty());
+    if (!q.event_types.empty()) return merged("ix_events_type", "event_type", q.event_types, false);
+    return select + " FORCE INDEX (PRIMARY)" + (joined ? kJoinStreams : std::string()) + " WHERE e.global_seq >= " +
+           from + hide + " ORDER BY e.global_seq" + limit_clause(limits);
   };
-  // A list of values: one index range per value, merged by global_seq (each part is bounded by
-  // the page size, so the merge sorts at most values * (page + 1) rows).
-  auto merged = [&](const char* index, const char* column, const std::vector<std::string>& values, bool filter_types) {
-    if (values.size() == 1) return one(index, column, values[0], filter_types);
-    std::string s = "SELECT * FROM (";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i) s += " UNION ALL ";
-      s += "(" + one(index, column, values[i], filter_types) + ")";
+  auto finish = [&](Page page) {
+    if (page.count > 0 || page.last_scanned > 0)
+      page.next_global_seq = GlobalSeq(std::max(page.last_scanned + 1, q.from.value()));
+    else
+      page.next_global_seq = q.from;
+    if (page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
+      page.end = false;
+      if (page.count == 0) page.next_global_seq = GlobalSeq(window_end);
     }
-    s += ") AS page ORDER BY global_seq" + limit_clause(limits);
-    return s;
+    return page;
   };
-  if (!q.categories.empty()) {
-    sql = merged("ix_events_category", "category", q.categories, !q.event_types.empty());
-  } else if (!q.event_types.empty()) {
-    sql = merged("ix_events_type", "event_type", q.event_types, false);
-  } else {
-    sql = kSelectJoined + " FORCE INDEX (PRIMARY)" + kJoinStreams + " WHERE e.global_seq >= " + from + hide +
-          " ORDER BY e.global_seq" + limit_clause(limits);
+  // Filtered with the cache: a page whose query ran while the clock stood where the cache was
+  // synced (checked after it) is exact; a change meanwhile makes it read again, joined.
+  if (hides_ && !hides_->loaded()) hides_->sync(conn_);
+  if (hides_ && hides_->usable()) {
+    Page page;
+    for (std::uint64_t from = q.from.value();;) {
+      page = fill_page(page_sql(from, false), limits, orphanage, nullptr, hides_, now, std::move(page));
+      // Nothing shown but rows hidden, and more in the window: go on after the last row scanned.
+      if (page.count > 0 || page.end || page.needs_joined || page.last_scanned < from ||
+          page.last_scanned + 1 >= window_end)
+        break;
+      from = page.last_scanned + 1;
+    }
+    // A page that starts at a row of a max-count stream is the joined query's; the cache is
+    // exact when the clock has not moved (else the page is read again, joined: rare).
+    if (!page.needs_joined && !hides_->sync(conn_)) return finish(std::move(page));
+    return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage, nullptr, nullptr, 0, std::move(page)));
   }
-  Page page = fill_page(sql, limits, orphanage);
-  page.next_global_seq = page.count == 0 ? q.from : GlobalSeq(page.events.get()[page.count - 1].getGlobalSeq() + 1);
-  if (page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
-    page.end = false;
-    if (page.count == 0) page.next_global_seq = GlobalSeq(window_end);
-  }
-  return page;
+  return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage));
 }
 
 std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, const PageLimits& limits,

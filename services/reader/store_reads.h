@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <capnp/orphan.h>
@@ -91,14 +93,61 @@ struct Page {
   GlobalSeq next_global_seq; // read-all: `from` of the following page
   std::size_t bytes = 0;     // approximate size of the events on the wire
   std::vector<std::int64_t> projection_seqs;  // read_projection: each event's projection sequence
+  std::uint64_t last_scanned = 0;  // global_seq of the last row read, shown or hidden (0: none)
+  bool needs_joined = false;       // a filtered page began with a row the cache cannot decide
 
   // The events, truncated to `count`, for adoption into the reply.
   capnp::Orphan<capnp::List<schema::RecordedEvent>> take_events();
 };
 
+// What stream lifecycles hide, as much of it as read-all pages need, kept by a reader worker so
+// that a page query does not join `streams` on each of its rows (a B-tree dive per row, which
+// grew with the number of streams). It holds only the streams whose lifecycle hides something
+// (truncate_before > 1, max_count, max_age_us): deleted, truncated and limited streams are few.
+//
+// The writer ticks `lifecycle_clock` in every lifecycle change's transaction and stamps the
+// stream's row with the new count (`changed_seq`). sync() reads the clock and, when it moved,
+// the rows changed since the count it saw (ix_streams_changed_seq). A page built with the cache
+// is exact when the clock read after the page's query equals the one the cache was synced to:
+// no change committed in between, so the state the page was filtered with held when its query
+// ran. Otherwise the page is read again (StoreReads::read_all).
+//
+// Bound to one server's history: a different url, or a clock that went back (a promoted replica
+// without the old primary's last change), starts it again. Not thread-safe (one per worker).
+class LifecycleCache {
+ public:
+  struct Hides {
+    std::int64_t truncate_before = 0;
+    std::int64_t max_age_us = 0;  // 0: none
+    bool max_count = false;       // needs the stream's version: such rows take the joined query
+  };
+
+  // Brings the cache to the store's current clock over `conn`. Returns whether it changed (or
+  // was loaded); false also when the store has no lifecycle clock (schema before 6: usable()
+  // then says false).
+  bool sync(store::Connection& conn);
+  bool loaded() const { return loaded_; }
+  bool usable() const { return usable_; }
+  bool empty() const { return hides_.empty(); }
+  const Hides* find(std::string_view stream) const;
+  std::size_t size() const { return hides_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::string url_;
+  bool loaded_ = false;
+  bool usable_ = true;
+  std::uint64_t seen_ = 0;
+  std::unordered_map<std::string, Hides, Hash, std::equal_to<>> hides_;
+};
+
 class StoreReads {
  public:
-  explicit StoreReads(store::Connection& conn) : conn_(conn) {}
+  // Without `hides`, every read-all page joins `streams` (exact, and slower per row).
+  explicit StoreReads(store::Connection& conn, LifecycleCache* hides = nullptr) : conn_(conn), hides_(hides) {}
 
   // Events of `q.stream` from q.from on (or down from it, backward), without those its lifecycle
   // hides. An empty page with end=true when nothing is there; nullopt when the stream does not
@@ -119,10 +168,15 @@ class StoreReads {
  private:
   // Runs `sql` (which selects kEventColumns, at most limits.max_events + 1 rows) and fills a page.
   // With `extra`, the sql selects one more column, whose values on the page's rows it gets.
+  // With `filter`, rows its streams' lifecycles hide at `now` are skipped (still scanned), and a
+  // row of a stream with a max-count limit ends the page before it (Page::needs_joined when it
+  // is the first). The page's list comes from `reuse` when nothing was written in it.
   Page fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage,
-                 std::vector<std::int64_t>* extra = nullptr);
+                 std::vector<std::int64_t>* extra = nullptr, const LifecycleCache* filter = nullptr,
+                 std::int64_t now = 0, Page reuse = {});
 
   store::Connection& conn_;
+  LifecycleCache* hides_;
 };
 
 }  // namespace even::reader

@@ -363,24 +363,29 @@ std::vector<std::string_view> new_streams(std::span<const AppendCommand> batch, 
   return created;
 }
 
-// The `streams` rows of the streams whose lifecycle the batch changed, in their final state.
+// The `streams` rows of the streams whose lifecycle the batch changed, in their final state,
+// after a tick of the lifecycle clock that they take as their changed_seq (readers keep what
+// lifecycles hide and read again the rows changed since the tick they saw: reader README).
 // truncate_before is never lowered (a scavenge may have raised it meanwhile).
+constexpr int kStreamRowsStatements = 2;  // the clock's tick, the rows
 std::string stream_rows_sql(const States& states, const Decisions& d, std::int64_t now) {
   std::string sql =
-      "INSERT INTO streams (stream, updated_at_us, deleted, tombstoned, truncate_before, max_count, max_age_us) "
-      "VALUES ";
+      "UPDATE lifecycle_clock SET seq = seq + 1 WHERE id = 1; "
+      "INSERT INTO streams (stream, updated_at_us, deleted, tombstoned, truncate_before, max_count, max_age_us, "
+      "changed_seq) VALUES ";
   append_list(sql, d.changed, [&](std::string& s, const std::string& name) {
     const StreamState& st = states.at(name);
     auto or_null = [](std::int64_t v) { return v > 0 ? std::to_string(v) : std::string("NULL"); };
     s += '(';
     store::append_quoted(s, name);
     s += ',' + std::to_string(now) + ',' + (st.deleted ? "1" : "0") + ',' + (st.tombstoned ? "1" : "0") + ',' +
-         std::to_string(st.truncate_before) + ',' + or_null(st.max_count) + ',' + or_null(st.max_age_us) + ')';
+         std::to_string(st.truncate_before) + ',' + or_null(st.max_count) + ',' + or_null(st.max_age_us) +
+         ",(SELECT seq FROM lifecycle_clock WHERE id = 1))";
   });
   sql +=
       " ON DUPLICATE KEY UPDATE updated_at_us = VALUES(updated_at_us), deleted = VALUES(deleted), "
       "tombstoned = VALUES(tombstoned), truncate_before = GREATEST(truncate_before, VALUES(truncate_before)), "
-      "max_count = VALUES(max_count), max_age_us = VALUES(max_age_us)";
+      "max_count = VALUES(max_count), max_age_us = VALUES(max_age_us), changed_seq = VALUES(changed_seq)";
   return sql;
 }
 
@@ -693,14 +698,15 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
   }
 
   if (d.rows == 0) {
-    if (!d.changed.empty()) conn_->execute(stream_rows_sql(versions, d, created));
+    if (!d.changed.empty()) conn_->execute_script(stream_rows_sql(versions, d, created), kStreamRowsStatements, -1);
     conn_->commit();
     remember_versions(versions);
     return std::move(d).finish();
   }
 
   const auto created_streams = new_streams(batch, d);
-  const int select_index = 1 + (created_streams.empty() ? 0 : 1) + (d.changed.empty() ? 0 : 1);  // LAST_INSERT_ID
+  const int select_index =  // LAST_INSERT_ID
+      1 + (created_streams.empty() ? 0 : 1) + (d.changed.empty() ? 0 : kStreamRowsStatements);
   const std::uint64_t first_global = static_cast<std::uint64_t>(
       conn_->execute_script(batch_script(batch, d, created_streams, versions, created, read_back_ids_),
                             select_index + (read_back_ids_ ? 1 : 2), select_index)

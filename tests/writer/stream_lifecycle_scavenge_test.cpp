@@ -194,6 +194,35 @@ TEST(StreamLifecycleTest, TruncateMaxCountAndMaxAgeHideFromEveryRead) {
   expect_visible(c, "log-1", {4, 5});
 }
 
+// Read-all pages are filtered by each reader worker's LifecycleCache (no join with `streams`):
+// a change made after every worker has loaded its cache is hidden from the very next reads, on
+// whichever worker serves them, and streams without a lifecycle are untouched by it.
+TEST(StreamLifecycleTest, AChangeIsHiddenFromTheNextReadOfEveryWorker) {
+  Running r;
+  auto& c = *r.client;
+  for (const char* s : {"acct-1", "acct-2", "acct-3", "acct-4", "acct-5"}) c.append(s, ExpectedVersion::no_stream(), events(4));
+  auto warm = [&] {  // more reads than the reader has workers, so each one syncs its cache
+    for (int i = 0; i < 8; ++i) all_views(c, "acct-1");
+  };
+  warm();
+  c.delete_stream("acct-1");
+  for (int i = 0; i < 8; ++i) {
+    auto v = all_views(c, "acct-1");
+    EXPECT_TRUE(v.all.empty() && v.category.empty() && v.type.empty()) << "read " << i;
+  }
+  c.truncate_stream("acct-2", StreamSeq(3));
+  for (int i = 0; i < 8; ++i) expect_visible(c, "acct-2", {3, 4});
+  c.set_stream_metadata("acct-3", {1, {}});  // max-count: those pages take the joined query
+  for (int i = 0; i < 8; ++i) expect_visible(c, "acct-3", {4});
+  c.set_stream_metadata("acct-3", {});
+  for (int i = 0; i < 8; ++i) expect_visible(c, "acct-3", range(1, 4));
+  c.set_stream_metadata("acct-4", {{}, std::chrono::microseconds(1)});
+  for (int i = 0; i < 8; ++i) expect_visible(c, "acct-4", {});
+  c.append("acct-1", ExpectedVersion::no_stream(), events(1));  // started again after its delete
+  for (int i = 0; i < 8; ++i) expect_visible(c, "acct-1", {5});
+  expect_visible(c, "acct-5", range(1, 4));
+}
+
 TEST(StreamLifecycleTest, ChangesAreOrderedWithTheAppendsAroundThem) {
   Running r;
   auto& c = *r.client;

@@ -188,11 +188,13 @@ Line measure_append(const config::DbOptions& db, Services& s, const BenchKeys& k
 }
 
 // read_stream: the first page (up to stream_read_max events) of random streams, through the
-// reader and by the same SELECT, alternating, for `seconds`.
+// reader and by the same SELECT, alternating, for `seconds`. Each side picks its own streams: the
+// SELECT of the stream the reader just read would find its pages in the buffer pool, which a store
+// larger than the pool does not give a read of a stream nobody touched.
 Line measure_read_stream(const config::DbOptions& db, Services& s, const StoreShape& shape, const ScaleOptions& o,
                          std::uint64_t size, const std::vector<std::string>& fallback) {
   auto conn = store::Connection::open(db);
-  std::mt19937_64 rng(size + 1);
+  std::mt19937_64 rng(size + 1), raw_rng(size + 2);
   std::vector<double> reader_ms, raw_ms;
   std::uint64_t events = 0;
   const auto start = Clock::now();
@@ -205,7 +207,7 @@ Line measure_read_stream(const config::DbOptions& db, Services& s, const StoreSh
     }
     reader_ms.push_back(seconds_since(t0) * 1000);
     std::string sql = std::string("SELECT ") + store::kEventColumns + " FROM events WHERE stream = ";
-    store::append_quoted(sql, stream);
+    store::append_quoted(sql, shape.random_stream(raw_rng, fallback));
     sql += " ORDER BY stream_seq LIMIT " + std::to_string(o.stream_read_max);
     t0 = Clock::now();
     auto rs = conn->query(sql);
@@ -224,11 +226,12 @@ Line measure_read_stream(const config::DbOptions& db, Services& s, const StoreSh
 }
 
 // read_all / read_category / read_type: page_events events (or up to the end) from random
-// positions, through the reader and by the same SELECT, alternating, for `seconds`.
+// positions, through the reader and by the same SELECT, alternating, for `seconds`; each side
+// its own positions (see measure_read_stream).
 Line measure_read_from(const config::DbOptions& db, Services& s, const ScaleOptions& o, std::uint64_t size,
                        const std::string& name, const std::function<client::Filter(std::mt19937_64&)>& filter) {
   auto conn = store::Connection::open(db);
-  std::mt19937_64 rng(size + 7);
+  std::mt19937_64 rng(size + 7), raw_rng(size + 8);
   const std::uint64_t head = s.client->head().value();
   double reader_s = 0, raw_s = 0;
   std::uint64_t reader_events = 0, raw_events = 0;
@@ -242,10 +245,12 @@ Line measure_read_from(const config::DbOptions& db, Services& s, const ScaleOpti
       ++reader_events;
     }
     reader_s += seconds_since(t0);
+    const std::uint64_t raw_from = 1 + raw_rng() % std::max<std::uint64_t>(1, head);
+    const client::Filter raw_f = filter(raw_rng);
     std::string sql = std::string("SELECT ") + store::kEventColumns + " FROM events WHERE global_seq >= " +
-                      std::to_string(from);
-    for (const auto& c : f.categories) sql += " AND category = ", store::append_quoted(sql, c);
-    for (const auto& t : f.event_types) sql += " AND event_type = ", store::append_quoted(sql, t);
+                      std::to_string(raw_from);
+    for (const auto& c : raw_f.categories) sql += " AND category = ", store::append_quoted(sql, c);
+    for (const auto& t : raw_f.event_types) sql += " AND event_type = ", store::append_quoted(sql, t);
     sql += " ORDER BY global_seq LIMIT " + std::to_string(o.page_events);
     t0 = Clock::now();
     auto rs = conn->query_streaming(sql);

@@ -30,9 +30,11 @@ std::vector<Account> accounts(const std::string& store, const std::vector<std::s
   const std::string s = store::identifier(store);
   std::vector<Account> out = {
       // Reads events to check versions and ids; inserts events and the streams row of a new
-      // stream (INSERT ... ON DUPLICATE KEY UPDATE, hence UPDATE); reads even_meta (the schema
-      // version) at start.
-      {"writer", {"SELECT ON " + s + ".*", "INSERT ON " + s + ".`events`", "INSERT, UPDATE ON " + s + ".`streams`"}},
+      // stream (INSERT ... ON DUPLICATE KEY UPDATE, hence UPDATE); ticks the lifecycle clock with
+      // each lifecycle change; reads even_meta (the schema version) at start.
+      {"writer",
+       {"SELECT ON " + s + ".*", "INSERT ON " + s + ".`events`", "INSERT, UPDATE ON " + s + ".`streams`",
+        "UPDATE ON " + s + ".`lifecycle_clock`"}},
       {"reader", {"SELECT ON " + s + ".*"}},
       // The gap check's locking read (LOCK IN SHARE MODE NOWAIT) needs SELECT only on MariaDB.
       {"dispatcher", {"SELECT ON " + s + ".*"}},

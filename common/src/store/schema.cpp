@@ -108,6 +108,25 @@ const std::vector<Migration>& migrations() {
                 PRIMARY KEY (name)
               ) ENGINE=InnoDB)",
        }},
+      {6,
+       "lifecycle clock: read-all pages hide lifecycles without joining streams (services/reader/README.md)",
+       {
+           // lifecycle_clock.seq counts the writer's lifecycle changes (one row, bumped in the
+           // change's transaction); streams.changed_seq is the count at the stream's last change
+           // (0: never changed). A reader keeps the few streams whose lifecycle hides something and
+           // reads again only those changed since the count it last saw.
+           R"(CREATE TABLE IF NOT EXISTS lifecycle_clock (
+                id TINYINT UNSIGNED NOT NULL,
+                seq BIGINT UNSIGNED NOT NULL,
+                PRIMARY KEY (id)
+              ) ENGINE=InnoDB)",
+           "ALTER TABLE streams ADD COLUMN changed_seq BIGINT UNSIGNED NOT NULL DEFAULT 0, "
+           "ADD KEY ix_streams_changed_seq (changed_seq)",
+           // Lifecycles set before this version count as change 1.
+           "UPDATE streams SET changed_seq = 1 WHERE deleted <> 0 OR tombstoned <> 0 OR truncate_before > 1 OR "
+           "max_count IS NOT NULL OR max_age_us IS NOT NULL",
+           "INSERT IGNORE INTO lifecycle_clock (id, seq) SELECT 1, COALESCE(MAX(changed_seq), 0) FROM streams",
+       }},
   };
   return kMigrations;
 }
