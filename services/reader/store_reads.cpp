@@ -165,6 +165,7 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
   }
   rs.reset();  // drains what is left of the (bounded) result before the next statement
   page.end = !more;
+  page.rows_scanned = std::min(rows, limits.max_events);
   return page;
 }
 
@@ -202,7 +203,9 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
   // row), or from `events` alone (the caller filters with the LifecycleCache).
   auto page_sql = [&](std::uint64_t from_seq, bool joined) {
     const std::string from = std::to_string(from_seq);
-    const std::string hide = (joined ? visible(now) : std::string()) + " AND e.global_seq < " + std::to_string(window_end);
+    // The joined query hides in SQL, and bounds what it may scan for that by the window; the
+    // cache's rows are all returned, so LIMIT bounds the scan.
+    const std::string hide = joined ? visible(now) + " AND e.global_seq < " + std::to_string(window_end) : std::string();
     const std::string select = kSelectJoined;
     auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
       std::string s = select;
@@ -241,12 +244,12 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
     return select + " FORCE INDEX (PRIMARY)" + (joined ? kJoinStreams : std::string()) + " WHERE e.global_seq >= " +
            from + hide + " ORDER BY e.global_seq" + limit_clause(limits);
   };
-  auto finish = [&](Page page) {
+  auto finish = [&](Page page, bool windowed) {
     if (page.count > 0 || page.last_scanned > 0)
       page.next_global_seq = GlobalSeq(std::max(page.last_scanned + 1, q.from.value()));
     else
       page.next_global_seq = q.from;
-    if (page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
+    if (windowed && page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
       page.end = false;
       if (page.count == 0) page.next_global_seq = GlobalSeq(window_end);
     }
@@ -257,20 +260,24 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
   if (hides_ && !hides_->loaded()) hides_->sync(conn_);
   if (hides_ && hides_->usable()) {
     Page page;
+    std::size_t scanned = 0;
     for (std::uint64_t from = q.from.value();;) {
       page = fill_page(page_sql(from, false), limits, orphanage, nullptr, hides_, now, std::move(page));
-      // Nothing shown but rows hidden, and more in the window: go on after the last row scanned.
+      scanned += page.rows_scanned;
+      // Nothing shown but rows hidden, and more to read: go on after the last row scanned, up to
+      // kScanWindow rows in all (then an empty page with end=false says where to go on).
       if (page.count > 0 || page.end || page.needs_joined || page.last_scanned < from ||
-          page.last_scanned + 1 >= window_end)
+          scanned >= static_cast<std::size_t>(kScanWindow))
         break;
       from = page.last_scanned + 1;
     }
     // A page that starts at a row of a max-count stream is the joined query's; the cache is
     // exact when the clock has not moved (else the page is read again, joined: rare).
-    if (!page.needs_joined && !hides_->sync(conn_)) return finish(std::move(page));
-    return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage, nullptr, nullptr, 0, std::move(page)));
+    if (!page.needs_joined && !hides_->sync(conn_)) return finish(std::move(page), false);
+    return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage, nullptr, nullptr, 0, std::move(page)),
+                  true);
   }
-  return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage));
+  return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage), true);
 }
 
 std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, const PageLimits& limits,

@@ -43,11 +43,13 @@ struct PageLimits {
 inline constexpr std::size_t kFirstPageRows = 1000;
 std::size_t rows_to_ask(const PageLimits& limits, std::size_t row_bytes_hint);
 
-// The positions (global_seq for read-all, projection sequences) one read-all or projection page
-// query scans at most: hidden rows (a deleted stream not yet scavenged) are scanned and skipped,
-// and a long run of them must not make one query read without bound. A page that reaches the
-// end of its window before the head ends with end=false and, when it is empty, the window's end
-// as its next position; the client asks again from there.
+// The positions (global_seq for read-all, projection sequences) one joined read-all or projection
+// page query scans at most: hidden rows (a deleted stream not yet scavenged) are scanned and
+// skipped, and a long run of them must not make one query read without bound. A page that
+// reaches the end of its window before the head ends with end=false and, when it is empty, the
+// window's end as its next position; the client asks again from there. A read-all page filtered
+// with the LifecycleCache has no window (its LIMIT bounds each query): a request whose rows were
+// all hidden reads on, kScanWindow rows at most, then answers an empty page with end=false.
 inline constexpr std::int64_t kScanWindow = 100000;
 
 // A stream's lifecycle as `streams` and `events` hold it (services/writer/README.md, "Stream
@@ -94,6 +96,7 @@ struct Page {
   std::size_t bytes = 0;     // approximate size of the events on the wire
   std::vector<std::int64_t> projection_seqs;  // read_projection: each event's projection sequence
   std::uint64_t last_scanned = 0;  // global_seq of the last row read, shown or hidden (0: none)
+  std::size_t rows_scanned = 0;    // rows read, shown or hidden
   bool needs_joined = false;       // a filtered page began with a row the cache cannot decide
 
   // The events, truncated to `count`, for adoption into the reply.
