@@ -122,6 +122,28 @@ class Report {
   std::vector<Line> lines_;
 };
 
+// Whether the store fits its server's buffer pool: the events table's size (rows and indexes, as
+// InnoDB estimates it), the pool's size, and the pool's page reads from disk and read requests
+// so far (their difference over a size's cases gives its hit ratio).
+struct PoolStats {
+  double store_mb = 0, pool_mb = 0, disk_reads = 0, read_requests = 0;
+};
+PoolStats pool_stats(const config::DbOptions& db) {
+  auto c = store::Connection::open(db);
+  PoolStats p;
+  auto rs = c->query(
+      "SELECT (data_length + index_length) / 1048576 FROM information_schema.TABLES WHERE table_schema = DATABASE() "
+      "AND table_name = 'events'");
+  if (rs->next()) p.store_mb = rs->getDouble(1);
+  p.pool_mb = static_cast<double>(c->query_int("SELECT @@innodb_buffer_pool_size").value_or(0)) / 1048576.0;
+  rs = c->query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_reads', 'Innodb_buffer_pool_read_requests')");
+  while (rs->next()) {
+    const double v = static_cast<double>(rs->getUInt64(2));
+    (rs->getString(1) == "Innodb_buffer_pool_reads" ? p.disk_reads : p.read_requests) = v;
+  }
+  return p;
+}
+
 double head_of(const config::DbOptions& db) {
   return static_cast<double>(store::Connection::open(db)->query_int("SELECT MAX(global_seq) FROM events").value_or(0));
 }
@@ -511,7 +533,10 @@ int bench_scale(int argc, char** argv) {
   std::vector<std::string> written;  // streams the append cases wrote (read_stream before a load)
   for (const auto size : o.sizes) {
     const double load_s = shape.grow_to(sdb, size);
-    report.print({size, "load", {{"seconds", load_s}, {"head", head_of(sdb)}}}, "");
+    const PoolStats before = pool_stats(sdb);
+    report.print({size, "load", {{"seconds", load_s}, {"head", head_of(sdb)}, {"store_mb", before.store_mb},
+                                 {"buffer_pool_mb", before.pool_mb}}},
+                 "");
     report.print(measure_append(sdb, services, keys, o, size, false, written), "events_per_s");
     report.print(measure_append(sdb, services, keys, o, size, true, written), "events_per_s");
     report.print(measure_read_stream(sdb, services, shape, o, size, written), "p99_ms");
@@ -532,6 +557,8 @@ int bench_scale(int argc, char** argv) {
     report.print(measure_read_from(sdb, services, o, size, "read_type", type), "events_per_s");
     report.print(measure_catch_up(sdb, services, size), "events_per_s");
     report.print(measure_rebuild(sdb, services, size), "events_per_s");
+    const PoolStats after = pool_stats(sdb);
+    const double requests = after.read_requests - before.read_requests, reads = after.disk_reads - before.disk_reads;
     report.print({size,
                   "rss",
                   {{"writer_mb", current_rss_mb(services.writer->pid())},
@@ -540,7 +567,10 @@ int bench_scale(int argc, char** argv) {
                    {"reader_peak_mb", process_peak_rss_mb(services.reader->pid())},
                    {"dispatcher_mb", current_rss_mb(services.dispatcher->pid())},
                    {"dispatcher_peak_mb", process_peak_rss_mb(services.dispatcher->pid())},
-                   {"bench_peak_mb", peak_rss_mb()}}},
+                   {"bench_peak_mb", peak_rss_mb()},
+                   // the size's cases: pages the store read from disk, and the pool's hit ratio
+                   {"pool_disk_reads", reads},
+                   {"pool_hit_ratio", requests > 0 ? 1.0 - reads / requests : 1.0}}},
                  "");
   }
   if (!no_charts) write_charts(report, o.charts_dir);
