@@ -1,5 +1,6 @@
 // StoreReads (services/reader/store_reads.h) against the real MariaDB: how many rows a page query
-// asks the server for, and that pages sized from the row-size hint still deliver every event once.
+// asks the server for, that pages sized from the row-size hint still deliver every event once,
+// and that read-all pages filtered with a LifecycleCache are what the joined query returns.
 //
 // A streamed result cannot be abandoned part way: rows a query asked for but the page had no room
 // for are still sent by the server and drained. The server's own count of rows it sent (session
@@ -8,13 +9,17 @@
 
 #include <capnp/message.h>
 
+#include <set>
+
 #include "even/common/store/mysql.h"
+#include "even/common/store/schema.h"
 #include "reader/store_reads.h"
 #include "support/test_env.h"
 
 namespace even::test {
 namespace {
 
+using reader::LifecycleCache;
 using reader::PageLimits;
 using reader::StoreReads;
 
@@ -120,6 +125,129 @@ TEST(StoreReads, HintedPagesDeliverEveryEventOnce) {
   // Each page costs at most its rows, the one that tells whether more follow, and what a change of
   // event size makes it drain once.
   EXPECT_LT(total_sent, 150 + 2 * 25 + 60);
+}
+
+// Stream `stream` of category `category`: events 1..n of type Type<i mod 3>, and its streams row.
+void insert_stream(store::Connection& conn, const std::string& category, const std::string& stream, int n) {
+  for (int i = 1; i <= n; ++i)
+    conn.execute(
+        "INSERT INTO events (event_id, stream, stream_seq, category, event_type, created_at_us, metadata, payload, "
+        "payload_format) VALUES (UNHEX(MD5('" + stream + "/" + std::to_string(i) + "')), '" + stream + "', " +
+        std::to_string(i) + ", '" + category + "', 'Type" + std::to_string(i % 3) + "', " +
+        std::to_string(i) + ", '', '{}', 1)");
+  conn.execute("INSERT INTO streams (stream, updated_at_us) VALUES ('" + stream + "', 0)");
+}
+
+// A lifecycle change as the writer makes it: the clock's tick, the row stamped with it.
+void change(store::Connection& conn, const std::string& stream, const std::string& set) {
+  conn.execute("UPDATE lifecycle_clock SET seq = seq + 1 WHERE id = 1");
+  conn.execute("UPDATE streams SET " + set + ", changed_seq = (SELECT seq FROM lifecycle_clock WHERE id = 1) "
+               "WHERE stream = '" + stream + "'");
+}
+
+// Every event a read from `from` with `filter` delivers, page by page (small pages).
+std::vector<std::uint64_t> read_everything(StoreReads& reads, GlobalSeq from, const reader::AllPageQuery& filter) {
+  std::vector<std::uint64_t> seen;
+  reader::AllPageQuery q = filter;
+  q.from = from;
+  for (int pages = 0; pages < 1000; ++pages) {
+    capnp::MallocMessageBuilder msg;
+    auto page = reads.read_all(q, PageLimits{7, 1u << 20}, msg.getOrphanage());
+    auto events = page.events.get();
+    for (unsigned i = 0; i < page.count; ++i) seen.push_back(events[i].getGlobalSeq());
+    if (page.end) return seen;
+    EXPECT_GE(page.next_global_seq.value(), q.from.value());
+    q.from = page.next_global_seq;
+  }
+  ADD_FAILURE() << "the read does not end";
+  return seen;
+}
+
+// The events the joined query (lifecycles decided by the store, row by row) and the cache-filtered
+// pages deliver, from several positions, for $all, a category, two categories, a type.
+void expect_same_as_joined(store::Connection& conn, LifecycleCache& cache, const std::string& when) {
+  StoreReads joined(conn), cached(conn, &cache);
+  const std::vector<reader::AllPageQuery> filters = {
+      {GlobalSeq(1), {}, {}}, {GlobalSeq(1), {"a"}, {}}, {GlobalSeq(1), {"a", "b"}, {}}, {GlobalSeq(1), {}, {"Type1"}}};
+  for (const auto& f : filters)
+    for (std::uint64_t from : {1, 5, 17, 40}) {
+      const auto expected = read_everything(joined, GlobalSeq(from), f);
+      EXPECT_EQ(read_everything(cached, GlobalSeq(from), f), expected)
+          << when << ": from " << from << ", " << f.categories.size() << " categories, " << f.event_types.size()
+          << " types";
+    }
+}
+
+TEST(StoreReads, PagesFilteredWithTheLifecycleCacheAreWhatTheJoinedQueryReturns) {
+  TestStore store;
+  auto conn = store.connect();
+  // Interleaved streams, so that hidden rows sit between shown ones.
+  for (int round = 0; round < 3; ++round) {
+    insert_stream(*conn, "a", "a-" + std::to_string(round), 6);
+    insert_stream(*conn, "b", "b-" + std::to_string(round), 5);
+  }
+  LifecycleCache cache;
+  expect_same_as_joined(*conn, cache, "no lifecycles");
+  EXPECT_EQ(cache.size(), 0u);
+
+  // Changes after the cache was loaded: a delete, a truncate, a max-age that hides everything, a
+  // max-count (its rows take the joined query), each seen by the very next read.
+  change(*conn, "a-0", "deleted = 1, truncate_before = 7");
+  expect_same_as_joined(*conn, cache, "after a delete");
+  change(*conn, "b-1", "truncate_before = 4");
+  expect_same_as_joined(*conn, cache, "after a truncate");
+  change(*conn, "a-2", "max_age_us = 1");
+  expect_same_as_joined(*conn, cache, "after a max-age");
+  change(*conn, "b-2", "max_count = 2");
+  expect_same_as_joined(*conn, cache, "after a max-count");
+  EXPECT_EQ(cache.size(), 4u);
+  // Limits lifted again: the stream leaves the cache.
+  change(*conn, "a-2", "max_age_us = NULL");
+  change(*conn, "b-2", "max_count = NULL");
+  expect_same_as_joined(*conn, cache, "after lifting the limits");
+  EXPECT_EQ(cache.size(), 2u);
+
+  // A page the cache filtered is thrown away when the clock moved while it was read: here the
+  // change is committed behind the cache's back (its clock is not read in between), and the next
+  // page must still hide it.
+  StoreReads cached(*conn, &cache);
+  capnp::MallocMessageBuilder msg;
+  (void)cached.read_all({GlobalSeq(1), {}, {}}, PageLimits{100, 1u << 20}, msg.getOrphanage());
+  change(*conn, "a-1", "truncate_before = 6");
+  const auto seen = read_everything(cached, GlobalSeq(1), {GlobalSeq(1), {"a"}, {}});
+  const auto rows = conn->query("SELECT global_seq FROM events WHERE stream = 'a-1' AND stream_seq < 6");
+  std::set<std::uint64_t> hidden;
+  while (rows->next()) hidden.insert(rows->getUInt64(1));
+  for (auto g : seen) EXPECT_FALSE(hidden.count(g)) << "position " << g << " of a-1 is truncated";
+}
+
+// A store of schema 5 whose streams already had lifecycles: the upgrade stamps them as change 1,
+// and a cache-filtered read hides them as before.
+TEST(StoreReads, AnUpgradeToSchema6KeepsWhatLifecyclesHid) {
+  TestStore store;
+  auto conn = store.connect();
+  insert_stream(*conn, "a", "a-1", 4);
+  insert_stream(*conn, "a", "a-2", 4);
+  // Back to schema 5 (migration 6 undone), with a stream deleted then.
+  conn->execute("DROP TABLE lifecycle_clock");
+  conn->execute("ALTER TABLE streams DROP KEY ix_streams_changed_seq, DROP COLUMN changed_seq");
+  conn->execute("UPDATE even_meta SET v = '5' WHERE k = 'schema_version'");
+  conn->execute("UPDATE streams SET deleted = 1, truncate_before = 5 WHERE stream = 'a-1'");
+  {
+    LifecycleCache old_store;  // no clock yet: joined queries only
+    StoreReads reads(*conn, &old_store);
+    EXPECT_EQ(read_everything(reads, GlobalSeq(1), {GlobalSeq(1), {}, {}}).size(), 4u);
+    EXPECT_FALSE(old_store.usable());
+  }
+  const auto r = store::init_store(store.db());
+  EXPECT_EQ(r.from_version, 5);
+  EXPECT_EQ(r.to_version, store::latest_schema_version());
+  EXPECT_EQ(conn->query_int("SELECT seq FROM lifecycle_clock WHERE id = 1"), 1);
+  EXPECT_EQ(conn->query_int("SELECT changed_seq FROM streams WHERE stream = 'a-1'"), 1);
+  LifecycleCache cache;
+  StoreReads reads(*conn, &cache);
+  EXPECT_EQ(read_everything(reads, GlobalSeq(1), {GlobalSeq(1), {}, {}}).size(), 4u);
+  EXPECT_EQ(cache.size(), 1u);
 }
 
 }  // namespace
