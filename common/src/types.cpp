@@ -136,4 +136,9 @@ std::string_view category_of(std::string_view stream) {
   return dash == std::string_view::npos ? stream : stream.substr(0, dash);
 }
 
+std::int64_t unix_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace even

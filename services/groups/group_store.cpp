@@ -3,14 +3,11 @@
 #include <chrono>
 
 #include "even/common/store/events.h"
+#include "even/common/types.h"
 
 namespace even::groups {
 
 namespace {
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 std::string quoted(const std::string& s) {
   std::string out;
   store::append_quoted(out, s);
@@ -46,7 +43,7 @@ std::vector<GroupRow> GroupStore::load() {
 
 bool GroupStore::create(const std::string& name, const GroupSettings& s) {
   return session_.guarded([&](store::Connection& c) {
-    const auto t = std::to_string(now_us());
+    const auto t = std::to_string(unix_now_us());
     const std::uint64_t start = s.start_from.value();
     return c.update("INSERT IGNORE INTO subscription_groups (name, source_kind, source_value, max_retries, "
                     "ack_timeout_ms, max_in_flight, ordering, start_from, checkpoint, created_at_us, updated_at_us) "
@@ -69,7 +66,7 @@ void GroupStore::save_positions(const std::string& name, GlobalSeq checkpoint, s
   session_.guarded([&](store::Connection& c) {
     c.update("UPDATE subscription_groups SET checkpoint = " + std::to_string(checkpoint.value()) +
              ", replay_to = " + std::to_string(replay_to) + ", replay_until = " + std::to_string(replay_until) +
-             ", parked = parked + " + std::to_string(parked_add) + ", updated_at_us = " + std::to_string(now_us()) +
+             ", parked = parked + " + std::to_string(parked_add) + ", updated_at_us = " + std::to_string(unix_now_us()) +
              " WHERE name = " + quoted(name));
     return 0;
   });

@@ -1,15 +1,11 @@
 #include "projector/checkpoints.h"
+#include "even/common/types.h"
 
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
 namespace even::projector {
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void CheckpointTable::ensure() {
   // Runners of one database start together; PostgreSQL's CREATE TABLE IF NOT EXISTS can still
@@ -107,7 +103,7 @@ void CheckpointTable::begin_reset(const std::string& projection, const std::stri
                     " rebuild_requested, error, updated_at_us) VALUES (";
   const auto& d = conn_.dialect();
   sql += quoted(projection) + ", 0, " + quoted(hash);
-  const std::string h = std::to_string(head.value()), t = std::to_string(now_us());
+  const std::string h = std::to_string(head.value()), t = std::to_string(unix_now_us());
   sql += ", 'resetting', 0, " + h + ", 0, " + h + ", 0, NULL, " + t + ") " + d.on_conflict_update("projection") +
          " position = 0, definition_hash = " + d.inserted("definition_hash") + ", state = 'resetting',"
          " events_applied = 0, head = " + d.inserted("head") + ", rate = 0, rebuild_from_head = " +
@@ -119,7 +115,7 @@ void CheckpointTable::begin_reset(const std::string& projection, const std::stri
 void CheckpointTable::set_state(const std::string& projection, const std::string& state, const std::string& error) {
   std::string sql = "UPDATE " + conn_.dialect().identifier(table_) + " SET state = " + quoted(state) + ", error = ";
   sql += error.empty() ? std::string("NULL") : quoted(printable(error.substr(0, 60000)));
-  sql += ", updated_at_us = " + std::to_string(now_us()) + where(projection);
+  sql += ", updated_at_us = " + std::to_string(unix_now_us()) + where(projection);
   conn_.execute(sql);
 }
 
@@ -139,7 +135,7 @@ std::string CheckpointTable::update_sql(const std::string& projection, GlobalSeq
                     ", events_applied = events_applied + " + std::to_string(applied_in_batch) +
                     ", head = GREATEST(head, " + std::to_string(head.value()) + "), rate = " + rate_text(rate) +
                     ", state = " + quoted(state);
-  sql += ", error = NULL, updated_at_us = " + std::to_string(now_us()) + where(projection);
+  sql += ", error = NULL, updated_at_us = " + std::to_string(unix_now_us()) + where(projection);
   return sql;
 }
 
@@ -201,7 +197,7 @@ std::optional<double> rebuild_eta_seconds(const Checkpoint& cp, GlobalSeq head) 
 
 std::string CheckpointTable::reset_done_sql(const std::string& projection) const {
   return "UPDATE " + conn_.dialect().identifier(table_) + " SET state = 'rebuilding', updated_at_us = " +
-         std::to_string(now_us()) + where(projection);
+         std::to_string(unix_now_us()) + where(projection);
 }
 
 }  // namespace even::projector

@@ -6,22 +6,19 @@
 
 #include "even/common/store/events.h"
 #include "even/common/wire.h"
+#include "even/common/types.h"
 
 namespace even::reader {
 
 namespace {
 
 const std::string kSelect = std::string("SELECT ") + store::kEventColumns + " FROM events";
-// kEventColumns of events `e`, for the reads that join `streams s` to hide what lifecycles hide.
-const std::string kSelectJoined =
+// kEventColumns of events `e`, for read-all and projection pages (which may join `streams s` to
+// hide what lifecycles hide).
+const std::string kSelectAliased =
     "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
     "e.payload_format FROM events e";
 const std::string kJoinStreams = " LEFT JOIN streams s ON s.stream = e.stream";
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Whether row `e` (with its stream's row `s`, LEFT JOINed) is visible at `now`: at or above
 // truncate_before (a delete sets it above the stream's last event), among the last max_count
@@ -180,7 +177,7 @@ std::optional<Page> StoreReads::read_stream(const StreamPageQuery& q, const Page
   sql += q.backward ? " AND stream_seq <= " : " AND stream_seq >= ";
   sql += std::to_string(q.backward ? q.from.value() : std::max(q.from.value(), first));
   if (q.backward) sql += " AND stream_seq >= " + std::to_string(first);
-  if (life.max_age_us > 0) sql += " AND created_at_us >= " + std::to_string(now_us() - life.max_age_us);
+  if (life.max_age_us > 0) sql += " AND created_at_us >= " + std::to_string(unix_now_us() - life.max_age_us);
   sql += q.backward ? " ORDER BY stream_seq DESC" : " ORDER BY stream_seq";
   sql += limit_clause(limits);
   Page page = fill_page(sql, limits, orphanage);
@@ -198,7 +195,7 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
   // (saturating: a client may ask from any position; global_seq is a BIGINT UNSIGNED)
   constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
   const std::uint64_t window_end = std::min(q.from.value(), kMax) + static_cast<std::uint64_t>(kScanWindow);
-  const std::int64_t now = now_us();
+  const std::int64_t now = unix_now_us();
   // The page's SQL from `from` on: joined with `streams` (lifecycles decided by the store, per
   // row), or from `events` alone (the caller filters with the LifecycleCache).
   auto page_sql = [&](std::uint64_t from_seq, bool joined) {
@@ -206,9 +203,8 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
     // The joined query hides in SQL, and bounds what it may scan for that by the window; the
     // cache's rows are all returned, so LIMIT bounds the scan.
     const std::string hide = joined ? visible(now) + " AND e.global_seq < " + std::to_string(window_end) : std::string();
-    const std::string select = kSelectJoined;
     auto one = [&](const char* index, const char* column, const std::string& value, bool filter_types) {
-      std::string s = select;
+      std::string s = kSelectAliased;
       s += " FORCE INDEX (";
       s += index;
       s += ")";
@@ -241,7 +237,7 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
     };
     if (!q.categories.empty()) return merged("ix_events_category", "category", q.categories, !q.event_types.empty());
     if (!q.event_types.empty()) return merged("ix_events_type", "event_type", q.event_types, false);
-    return select + " FORCE INDEX (PRIMARY)" + (joined ? kJoinStreams : std::string()) + " WHERE e.global_seq >= " +
+    return kSelectAliased + " FORCE INDEX (PRIMARY)" + (joined ? kJoinStreams : std::string()) + " WHERE e.global_seq >= " +
            from + hide + " ORDER BY e.global_seq" + limit_clause(limits);
   };
   auto finish = [&](Page page, bool windowed) {
@@ -291,7 +287,7 @@ std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, co
       "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
       "e.payload_format, p.seq FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq" +
       kJoinStreams + " WHERE p.name = " + name + " AND p.seq >= " + std::to_string(q.from.value()) +
-      " AND p.seq < " + std::to_string(window_end) + visible(now_us()) + " ORDER BY p.seq" +
+      " AND p.seq < " + std::to_string(window_end) + visible(unix_now_us()) + " ORDER BY p.seq" +
       limit_clause(limits);
   std::vector<std::int64_t> seqs;
   Page page = fill_page(sql, limits, orphanage, &seqs);

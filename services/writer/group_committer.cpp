@@ -8,15 +8,11 @@
 #include <unordered_set>
 
 #include "even/common/store/replication.h"
+#include "even/common/types.h"
 
 namespace even::writer {
 
 namespace {
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct StoredPosition {
   std::string stream;
@@ -686,7 +682,7 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
   States versions = read_states(*conn_, version_cache_, batch);
   std::optional<StoredPositions> stored;
   if (check_ids) stored = read_stored_positions(*conn_, batch, all_indexes(batch.size()));
-  const std::int64_t created = now_us();
+  const std::int64_t created = unix_now_us();
   Decisions d = decide(batch, versions, stored ? &*stored : nullptr);
 
   // A conflict may be a retry of an append that already landed: ask the store about those ids.

@@ -31,17 +31,13 @@
 #include <boost/program_options.hpp>
 
 #include "even/client/client.h"
+#include "even/common/types.h"
 
 namespace po = boost::program_options;
 using namespace even;
 using namespace even::client;
 
 namespace {
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // One log file, written by several threads a line at a time, each line flushed at once (the rig
 // watches the subscribers' logs while they run).
@@ -107,14 +103,14 @@ void run_worker(Client& client, const AppendArgs& a, int w, double per_worker_ra
     const auto expected = !serial ? ExpectedVersion::any()
                           : version == 0 ? ExpectedVersion::no_stream()
                                          : ExpectedVersion::exact(version);
-    const std::int64_t sent = now_us();
+    const std::int64_t sent = unix_now_us();
     for (int attempt = 1;; ++attempt) {
       try {
         auto r = client.append(stream, expected, {e});
         version = r.last_stream_seq.value();
         log.line("A " + id + " " + stream + " " + std::to_string(r.first_global_seq.value()) + " " +
                  std::to_string(r.first_stream_seq.value()) + " " + std::to_string(sent) + " " +
-                 std::to_string(now_us()) + " " + std::to_string(attempt) + " " + (r.idempotent ? "1" : "0"));
+                 std::to_string(unix_now_us()) + " " + std::to_string(attempt) + " " + (r.idempotent ? "1" : "0"));
         break;
       } catch (const Timeout&) {
       } catch (const Unavailable&) {
@@ -126,7 +122,7 @@ void run_worker(Client& client, const AppendArgs& a, int w, double per_worker_ra
         log.line("E " + id + " " + stream + " " + std::to_string(static_cast<int>(err.code())) + " " + msg);
         return;  // the stream's version is unknown now: this worker stops
       }
-      if (stopping.load() && now_us() > drain_deadline_us.load()) {
+      if (stopping.load() && unix_now_us() > drain_deadline_us.load()) {
         log.line("G " + id + " " + stream);
         return;
       }
@@ -148,7 +144,7 @@ int run_append(const ClientOptions& options, const AppendArgs& a, const std::str
   std::cerr << "even-cluster-client " << a.name << ": appending " << a.rate << " events/s from " << a.workers
             << " workers\n";
   wait_for_stop(signals);
-  drain_deadline_us = now_us() + static_cast<std::int64_t>(a.drain_s) * 1000000;
+  drain_deadline_us = unix_now_us() + static_cast<std::int64_t>(a.drain_s) * 1000000;
   stopping = true;
   for (auto& t : workers) t.join();
   std::cerr << "even-cluster-client " << a.name << ": stopped\n";
@@ -166,7 +162,7 @@ int run_subscribe(const ClientOptions& options, const std::string& log_path) {
   auto sub = client.subscribe(
       GlobalSeq(1), Filter{{"cl"}, {}},
       [&](const RecordedEvent& e) {
-        log.line(std::to_string(e.global_seq.value()) + " " + e.id.to_string() + " " + std::to_string(now_us()));
+        log.line(std::to_string(e.global_seq.value()) + " " + e.id.to_string() + " " + std::to_string(unix_now_us()));
       },
       so);
   wait_for_stop(signals);

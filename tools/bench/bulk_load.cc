@@ -4,14 +4,14 @@
 
 #include "bench/bench.h"
 #include "even/common/store/mysql.h"
+#include "even/common/types.h"
 
 namespace even::bench {
 
 double bulk_load(const config::DbOptions& db, std::uint64_t count, const std::function<void(std::uint64_t, BulkRow&)>& make) {
   constexpr std::uint64_t kRowsPerInsert = 2000;
   auto conn = store::Connection::open(db);
-  const std::int64_t now_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t now_us = unix_now_us();
   const auto start = Clock::now();
   auto last_report = start;
   BulkRow row;

@@ -16,6 +16,7 @@
 #include "even/common/store/mysql.h"
 #include "even/projector/checkpoint.h"
 #include "evenctl/commands.h"
+#include "even/common/types.h"
 
 namespace even::ctl {
 
@@ -37,11 +38,6 @@ std::optional<std::vector<Row>> load_rows(const config::DbOptions& db, const std
   std::vector<Row> rows;
   for (auto& c : *checkpoints) rows.push_back(Row{kind, std::move(c)});
   return rows;
-}
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::uint64_t store_head(const config::DbOptions& store_db, std::uint64_t fallback) {
@@ -68,7 +64,7 @@ int status(const config::DbOptions& query_db, const config::DbOptions& store_db,
   std::uint64_t seen = 0;
   for (const auto& r : rows) seen = std::max(seen, r.cp.head.value());
   const std::uint64_t head = store_head(store_db, seen);
-  const auto now = now_us();
+  const auto now = unix_now_us();
   if (!as_json) {
     std::cout << std::left << std::setw(28) << "NAME" << std::setw(11) << "KIND" << std::setw(11) << "STATE"
               << std::right << std::setw(12) << "POSITION" << std::setw(12) << "HEAD" << std::setw(10) << "LAG"

@@ -9,15 +9,11 @@
 #include <vector>
 
 #include "even/common/store/mysql.h"
+#include "even/common/types.h"
 
 namespace even::store {
 
 namespace {
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A stream's lifecycle settings (its `streams` row).
 struct Settings {
@@ -47,7 +43,7 @@ std::int64_t hidden_up_to(Connection& c, const std::string& quoted, const Settin
     if (s.max_age_us > 0) {
       auto first_young = c.query_int(
           "SELECT stream_seq FROM events FORCE INDEX (ux_events_stream_seq) WHERE stream = " + quoted +
-          " AND created_at_us >= " + std::to_string(now_us() - s.max_age_us) + " ORDER BY stream_seq LIMIT 1");
+          " AND created_at_us >= " + std::to_string(unix_now_us() - s.max_age_us) + " ORDER BY stream_seq LIMIT 1");
       hidden = std::max(hidden, first_young ? *first_young - 1 : version);
     }
   }
@@ -74,7 +70,7 @@ ScavengeProgress scavenge(const DbOptions& db, const ScavengeOptions& options) {
 
   // Only rows older than this are removed: the dispatcher may not have verified a younger event
   // yet, nor a client's resend after a lost reply found its ids.
-  const std::int64_t cutoff_us = now_us() - options.min_age_us;
+  const std::int64_t cutoff_us = unix_now_us() - options.min_age_us;
   const std::string young = " AND created_at_us < " + std::to_string(cutoff_us);
 
   // The streams with a lifecycle setting, what each one hides, worked out once: appends that go

@@ -95,4 +95,7 @@ std::string validate_event_type(std::string_view type);
 // name when it has no '-'.
 std::string_view category_of(std::string_view stream);
 
+// Now, in microseconds since the Unix epoch: what the store's *_at_us columns hold.
+std::int64_t unix_now_us();
+
 }  // namespace even
