@@ -13,8 +13,8 @@ namespace even::reader {
 namespace {
 
 const std::string kSelect = std::string("SELECT ") + store::kEventColumns + " FROM events";
-// kEventColumns of events `e`, for read-all and projection pages (which may join `streams s` to
-// hide what lifecycles hide).
+// kEventColumns of events `e`, for read-all pages (which may join `streams s` to hide what
+// lifecycles hide).
 const std::string kSelectAliased =
     "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
     "e.payload_format FROM events e";
@@ -105,7 +105,7 @@ const LifecycleCache::Hides* LifecycleCache::find(std::string_view stream) const
 }
 
 Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage,
-                           std::vector<std::int64_t>* extra, const LifecycleCache* filter, std::int64_t now,
+                           std::vector<std::int64_t>* projection_seqs, const LifecycleCache* filter, std::int64_t now,
                            Page reuse) {
   Page page;
   if (reuse.count == 0 && reuse.events != nullptr) page.events = std::move(reuse.events);  // nothing written in it
@@ -116,6 +116,8 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
   // Columns as in store::kEventColumns; blobs are copied once, from the row into the message (the
   // one encoder of events that skips the event model: a page is built straight from the rows).
   std::size_t rows = 0;  // read from the result, shown or hidden
+  // Where a row is, for the page that follows: its global_seq, or its projection sequence.
+  auto position = [&] { return projection_seqs ? rs->getUInt64(10) : rs->getUInt64(1); };
   while (rs->next()) {
     if (rows++ == limits.max_events) {  // the one row more than asked for
       more = true;
@@ -131,7 +133,7 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
         }
         const std::int64_t seq = rs->getInt64(4);
         if (seq < h->truncate_before || (h->max_age_us > 0 && rs->getInt64(6) < now - h->max_age_us)) {
-          page.last_scanned = rs->getUInt64(1);
+          page.last_scanned = position();
           continue;
         }
       }
@@ -156,9 +158,9 @@ Page StoreReads::fill_page(const std::string& sql, const PageLimits& limits, cap
     out.setMetadata(bytes(metadata));
     out.setPayload(bytes(payload));
     out.setPayloadFormat(wire::to_schema(store::format_of_column(rs->getUInt(9))));
-    if (extra) extra->push_back(rs->getInt64(10));
+    if (projection_seqs) projection_seqs->push_back(rs->getInt64(10));
     page.bytes += size;
-    page.last_scanned = out.getGlobalSeq();
+    page.last_scanned = position();
   }
   rs.reset();  // drains what is left of the (bounded) result before the next statement
   page.end = !more;
@@ -240,40 +242,46 @@ Page StoreReads::read_all(const AllPageQuery& q, const PageLimits& limits, capnp
     return kSelectAliased + " FORCE INDEX (PRIMARY)" + (joined ? kJoinStreams : std::string()) + " WHERE e.global_seq >= " +
            from + hide + " ORDER BY e.global_seq" + limit_clause(limits);
   };
-  auto finish = [&](Page page, bool windowed) {
-    if (page.count > 0 || page.last_scanned > 0)
-      page.next_global_seq = GlobalSeq(std::max(page.last_scanned + 1, q.from.value()));
-    else
-      page.next_global_seq = q.from;
-    if (windowed && page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
-      page.end = false;
-      if (page.count == 0) page.next_global_seq = GlobalSeq(window_end);
-    }
-    return page;
-  };
-  // Filtered with the cache: a page whose query ran while the clock stood where the cache was
-  // synced (checked after it) is exact; a change meanwhile makes it read again, joined.
+  bool joined = false;
+  Page page = read_hiding(page_sql, q.from.value(), limits, orphanage, now, nullptr, joined);
+  if (page.count > 0 || page.last_scanned > 0)
+    page.next_global_seq = GlobalSeq(std::max(page.last_scanned + 1, q.from.value()));
+  else
+    page.next_global_seq = q.from;
+  if (joined && page.end && head().value() >= window_end) {  // the window ended before the head: more to scan
+    page.end = false;
+    if (page.count == 0) page.next_global_seq = GlobalSeq(window_end);
+  }
+  return page;
+}
+
+Page StoreReads::read_hiding(const PageSql& sql, std::uint64_t from, const PageLimits& limits,
+                             capnp::Orphanage orphanage, std::int64_t now, std::vector<std::int64_t>* projection_seqs,
+                             bool& joined) {
+  joined = false;
   if (hides_ && !hides_->loaded()) hides_->sync(conn_);
   if (hides_ && hides_->usable()) {
     Page page;
     std::size_t scanned = 0;
-    for (std::uint64_t from = q.from.value();;) {
-      page = fill_page(page_sql(from, false), limits, orphanage, nullptr, hides_, now, std::move(page));
+    for (std::uint64_t at = from;;) {
+      page = fill_page(sql(at, false), limits, orphanage, projection_seqs, hides_, now, std::move(page));
       scanned += page.rows_scanned;
       // Nothing shown but rows hidden, and more to read: go on after the last row scanned, up to
       // kScanWindow rows in all (then an empty page with end=false says where to go on).
-      if (page.count > 0 || page.end || page.needs_joined || page.last_scanned < from ||
+      if (page.count > 0 || page.end || page.needs_joined || page.last_scanned < at ||
           scanned >= static_cast<std::size_t>(kScanWindow))
         break;
-      from = page.last_scanned + 1;
+      at = page.last_scanned + 1;
     }
     // A page that starts at a row of a max-count stream is the joined query's; the cache is
     // exact when the clock has not moved (else the page is read again, joined: rare).
-    if (!page.needs_joined && !hides_->sync(conn_)) return finish(std::move(page), false);
-    return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage, nullptr, nullptr, 0, std::move(page)),
-                  true);
+    if (!page.needs_joined && !hides_->sync(conn_)) return page;
+    if (projection_seqs) projection_seqs->clear();
+    joined = true;
+    return fill_page(sql(from, true), limits, orphanage, projection_seqs, nullptr, 0, std::move(page));
   }
-  return finish(fill_page(page_sql(q.from.value(), true), limits, orphanage), true);
+  joined = true;
+  return fill_page(sql(from, true), limits, orphanage, projection_seqs);
 }
 
 std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, const PageLimits& limits,
@@ -283,22 +291,29 @@ std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, co
   const std::int64_t window_end =  // (saturating: the projection sequence is a BIGINT)
       q.from.value() > std::numeric_limits<std::int64_t>::max() - kScanWindow ? std::numeric_limits<std::int64_t>::max()
                                                                               : q.from.value() + kScanWindow;
-  std::string sql =
-      "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
-      "e.payload_format, p.seq FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq" +
-      kJoinStreams + " WHERE p.name = " + name + " AND p.seq >= " + std::to_string(q.from.value()) +
-      " AND p.seq < " + std::to_string(window_end) + visible(unix_now_us()) + " ORDER BY p.seq" +
-      limit_clause(limits);
+  const std::int64_t now = unix_now_us();
+  auto page_sql = [&](std::uint64_t from_seq, bool joined) {
+    std::string s =
+        "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, "
+        "e.payload, e.payload_format, p.seq FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq";
+    if (joined) s += kJoinStreams;
+    s += " WHERE p.name = " + name + " AND p.seq >= " + std::to_string(from_seq);
+    if (joined) s += " AND p.seq < " + std::to_string(window_end) + visible(now);
+    return s + " ORDER BY p.seq" + limit_clause(limits);
+  };
   std::vector<std::int64_t> seqs;
-  Page page = fill_page(sql, limits, orphanage, &seqs);
+  bool joined = false;
+  Page page = read_hiding(page_sql, static_cast<std::uint64_t>(q.from.value()), limits, orphanage, now, &seqs, joined);
   if (page.count == 0 &&
       !conn_.query_int("SELECT 1 FROM projection_stream_checkpoints WHERE projection = " + name))
     return std::nullopt;
   // The index has no holes, but the events behind it may be hidden or scavenged: the page's
   // projection sequences are in projectionSeqs when they are not from, from + 1, ...
-  page.next_stream_seq = StreamSeq(page.count == 0 ? q.from.value() : seqs[page.count - 1] + 1);
-  if (page.end && conn_.query_int("SELECT MAX(seq) FROM projection_streams WHERE name = " + name).value_or(0) >=
-                      window_end) {  // the window ended before the last entry
+  page.next_stream_seq =
+      StreamSeq(std::max<std::int64_t>(static_cast<std::int64_t>(page.last_scanned) + 1, q.from.value()));
+  if (joined && page.end &&
+      conn_.query_int("SELECT MAX(seq) FROM projection_streams WHERE name = " + name).value_or(0) >=
+          window_end) {  // the window ended before the last entry
     page.end = false;
     if (page.count == 0) page.next_stream_seq = StreamSeq(window_end);
   }

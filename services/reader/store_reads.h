@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,9 +48,9 @@ std::size_t rows_to_ask(const PageLimits& limits, std::size_t row_bytes_hint);
 // page query scans at most: hidden rows (a deleted stream not yet scavenged) are scanned and
 // skipped, and a long run of them must not make one query read without bound. A page that
 // reaches the end of its window before the head ends with end=false and, when it is empty, the
-// window's end as its next position; the client asks again from there. A read-all page filtered
-// with the LifecycleCache has no window (its LIMIT bounds each query): a request whose rows were
-// all hidden reads on, kScanWindow rows at most, then answers an empty page with end=false.
+// window's end as its next position; the client asks again from there. A page filtered with the
+// LifecycleCache has no window (its LIMIT bounds each query): a request whose rows were all
+// hidden reads on, kScanWindow rows at most, then answers an empty page with end=false.
 inline constexpr std::int64_t kScanWindow = 100000;
 
 // A stream's lifecycle as `streams` and `events` hold it (services/writer/README.md, "Stream
@@ -95,7 +96,8 @@ struct Page {
   GlobalSeq next_global_seq; // read-all: `from` of the following page
   std::size_t bytes = 0;     // approximate size of the events on the wire
   std::vector<std::int64_t> projection_seqs;  // read_projection: each event's projection sequence
-  std::uint64_t last_scanned = 0;  // global_seq of the last row read, shown or hidden (0: none)
+  std::uint64_t last_scanned = 0;  // position (global_seq, or projection sequence) of the last row
+                                   // read, shown or hidden (0: none)
   std::size_t rows_scanned = 0;    // rows read, shown or hidden
   bool needs_joined = false;       // a filtered page began with a row the cache cannot decide
 
@@ -103,17 +105,18 @@ struct Page {
   capnp::Orphan<capnp::List<schema::RecordedEvent>> take_events();
 };
 
-// What stream lifecycles hide, as much of it as read-all pages need, kept by a reader worker so
-// that a page query does not join `streams` on each of its rows (a B-tree dive per row, which
-// grew with the number of streams). It holds only the streams whose lifecycle hides something
-// (truncate_before > 1, max_count, max_age_us): deleted, truncated and limited streams are few.
+// What stream lifecycles hide, as much of it as read-all and projection pages need, kept by a
+// reader worker so that a page query does not join `streams` on each of its rows (a B-tree dive
+// per row, which grew with the number of streams). It holds only the streams whose lifecycle
+// hides something (truncate_before > 1, max_count, max_age_us): deleted, truncated and limited
+// streams are few.
 //
 // The writer ticks `lifecycle_clock` in every lifecycle change's transaction and stamps the
 // stream's row with the new count (`changed_seq`). sync() reads the clock and, when it moved,
 // the rows changed since the count it saw (ix_streams_changed_seq). A page built with the cache
 // is exact when the clock read after the page's query equals the one the cache was synced to:
 // no change committed in between, so the state the page was filtered with held when its query
-// ran. Otherwise the page is read again (StoreReads::read_all).
+// ran. Otherwise the page is read again (StoreReads::read_hiding).
 //
 // Bound to one server's history: a different url, or a clock that went back (a promoted replica
 // without the old primary's last change), starts it again. Not thread-safe (one per worker).
@@ -149,7 +152,7 @@ class LifecycleCache {
 
 class StoreReads {
  public:
-  // Without `hides`, every read-all page joins `streams` (exact, and slower per row).
+  // Without `hides`, every read-all and projection page joins `streams` (exact, and slower per row).
   explicit StoreReads(store::Connection& conn, LifecycleCache* hides = nullptr) : conn_(conn), hides_(hides) {}
 
   // Events of `q.stream` from q.from on (or down from it, backward), without those its lifecycle
@@ -160,8 +163,8 @@ class StoreReads {
   // streams' lifecycles hide.
   Page read_all(const AllPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
   // Events of projection stream `q.name` (projection_streams, written by even-projector) from
-  // q.from on; next_stream_seq is the projection sequence after the page. nullopt when no
-  // projector has ever indexed that name.
+  // q.from on, without those their streams' lifecycles hide; next_stream_seq is the projection
+  // sequence after the page. nullopt when no projector has ever indexed that name.
   std::optional<Page> read_projection(const ProjectionPageQuery& q, const PageLimits& limits, capnp::Orphanage orphanage);
   // The stream's version (its last stream_seq) and lifecycle, from one SELECT.
   StreamLifecycle stream_info(const std::string& stream);
@@ -169,14 +172,26 @@ class StoreReads {
   GlobalSeq head();
 
  private:
+  // The query of a read-all or projection page from position `from` on: joined with `streams`
+  // (lifecycles decided by the store, row by row, within a scan window), or from `events` alone.
+  using PageSql = std::function<std::string(std::uint64_t from, bool joined)>;
+
   // Runs `sql` (which selects kEventColumns, at most limits.max_events + 1 rows) and fills a page.
-  // With `extra`, the sql selects one more column, whose values on the page's rows it gets.
+  // With `projection_seqs`, the sql selects the rows' projection sequence as one more column: the
+  // page's rows' values are collected there, and it is the position of Page::last_scanned.
   // With `filter`, rows its streams' lifecycles hide at `now` are skipped (still scanned), and a
   // row of a stream with a max-count limit ends the page before it (Page::needs_joined when it
   // is the first). The page's list comes from `reuse` when nothing was written in it.
   Page fill_page(const std::string& sql, const PageLimits& limits, capnp::Orphanage orphanage,
-                 std::vector<std::int64_t>* extra = nullptr, const LifecycleCache* filter = nullptr,
+                 std::vector<std::int64_t>* projection_seqs = nullptr, const LifecycleCache* filter = nullptr,
                  std::int64_t now = 0, Page reuse = {});
+
+  // A page of `sql` from `from` on without what lifecycles hide at `now`: from `events` alone,
+  // filtered with the LifecycleCache when there is one and the store has a clock (a run of hidden
+  // rows reads on, kScanWindow rows at most; the page is exact when the clock did not move while
+  // it was read, else it is read again, joined), otherwise joined. `joined` says which made it.
+  Page read_hiding(const PageSql& sql, std::uint64_t from, const PageLimits& limits, capnp::Orphanage orphanage,
+                   std::int64_t now, std::vector<std::int64_t>* projection_seqs, bool& joined);
 
   store::Connection& conn_;
   LifecycleCache* hides_;

@@ -1,6 +1,7 @@
 // StoreReads (services/reader/store_reads.h) against the real MariaDB: how many rows a page query
 // asks the server for, that pages sized from the row-size hint still deliver every event once,
-// and that read-all pages filtered with a LifecycleCache are what the joined query returns.
+// and that read-all and projection pages filtered with a LifecycleCache are what the joined query
+// returns.
 //
 // A streamed result cannot be abandoned part way: rows a query asked for but the page had no room
 // for are still sent by the server and drained. The server's own count of rows it sent (session
@@ -163,10 +164,46 @@ std::vector<std::uint64_t> read_everything(StoreReads& reads, GlobalSeq from, co
   return seen;
 }
 
+// Every event projection stream `name` delivers from projection sequence `from`, page by page.
+std::vector<std::uint64_t> read_projection_everything(StoreReads& reads, const std::string& name, std::int64_t from) {
+  std::vector<std::uint64_t> seen;
+  reader::ProjectionPageQuery q{name, ProjectionSeq(from)};
+  for (int pages = 0; pages < 1000; ++pages) {
+    capnp::MallocMessageBuilder msg;
+    auto page = reads.read_projection(q, PageLimits{7, 1u << 20}, msg.getOrphanage());
+    if (!page) {
+      ADD_FAILURE() << "projection stream " << name << " not found";
+      return seen;
+    }
+    auto events = page->events.get();
+    EXPECT_EQ(page->projection_seqs.size(), page->count);
+    for (unsigned i = 0; i < page->count; ++i) seen.push_back(events[i].getGlobalSeq());
+    if (page->end) return seen;
+    EXPECT_GE(page->next_stream_seq.value(), q.from.value());
+    q.from = ProjectionSeq(page->next_stream_seq.value());
+  }
+  ADD_FAILURE() << "the read does not end";
+  return seen;
+}
+
+// Projection stream `name` indexes every event of category `category`, in global order.
+void index_projection(store::Connection& conn, const std::string& name, const std::string& category) {
+  conn.execute("INSERT INTO projection_streams (name, seq, global_seq) SELECT '" + name +
+               "', ROW_NUMBER() OVER (ORDER BY global_seq), global_seq FROM events WHERE category = '" + category + "'");
+  conn.execute("INSERT INTO projection_stream_checkpoints (projection, position, definition_hash, state) VALUES ('" +
+               name + "', 0, '', 'live')");
+}
+
 // The events the joined query (lifecycles decided by the store, row by row) and the cache-filtered
-// pages deliver, from several positions, for $all, a category, two categories, a type.
+// pages deliver, from several positions, for $all, a category, two categories, a type, and
+// projection stream "in-a" (category a).
 void expect_same_as_joined(store::Connection& conn, LifecycleCache& cache, const std::string& when) {
   StoreReads joined(conn), cached(conn, &cache);
+  for (std::int64_t from : {1, 3, 8, 16}) {
+    const auto expected = read_projection_everything(joined, "in-a", from);
+    EXPECT_EQ(read_projection_everything(cached, "in-a", from), expected)
+        << when << ": projection stream from " << from;
+  }
   const std::vector<reader::AllPageQuery> filters = {
       {GlobalSeq(1), {}, {}}, {GlobalSeq(1), {"a"}, {}}, {GlobalSeq(1), {"a", "b"}, {}}, {GlobalSeq(1), {}, {"Type1"}}};
   for (const auto& f : filters)
@@ -186,6 +223,7 @@ TEST(StoreReads, PagesFilteredWithTheLifecycleCacheAreWhatTheJoinedQueryReturns)
     insert_stream(*conn, "a", "a-" + std::to_string(round), 6);
     insert_stream(*conn, "b", "b-" + std::to_string(round), 5);
   }
+  index_projection(*conn, "in-a", "a");
   LifecycleCache cache;
   expect_same_as_joined(*conn, cache, "no lifecycles");
   EXPECT_EQ(cache.size(), 0u);
@@ -199,11 +237,13 @@ TEST(StoreReads, PagesFilteredWithTheLifecycleCacheAreWhatTheJoinedQueryReturns)
   change(*conn, "a-2", "max_age_us = 1");
   expect_same_as_joined(*conn, cache, "after a max-age");
   change(*conn, "b-2", "max_count = 2");
+  change(*conn, "a-1", "max_count = 4");
   expect_same_as_joined(*conn, cache, "after a max-count");
-  EXPECT_EQ(cache.size(), 4u);
+  EXPECT_EQ(cache.size(), 5u);
   // Limits lifted again: the stream leaves the cache.
   change(*conn, "a-2", "max_age_us = NULL");
   change(*conn, "b-2", "max_count = NULL");
+  change(*conn, "a-1", "max_count = NULL");
   expect_same_as_joined(*conn, cache, "after lifting the limits");
   EXPECT_EQ(cache.size(), 2u);
 
@@ -214,10 +254,23 @@ TEST(StoreReads, PagesFilteredWithTheLifecycleCacheAreWhatTheJoinedQueryReturns)
   capnp::MallocMessageBuilder msg;
   (void)cached.read_all({GlobalSeq(1), {}, {}}, PageLimits{100, 1u << 20}, msg.getOrphanage());
   change(*conn, "a-1", "truncate_before = 6");
-  const auto seen = read_everything(cached, GlobalSeq(1), {GlobalSeq(1), {"a"}, {}});
-  const auto rows = conn->query("SELECT global_seq FROM events WHERE stream = 'a-1' AND stream_seq < 6");
-  std::set<std::uint64_t> hidden;
-  while (rows->next()) hidden.insert(rows->getUInt64(1));
+  auto truncated = [&](int before) {
+    const auto rows = conn->query("SELECT global_seq FROM events WHERE stream = 'a-1' AND stream_seq < " +
+                                  std::to_string(before));
+    std::set<std::uint64_t> hidden;
+    while (rows->next()) hidden.insert(rows->getUInt64(1));
+    return hidden;
+  };
+  auto hidden = truncated(6);
+  ASSERT_EQ(hidden.size(), 5u);
+  for (auto g : read_everything(cached, GlobalSeq(1), {GlobalSeq(1), {"a"}, {}}))
+    EXPECT_FALSE(hidden.count(g)) << "position " << g << " of a-1 is truncated";
+  // The same for a projection stream's pages.
+  (void)cached.read_projection({"in-a", ProjectionSeq(1)}, PageLimits{100, 1u << 20}, msg.getOrphanage());
+  change(*conn, "a-1", "truncate_before = 7");
+  hidden = truncated(7);
+  const auto seen = read_projection_everything(cached, "in-a", 1);
+  EXPECT_FALSE(seen.empty());
   for (auto g : seen) EXPECT_FALSE(hidden.count(g)) << "position " << g << " of a-1 is truncated";
 }
 
