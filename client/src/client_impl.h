@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "even/client/client.h"
+#include "even/client/stream_lifecycle.h"
 #include "even/common/curve.h"
 #include "even/common/wire.h"
 #include "even/schemas/reader.capnp.h"
@@ -68,5 +69,20 @@ struct Client::Impl {
   RpcChannel writer;  // DEALER to even-writer
   RpcChannel reader;  // DEALER to even-reader
 };
+
+// A StreamState from one of the schemas' lifecycle messages (the writer's WriterReply.lifecycle,
+// the reader's ReaderReply.streamInfo), which carry the same six fields.
+template <typename Reader>
+StreamState stream_state_of(Reader r) {
+  StreamState s;
+  s.version = StreamSeq(r.getVersion());
+  s.deleted = r.getDeleted();
+  s.tombstoned = r.getTombstoned();
+  s.exists = s.version.value() > 0 && !s.deleted && !s.tombstoned;
+  s.truncate_before = StreamSeq(r.getTruncateBefore());
+  if (r.getMaxCount() > 0) s.metadata.max_count = r.getMaxCount();
+  if (r.getMaxAgeUs() > 0) s.metadata.max_age = std::chrono::microseconds(r.getMaxAgeUs());
+  return s;
+}
 
 }  // namespace even::client

@@ -287,16 +287,8 @@ StreamState Client::stream_info(const std::string& stream) {
                                   auto r = checked(d);
                                   if (!r.isStreamInfo())
                                     throw Unavailable(ErrorCode::internal, "unexpected reply kind from the reader");
-                                  auto si = r.getStreamInfo();
-                                  StreamState s;
-                                  s.exists = si.getExists();
-                                  s.version = StreamSeq(si.getVersion());
-                                  s.deleted = si.getDeleted();
-                                  s.tombstoned = si.getTombstoned();
-                                  s.truncate_before = StreamSeq(si.getTruncateBefore());
-                                  if (si.getMaxCount() > 0) s.metadata.max_count = si.getMaxCount();
-                                  if (si.getMaxAgeUs() > 0)
-                                    s.metadata.max_age = std::chrono::microseconds(si.getMaxAgeUs());
+                                  StreamState s = stream_state_of(r.getStreamInfo());
+                                  s.exists = r.getStreamInfo().getExists();  // as the reader decided it
                                   return s;
                                 })
       .get();

@@ -17,16 +17,7 @@ StreamState to_stream_state(wire::Decoded& d) {
     throw_error(e.getCode(), wire::text_string(e.getMessage()), e.getCurrentVersion());
   }
   if (!r.isLifecycle()) throw Unavailable(ErrorCode::internal, "unexpected reply kind from the writer");
-  auto l = r.getLifecycle();
-  StreamState s;
-  s.version = StreamSeq(l.getVersion());
-  s.deleted = l.getDeleted();
-  s.tombstoned = l.getTombstoned();
-  s.exists = s.version.value() > 0 && !s.deleted && !s.tombstoned;
-  s.truncate_before = StreamSeq(l.getTruncateBefore());
-  if (l.getMaxCount() > 0) s.metadata.max_count = l.getMaxCount();
-  if (l.getMaxAgeUs() > 0) s.metadata.max_age = std::chrono::microseconds(l.getMaxAgeUs());
-  return s;
+  return stream_state_of(r.getLifecycle());
 }
 
 // Sends one lifecycle request, filled by `fill`, and waits for the stream's state.

@@ -48,12 +48,7 @@ zmq::message_t encode_answer(capnp::MallocMessageBuilder& msg, std::uint64_t req
     case Answer::Kind::stream_info: {
       auto si = reply.initStreamInfo();
       si.setExists(a.stream.exists());
-      si.setVersion(a.stream.version);
-      si.setDeleted(a.stream.deleted);
-      si.setTombstoned(a.stream.tombstoned);
-      si.setTruncateBefore(a.stream.truncate_before);
-      si.setMaxCount(a.stream.max_count);
-      si.setMaxAgeUs(a.stream.max_age_us);
+      store::set_lifecycle_fields(si, a.stream);
       break;
     }
     case Answer::Kind::head: reply.setHead(a.head.value()); break;

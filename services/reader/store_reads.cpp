@@ -56,12 +56,6 @@ capnp::Orphan<capnp::List<schema::RecordedEvent>> Page::take_events() {
   return std::move(events);
 }
 
-std::int64_t StreamLifecycle::first_visible() const {
-  std::int64_t first = std::max<std::int64_t>(1, truncate_before);
-  if (max_count > 0) first = std::max(first, version - max_count + 1);
-  return first;
-}
-
 bool LifecycleCache::sync(store::Connection& conn) {
   if (!usable_) return false;
   if (conn.url() != url_) {

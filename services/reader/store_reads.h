@@ -24,6 +24,7 @@
 #include <capnp/orphan.h>
 
 #include "even/common/store/mysql.h"
+#include "even/common/store/streams.h"
 #include "even/common/types.h"
 #include "even/schemas/common.capnp.h"
 
@@ -53,20 +54,7 @@ std::size_t rows_to_ask(const PageLimits& limits, std::size_t row_bytes_hint);
 // hidden reads on, kScanWindow rows at most, then answers an empty page with end=false.
 inline constexpr std::int64_t kScanWindow = 100000;
 
-// A stream's lifecycle as `streams` and `events` hold it (services/writer/README.md, "Stream
-// lifecycle"). Every read hides what it says is hidden, at the time of the read.
-struct StreamLifecycle {
-  std::int64_t version = 0;  // the last stream_seq written (0: none)
-  bool deleted = false;
-  bool tombstoned = false;
-  std::int64_t truncate_before = 0;
-  std::int64_t max_count = 0;   // 0: no limit
-  std::int64_t max_age_us = 0;  // 0: no limit
-
-  bool exists() const { return version > 0 && !deleted && !tombstoned; }
-  // The first stream_seq a read may show (truncate_before and max_count).
-  std::int64_t first_visible() const;
-};
+using store::StreamLifecycle;  // every read hides what it says is hidden, at the time of the read
 
 struct StreamPageQuery {
   std::string stream;

@@ -63,7 +63,7 @@ bool is_same_append(const AppendCommand& cmd, const std::vector<const StoredPosi
 // ---- The steps of one attempt (GroupCommitter::attempt), in the order it takes them ----
 
 using Versions = std::unordered_map<std::string, std::int64_t>;                  // stream -> version (0: none)
-using States = std::unordered_map<std::string, StreamState>;
+using States = std::unordered_map<std::string, StreamLifecycle>;
 using StoredPositions = std::unordered_map<EventId, StoredPosition, EventIdHash>;  // where an id is stored
 using GlobalSeqs = std::unordered_map<EventId, std::uint64_t, EventIdHash>;        // read-back positions
 
@@ -135,7 +135,7 @@ States read_states(store::Connection& conn, const States& cache, std::span<const
     if (auto it = cache.find(c.stream); it != cache.end()) {
       states.emplace(c.stream, it->second);
     } else {
-      states.emplace(c.stream, StreamState{});
+      states.emplace(c.stream, StreamLifecycle{});
       misses.push_back(c.stream);
     }
   }
@@ -210,7 +210,7 @@ struct Decisions {
 
 // 3. Decides each command in order against `states` as earlier commands leave them (and
 //    advances them; lifecycle changes are applied to them too). `stored` (with the id check) says which ids are stored already.
-void set_conflict(const AppendCommand& cmd, const StreamState& st, AppendOutcome& o) {
+void set_conflict(const AppendCommand& cmd, const StreamLifecycle& st, AppendOutcome& o) {
   const std::int64_t current = st.current();
   o.error = schema::ErrorCode::WRONG_EXPECTED_VERSION;
   o.current_version = current > 0 ? current : -1;
@@ -226,7 +226,7 @@ void mark_changed(Decisions& d, const std::string& stream) {
 // A lifecycle change against the stream's state as the earlier commands of the batch left it:
 // checks it and applies it to `st`. Repeating a change that is already in effect (a resend after
 // a lost reply) succeeds with `idempotent` set and changes nothing.
-void decide_change(const AppendCommand& cmd, StreamState& st, AppendOutcome& o) {
+void decide_change(const AppendCommand& cmd, StreamLifecycle& st, AppendOutcome& o) {
   using Kind = StreamChange::Kind;
   const StreamChange& ch = *cmd.change;
   const std::string name = "stream '" + cmd.stream + "'";
@@ -292,7 +292,7 @@ Decisions decide(std::span<const AppendCommand> batch, States& states, const Sto
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& cmd = batch[i];
     auto& o = d.out[i];
-    StreamState& st = states[cmd.stream];
+    StreamLifecycle& st = states[cmd.stream];
     if (cmd.change) {
       decide_change(cmd, st, o);
       if (o.ok() && !o.idempotent) mark_changed(d, cmd.stream);
@@ -370,7 +370,7 @@ std::string stream_rows_sql(const States& states, const Decisions& d, std::int64
       "INSERT INTO streams (stream, updated_at_us, deleted, tombstoned, truncate_before, max_count, max_age_us, "
       "changed_seq) VALUES ";
   append_list(sql, d.changed, [&](std::string& s, const std::string& name) {
-    const StreamState& st = states.at(name);
+    const StreamLifecycle& st = states.at(name);
     auto or_null = [](std::int64_t v) { return v > 0 ? std::to_string(v) : std::string("NULL"); };
     s += '(';
     store::append_quoted(s, name);
@@ -718,7 +718,7 @@ std::vector<AppendOutcome> GroupCommitter::attempt(std::span<const AppendCommand
   return std::move(d).finish();
 }
 
-void GroupCommitter::remember_versions(const std::unordered_map<std::string, StreamState>& committed) {
+void GroupCommitter::remember_versions(const std::unordered_map<std::string, StreamLifecycle>& committed) {
   if (version_cache_.size() + committed.size() > kMaxCachedStreams) version_cache_.clear();
   for (const auto& [name, version] : committed) version_cache_[name] = version;
 }

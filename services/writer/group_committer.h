@@ -18,25 +18,15 @@
 #include "even/common/event.h"
 #include "even/common/metrics.h"
 #include "even/common/store/mysql.h"
+#include "even/common/store/streams.h"
 #include "even/common/types.h"
 #include "even/schemas/common.capnp.h"
 
 namespace even::writer {
 
-// What the writer knows of a stream: its `streams` row and its version. Cached per stream
-// while this writer holds the master lock (GroupCommitter::version_cache_).
-struct StreamState {
-  std::int64_t version = 0;          // the last stream_seq ever written (0: none)
-  bool deleted = false;              // soft-deleted: reads as not found until appended to again
-  bool tombstoned = false;           // hard-deleted: never written again
-  std::int64_t truncate_before = 0;  // stream_seq below it hidden (0: none)
-  std::int64_t max_count = 0;        // 0: no limit
-  std::int64_t max_age_us = 0;       // 0: no limit
-
-  bool exists() const { return version > 0 && !deleted && !tombstoned; }
-  // The version an expected-version check compares with: 0 for a stream that does not exist.
-  std::int64_t current() const { return exists() ? version : 0; }
-};
+// What the writer knows of a stream (even/common/store/streams.h): its `streams` row and its
+// version. Cached per stream while this writer holds the master lock (GroupCommitter::version_cache_).
+using store::StreamLifecycle;
 
 // A change of a stream's lifecycle (schemas/writer.capnp), decided in order with the appends.
 struct StreamChange {
@@ -66,7 +56,7 @@ struct AppendOutcome {
   StreamSeq first_seq, last_seq;
   GlobalSeq first_global, last_global;
   bool idempotent = false;
-  StreamState state;  // for a lifecycle change: the stream after it
+  StreamLifecycle state;  // for a lifecycle change: the stream after it
 
   bool ok() const { return error == schema::ErrorCode::NONE; }
 };
@@ -271,7 +261,7 @@ class GroupCommitter {
   // is what keeps a writer off a demoted primary.
   void watch_read_only();
   // Caches the stream states a committed attempt read and advanced.
-  void remember_versions(const std::unordered_map<std::string, StreamState>& committed);
+  void remember_versions(const std::unordered_map<std::string, StreamLifecycle>& committed);
   static void sleep_ms(int ms);
 
   config::DbOptions db_;
@@ -296,7 +286,7 @@ class GroupCommitter {
   // grows past kMaxCachedStreams.
   // The lifecycle columns of `streams` are cached with the version (only this writer changes them;
   // a scavenge only raises truncate_before up to what is already hidden).
-  std::unordered_map<std::string, StreamState> version_cache_;
+  std::unordered_map<std::string, StreamLifecycle> version_cache_;
   static constexpr std::size_t kMaxCachedStreams = 1'000'000;
 };
 

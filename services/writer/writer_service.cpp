@@ -385,13 +385,7 @@ void WriterService::finish_batch(CommitThread::Result result) {
     auto r = msg.initRoot<schema::WriterReply>();
     r.setRequestId(p.request_id);
     if (p.lifecycle) {
-      auto l = r.initLifecycle();
-      l.setVersion(o.state.version);
-      l.setDeleted(o.state.deleted);
-      l.setTombstoned(o.state.tombstoned);
-      l.setTruncateBefore(o.state.truncate_before);
-      l.setMaxCount(o.state.max_count);
-      l.setMaxAgeUs(o.state.max_age_us);
+      store::set_lifecycle_fields(r.initLifecycle(), o.state);
       send_reply(p.envelope, msg);
       log_->info("stream '{}': {} (version {}, truncate before {}, max-count {}, max-age {} us)",
                  p.stream, o.idempotent ? "unchanged (already so)" : "lifecycle changed", o.state.version,
