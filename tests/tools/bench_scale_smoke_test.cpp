@@ -21,7 +21,7 @@ TEST(BenchScaleSmoke, EveryCaseAtEverySizePrintsItsFiguresAndTheChartsAreDrawn) 
   TestStore server;  // only for its connection options: the bench makes its own scratch store
   const std::string charts = ::testing::TempDir() + "/scale-charts-" + std::to_string(::getpid());
   std::vector<std::string> argv = {bin("tools/even-bench"), "scale", "--sizes", "0,20000", "--seconds", "1",
-                                   "--streams", "1000", "--charts", charts};
+                                   "--streams", "1000", "--append-rounds", "1", "--charts", charts};
   for (auto& f : db_flags(server.db())) argv.push_back(f);
   std::string out;
   ASSERT_EQ(run_tool(argv, &out), 0) << out;
@@ -53,6 +53,12 @@ TEST(BenchScaleSmoke, EveryCaseAtEverySizePrintsItsFiguresAndTheChartsAreDrawn) 
     EXPECT_GT(at["rss"].at("dispatcher_peak_mb").get<double>(), 0);
     EXPECT_EQ(at["append_buffered"].at("errors").get<double>(), 0);
     EXPECT_EQ(at["append_serial"].at("errors").get<double>(), 0);
+    for (const char* c : {"append_buffered", "append_serial"}) {  // one round: it is the median, min and max
+      EXPECT_EQ(at[c].at("rounds").get<double>(), 1) << at[c].dump();
+      EXPECT_EQ(at[c].at("events_per_s_min").get<double>(), at[c].at("events_per_s").get<double>()) << at[c].dump();
+      EXPECT_EQ(at[c].at("events_per_s_max").get<double>(), at[c].at("events_per_s").get<double>()) << at[c].dump();
+    }
+    EXPECT_TRUE(at["load"].contains("settle_seconds")) << at["load"].dump();
   }
   EXPECT_GE(lines[20000]["load"].at("head").get<double>(), 20000);
   // The rebuild projected every event of its types once (the bench checks it against the raw way).
