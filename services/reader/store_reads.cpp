@@ -13,11 +13,12 @@ namespace even::reader {
 namespace {
 
 const std::string kSelect = std::string("SELECT ") + store::kEventColumns + " FROM events";
-// kEventColumns of events `e`, for read-all pages (which may join `streams s` to hide what
-// lifecycles hide).
-const std::string kSelectAliased =
-    "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
-    "e.payload_format FROM events e";
+// kEventColumns of events `e`, for read-all and projection pages (which may join `streams s` to
+// hide what lifecycles hide).
+const std::string kAliasedColumns =
+    "e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, e.payload, "
+    "e.payload_format";
+const std::string kSelectAliased = "SELECT " + kAliasedColumns + " FROM events e";
 const std::string kJoinStreams = " LEFT JOIN streams s ON s.stream = e.stream";
 
 // Whether row `e` (with its stream's row `s`, LEFT JOINed) is visible at `now`: at or above
@@ -288,8 +289,7 @@ std::optional<Page> StoreReads::read_projection(const ProjectionPageQuery& q, co
   const std::int64_t now = unix_now_us();
   auto page_sql = [&](std::uint64_t from_seq, bool joined) {
     std::string s =
-        "SELECT e.global_seq, e.event_id, e.stream, e.stream_seq, e.event_type, e.created_at_us, e.metadata, "
-        "e.payload, e.payload_format, p.seq FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq";
+        "SELECT " + kAliasedColumns + ", p.seq FROM projection_streams p JOIN events e ON e.global_seq = p.global_seq";
     if (joined) s += kJoinStreams;
     s += " WHERE p.name = " + name + " AND p.seq >= " + std::to_string(from_seq);
     if (joined) s += " AND p.seq < " + std::to_string(window_end) + visible(now);
